@@ -1,0 +1,244 @@
+"""The command line: ``poolscope`` (the window), ``poolscope run`` (headless), ``poolscope tasks``.
+
+This module imports no Qt and nothing heavy at import time: spawned worker processes import
+the parent's main module, and they must start quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import IO, Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PROGRESS_INTERVAL = 0.25  # seconds between progress updates on a terminal
+PROGRESS_INTERVAL_LOG = 2.0  # ... and when stderr is a file or a pipe
+
+
+def build_parser() -> argparse.ArgumentParser:
+    job_flags = argparse.ArgumentParser(add_help=False)
+    group = job_flags.add_argument_group("job")
+    group.add_argument("--inputs", default="", metavar="SPEC",
+                       help="range:STOP, range:START:STOP[:STEP], json:[...] or file:PATH "
+                            "(default: the built-in task's default inputs)")
+    group.add_argument("--kwargs", default=None, metavar="JSON", help="keyword arguments for every task, a JSON object")
+    group.add_argument("--workers", default=None, metavar="N", help="worker processes (default: one per core)")
+    group.add_argument("--chunksize", default=None, metavar="N", help="tasks per chunk (default: automatic)")
+    group.add_argument("--timeout", default=None, metavar="SECONDS", help="per-task time limit")
+    group.add_argument("--retries", default="0", metavar="N", help="times a task whose worker crashed is rerun")
+    group.add_argument("--max-tasks-per-worker", default=None, metavar="N",
+                       help="replace a worker after it ran this many of the job's tasks")
+    group.add_argument("--name", default="", help="a name for the job")
+    group.add_argument("--nice", default="10", metavar="N", help="nice level of the workers (default: 10)")
+
+    parser = argparse.ArgumentParser(prog="poolscope", description="Run CPU-bound Python jobs on a process "
+                                     "pool you can watch, cancel and terminate.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    gui = commands.add_parser("gui", parents=[job_flags], help="open the window (the default)")
+    gui.add_argument("--run", metavar="TARGET", default=None, help="start this job in the window at once")
+    run = commands.add_parser("run", parents=[job_flags], help="run a job headless, progress on stderr")
+    run.add_argument("target", metavar="TARGET", help="a built-in task (see 'poolscope tasks'), "
+                     "package.module:function or path/to/file.py:function")
+    run.add_argument("--results", metavar="PATH", default=None,
+                     help="write results as JSON Lines to PATH as tasks finish")
+    run.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
+    commands.add_parser("tasks", help="list the built-in tasks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_command(args, parser)
+    if args.command == "tasks":
+        return tasks_command()
+    return gui_command(args, parser)
+
+
+def tasks_command(out: IO[str] | None = None) -> int:
+    from poolscope.tasks import BUILTIN_TASKS
+
+    out = out or sys.stdout
+    width = max(len(name) for name in BUILTIN_TASKS)
+    for task in BUILTIN_TASKS.values():
+        out.write(f"{task.name:<{width}}  {task.description}\n{'':<{width}}  default: --inputs {task.default_inputs}"
+                  f"{' --kwargs ' + json.dumps(task.default_kwargs) if task.default_kwargs else ''}\n")
+    return EXIT_OK
+
+
+def spec_from_args(args: argparse.Namespace, target: str) -> Any:
+    """Build the JobSpec from the job flags; raises SpecError naming the bad field."""
+    from poolscope.core.jobs import JobSpec
+
+    return JobSpec.create(target, args.inputs, kwargs=args.kwargs, chunksize=args.chunksize, timeout=args.timeout,
+                          retries=args.retries, name=args.name, max_tasks_per_worker=args.max_tasks_per_worker)
+
+
+def pool_options(args: argparse.Namespace) -> tuple[int | None, int]:
+    from poolscope.core.jobs import SpecError, parse_optional_int
+
+    workers = parse_optional_int("workers", args.workers)
+    try:
+        nice = int(args.nice)
+    except ValueError:
+        raise SpecError("nice", f"must be a whole number from 0 to 19, not {args.nice!r}") from None
+    if not 0 <= nice <= 19:
+        raise SpecError("nice", f"must be a whole number from 0 to 19, not {nice}")
+    return workers, nice
+
+
+def gui_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from poolscope.core.jobs import SpecError
+
+    try:
+        workers, nice = pool_options(args)
+        spec = spec_from_args(args, args.run) if getattr(args, "run", None) else None
+    except SpecError as exc:
+        parser.exit(EXIT_USAGE, f"poolscope: error: {exc}\n")
+    from poolscope.gui.app import run_gui
+
+    return run_gui(spec, workers=workers, nice=nice)
+
+
+def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from poolscope.core.jobs import SpecError
+
+    try:
+        workers, nice = pool_options(args)
+        spec = spec_from_args(args, args.target)
+    except SpecError as exc:
+        parser.exit(EXIT_USAGE, f"poolscope run: error: {exc}\n")
+    results_file = None
+    if args.results:
+        try:
+            results_file = open(args.results, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            parser.exit(EXIT_USAGE, f"poolscope run: error: results: cannot write {args.results!r}: {exc.strerror}\n")
+    try:
+        return HeadlessRun(spec, workers, nice, results_file, args.json).run()
+    finally:
+        if results_file is not None:
+            results_file.close()
+
+
+class HeadlessRun:
+    """One job run by ``poolscope run``: progress on stderr, summary on stdout."""
+
+    def __init__(self, spec: Any, workers: int | None, nice: int, results_file: IO[str] | None, as_json: bool) -> None:
+        self.spec = spec
+        self.workers = workers
+        self.nice = nice
+        self.results_file = results_file  # written on the engine thread by on_result
+        self.as_json = as_json
+        self.interrupts = 0
+        self.err = sys.stderr
+        self.tty = self.err.isatty()
+        self.last_line = ""
+
+    def on_result(self, index: int, value_in: Any, value_out: Any) -> None:
+        from poolscope.core.jobs import json_safe
+
+        assert self.results_file is not None
+        self.results_file.write(json.dumps({"index": index, "input": json_safe(value_in),
+                                            "result": json_safe(value_out)}) + "\n")
+
+    def run(self) -> int:
+        from poolscope.core.engine import Engine
+
+        with Engine(workers=self.workers, nice=self.nice, events=True) as engine:
+            job = engine.submit(self.spec, on_result=self.on_result if self.results_file else None)
+            previous = self.install_interrupt_handler(engine, job)
+            try:
+                self.follow(engine, job)
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGINT, previous)
+            summary = job.wait()
+        self.clear_line()
+        self.err.write(f"{summary.name}: {summary.status.value}: {summary.done} done, {summary.failed} failed, "
+                       f"{summary.cancelled} cancelled of {summary.total} in {summary.wall_seconds:.2f} s\n")
+        if self.as_json:
+            sys.stdout.write(json.dumps(summary.to_json(include_results=self.results_file is None)) + "\n")
+            sys.stdout.flush()
+        if self.interrupts:
+            return EXIT_INTERRUPTED
+        return EXIT_OK if summary.status.value == "done" else EXIT_FAILED
+
+    def install_interrupt_handler(self, engine: Any, job: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def interrupted(signum: int, frame: object) -> None:
+            self.interrupts += 1
+            if self.interrupts == 1:
+                engine.cancel(job)
+                self.message("cancelling: running tasks finish (Ctrl-C again to terminate)")
+            else:
+                engine.terminate(job)
+                self.message("terminating: killing the job's processes")
+
+        return signal.signal(signal.SIGINT, interrupted)
+
+    def follow(self, engine: Any, job: Any) -> None:
+        """Read the engine's events until the job ends: failures as lines, progress as one line."""
+        import queue
+
+        from poolscope.core.events import JobFinished, TaskFailed, WorkerExited
+
+        interval = PROGRESS_INTERVAL if self.tty else PROGRESS_INTERVAL_LOG
+        next_progress = time.monotonic() + interval
+        finished = False
+        while not finished:
+            try:
+                batch = engine.events.get(timeout=interval)
+            except queue.Empty:
+                batch = []
+            for event in batch:
+                if isinstance(event, TaskFailed):
+                    error = event.error
+                    where = f"input {error.index}" if error.index >= 0 else "job"
+                    self.message(f"{where} failed: {error.type}: {error.message}")
+                elif isinstance(event, WorkerExited) and event.reason.startswith("crashed"):
+                    self.message(f"worker {event.pid} {event.reason}; a replacement is starting")
+                elif isinstance(event, JobFinished) and event.job_id == job.id:
+                    finished = True
+            if time.monotonic() >= next_progress and not finished:
+                self.progress_line(job.summary())
+                next_progress = time.monotonic() + interval
+
+    def progress_line(self, summary: Any) -> None:
+        total = summary.total
+        finished = summary.done + summary.failed + summary.cancelled
+        rate = finished / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
+        share = f" {100 * finished / total:5.1f}%" if total else ""
+        line = (f"{summary.name}: {finished}/{total if total is not None else '?'}{share} "
+                f"{summary.failed} failed {rate:,.0f} tasks/s {summary.wall_seconds:.1f} s")
+        if self.tty:
+            self.err.write("\r" + line.ljust(len(self.last_line)))
+            self.last_line = line
+        else:
+            self.err.write(line + "\n")
+        self.err.flush()
+
+    def message(self, text: str) -> None:
+        self.clear_line()
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def clear_line(self) -> None:
+        if self.tty and self.last_line:
+            self.err.write("\r" + " " * len(self.last_line) + "\r")
+            self.last_line = ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,955 @@
+"""The engine: a process pool that several jobs share, and that can cancel or kill one job.
+
+Data flow (names as in the code)::
+
+    caller threads                engine thread (one, owns all state)               worker processes
+    ──────────────                ───────────────────────────────────               ────────────────
+    Engine.submit/cancel/   ──▶   _commands (deque) + _wake pipe                    core/worker.py
+    terminate/shutdown            │
+                                  ├─ handle_commands: register jobs, cancel, kill
+                                  ├─ dispatch_ready_tasks ──(JOB, CHUNK)──────────▶  one duplex pipe
+                                  │    round-robin over jobs, adaptive chunk size      per worker
+                                  ├─ collect_messages   ◀──(STARTED, REPORT)─────── written
+                                  │    results into JobRecord, counters, errors        synchronously,
+                                  ├─ reap_dead_workers  ◀── process sentinels          batched
+                                  │    requeue / retry / fail what they held, respawn
+                                  ├─ enforce_timeouts: kill a worker whose task ran too long
+                                  ├─ finish_jobs: final state, wake Job.wait()
+                                  └─ publish_events ──▶ events: multiprocessing.Queue of lists
+                                                         (the window's bridge, the CLI)
+
+Why a pool of our own: ``multiprocessing.Pool`` hangs when a worker dies and cannot stop one
+job's tasks; ``ProcessPoolExecutor`` breaks every job when one worker dies. With one pipe per
+worker the engine knows which worker runs which task, so terminating a job kills exactly the
+processes running it, and a crash costs one task (or is retried), never the pool.
+
+All mutable state below is owned by the engine thread; other threads only append to
+``_commands`` (then write a byte to the wake pipe) and read a JobRecord's counters.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import itertools
+import multiprocessing
+import os
+import pickle
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from poolscope.core import worker as protocol
+from poolscope.core.events import (
+    JobFinished,
+    JobStateChanged,
+    JobSubmitted,
+    TaskFailed,
+    TasksFinished,
+    WorkerActivity,
+    WorkerExited,
+    WorkerStarted,
+)
+from poolscope.core.jobs import JobSpec, JobState, JobSummary, SpecError, TaskError
+from poolscope.core.processes import kill_process_tree, signal_name
+
+TARGET_CHUNK_SECONDS = 0.05  # an automatic chunk runs about this long: fair, responsive, cheap
+MAX_CHUNK = 20_000  # tasks in one chunk at most
+PREFETCH_BELOW_SECONDS = 0.25  # a worker gets a second chunk only when chunks are this short
+PUBLISH_INTERVAL = 0.025  # seconds between event batches on the queue
+HOUSEKEEPING_INTERVAL = 0.1  # the engine loop wakes at least this often
+STARTUP_FAILURES_BEFORE_GIVING_UP = 5  # workers dying before READY in a row
+
+# Commands from caller threads to the engine thread (first element of each tuple).
+CMD_SUBMIT = "submit"
+CMD_CANCEL = "cancel"
+CMD_TERMINATE = "terminate"
+CMD_STOP = "stop"
+
+_RESULT_MISSING = object()  # stored where a task has not finished
+
+
+class EngineClosed(RuntimeError):
+    """The engine was shut down; it takes no more jobs."""
+
+
+@dataclass(eq=False)
+class _Chunk:
+    """Consecutive inputs of one job sent to one worker as one message."""
+
+    id: int
+    job: JobRecord
+    items: list[tuple[int, Any]]  # (input index, input)
+    isolated: bool = False  # rerun alone after a crash in a bigger chunk: a crash now is its own
+    reported: int = 0  # how many items the worker has reported (in order)
+    started_at: float | None = None  # monotonic time of the worker's STARTED
+
+    @property
+    def unfinished(self) -> list[tuple[int, Any]]:
+        return self.items[self.reported :]
+
+
+@dataclass(eq=False)
+class _WorkerSlot:
+    """The engine's view of one worker process."""
+
+    slot: int
+    process: multiprocessing.process.BaseProcess
+    conn: Connection  # the engine's end of the worker's pipe; read and written by the engine thread
+    pid: int
+    ready: bool = False
+    stopping_reason: str | None = None  # set once the engine killed or stopped it
+    outstanding: collections.deque[_Chunk] = field(default_factory=collections.deque)  # sent, not finished; head runs
+    known_jobs: set[int] = field(default_factory=set)  # jobs whose target was sent (MSG_JOB)
+    tasks_done: int = 0
+    job_tasks_done: collections.Counter[int] = field(default_factory=collections.Counter)
+    task_progress: float | None = None
+
+
+class JobRecord:
+    """A job's state inside the engine. Counters are written by the engine thread only."""
+
+    def __init__(self, job_id: int, spec: JobSpec, on_result: Callable[[int, Any, Any], None] | None) -> None:
+        self.id = job_id
+        self.spec = spec
+        self.on_result = on_result  # called on the engine thread with (index, input, result)
+        self.state = JobState.PENDING
+        self.total = spec.inputs.total
+        self.inputs: Iterator[Any] | None = None  # opened when the job is registered
+        self.next_index = 0  # inputs taken from the iterator so far
+        self.inputs_exhausted = False
+        self.requeued: collections.deque[_Chunk] = collections.deque()  # to run again, before new inputs
+        self.chunks_out = 0  # chunks sent to workers and not finished
+        self.done = 0
+        self.failed = 0
+        self.cancelled = 0
+        self.errors: list[TaskError] = []
+        self.results: list[Any] = []  # by input index; _RESULT_MISSING where not finished
+        self.attempts: collections.Counter[int] = collections.Counter()  # crashes per input index
+        self.seconds_per_task: float | None = None  # measured, smoothed
+        self.cancel_requested = False
+        self.terminate_requested = False
+        self.setup_error: TaskError | None = None
+        self.submitted_at = time.time()
+        self.started_at: float | None = None  # perf_counter
+        self.finished_at: float | None = None
+        self.workers = 0
+        self.finished = threading.Event()
+        self.final: JobSummary | None = None
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.requeued) or not self.inputs_exhausted
+
+    def summary(self, *, with_results: bool = False) -> JobSummary:
+        end = self.finished_at if self.finished_at is not None else time.perf_counter()
+        return JobSummary(
+            job_id=self.id,
+            name=self.spec.name,
+            target=self.spec.target.text,
+            inputs=self.spec.inputs.text,
+            status=self.state,
+            total=self.total,
+            done=self.done,
+            failed=self.failed,
+            cancelled=self.cancelled,
+            wall_seconds=0.0 if self.started_at is None else end - self.started_at,
+            workers=self.workers,
+            errors=tuple(self.errors),
+            results=self.ordered_results() if with_results else None,
+        )
+
+    def ordered_results(self) -> list[Any]:
+        results = [None if value is _RESULT_MISSING else value for value in self.results]
+        if self.total is not None and len(results) < self.total:
+            results.extend([None] * (self.total - len(results)))
+        return results
+
+
+class Job:
+    """The caller's handle on a submitted job."""
+
+    def __init__(self, engine: Engine, record: JobRecord) -> None:
+        self._engine = engine
+        self._record = record
+
+    @property
+    def id(self) -> int:
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        return self._record.spec.name
+
+    @property
+    def spec(self) -> JobSpec:
+        return self._record.spec
+
+    @property
+    def state(self) -> JobState:
+        return self._record.state
+
+    def summary(self) -> JobSummary:
+        """Where the job stands now (no results; see :meth:`wait`)."""
+        return self._record.final or self._record.summary()
+
+    def wait(self, timeout: float | None = None) -> JobSummary:
+        """Wait until the job ends; return its summary with results. Raises ``TimeoutError``."""
+        if not self._record.finished.wait(timeout):
+            raise TimeoutError(f"job {self.id} ({self.name}) still {self._record.state.value} after {timeout} s")
+        assert self._record.final is not None
+        return self._record.final
+
+    def results(self) -> list[Any]:
+        """Results by input index so far (``None`` where a task has not finished)."""
+        return self._record.ordered_results()
+
+    def cancel(self) -> None:
+        self._engine.cancel(self)
+
+    def terminate(self) -> None:
+        self._engine.terminate(self)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.name!r} {self._record.state.value}>"
+
+
+class Engine:
+    """A pool of worker processes shared by every job submitted to it.
+
+    ``Engine(workers=None, nice=10, events=False)``: ``workers`` processes (default: one per
+    logical core) at the given nice level. With ``events=True``, :attr:`events` is a
+    ``multiprocessing.Queue`` of event lists (core/events.py) for a consumer thread to drain.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        nice: int = 10,
+        events: bool = False,
+        start_method: str = "spawn",
+    ) -> None:
+        if workers is None:
+            workers = os.cpu_count() or 1
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise SpecError("workers", f"must be a whole number of at least 1, not {workers!r}")
+        if start_method == "fork":
+            raise ValueError("start method 'fork' is unsafe in a threaded process; use 'spawn' or 'forkserver'")
+        self._mp = multiprocessing.get_context(start_method)
+        self._size = workers
+        self._nice = nice
+        # Event lists for the consumer; written by the engine thread (its feeder thread pickles).
+        self._events = self._mp.Queue() if events else None
+        if self._events is not None:
+            self._events.cancel_join_thread()  # never hang interpreter exit on an unread queue
+        # Commands from caller threads, read by the engine thread; a byte on _wake_* wakes it.
+        self._commands: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._wake_reader, self._wake_writer = self._mp.Pipe(duplex=False)
+        self._lock = threading.Lock()  # serialises submit/stop against each other and the wake pipe
+        self._closed = False
+        self._job_ids = itertools.count(1)
+        self._jobs: dict[int, JobRecord] = {}  # every job submitted; written under _lock
+        # -- engine-thread state ------------------------------------------------------------
+        self._workers: list[_WorkerSlot] = []  # live or dying workers
+        self._chunk_ids = itertools.count(1)
+        self._active: collections.deque[JobRecord] = collections.deque()  # unfinished jobs, round-robin order
+        self._pending_events: list[Any] = []
+        self._finished_deltas: dict[int, list[int]] = {}  # job id -> [done, failed, cancelled] since last publish
+        self._activity: dict[int, WorkerActivity] = {}  # pid -> latest activity since last publish
+        self._last_publish = 0.0
+        self._startup_failures = 0
+        self._stopping = False
+        self._stop_mode = "wait"
+        self._worker_pids: tuple[int, ...] = ()  # readable from any thread
+        self._thread = threading.Thread(target=self._run, name="poolscope-engine", daemon=True)
+        self._thread.start()
+        self._atexit = _make_atexit(weakref.ref(self))
+        atexit.register(self._atexit)
+
+    # -- public API (any thread) ---------------------------------------------------------------
+    @property
+    def events(self) -> Any:
+        """The multiprocessing Queue of event lists (only with ``events=True``)."""
+        if self._events is None:
+            raise RuntimeError("this Engine was created without events=True")
+        return self._events
+
+    @property
+    def workers(self) -> int:
+        return self._size
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the worker processes now alive."""
+        return list(self._worker_pids)
+
+    def submit(self, spec: JobSpec, *, on_result: Callable[[int, Any, Any], None] | None = None) -> Job:
+        """Start a job. ``on_result(index, input, result)`` is called, on the engine's thread, as
+        each task finishes (keep it quick)."""
+        if not isinstance(spec, JobSpec):
+            raise TypeError(f"submit() takes a JobSpec, not {type(spec).__name__}")
+        with self._lock:
+            if self._closed:
+                raise EngineClosed("the engine has been shut down")
+            record = JobRecord(next(self._job_ids), spec, on_result)
+            self._jobs[record.id] = record
+            self._command(CMD_SUBMIT, record)
+        return Job(self, record)
+
+    def cancel(self, job: Job | int) -> None:
+        """Cancel cooperatively: drop tasks not started; running ones see ``cancel_requested()``."""
+        self._command(CMD_CANCEL, self._job_id(job))
+
+    def terminate(self, job: Job | int) -> None:
+        """Kill the processes running the job's tasks (and their children); start replacements."""
+        self._command(CMD_TERMINATE, self._job_id(job))
+
+    def job(self, job_id: int) -> Job:
+        return Job(self, self._jobs[job_id])
+
+    def shutdown(self, *, cancel: bool = False, terminate: bool = False, timeout: float | None = None) -> None:
+        """Stop taking jobs, let running ones finish (or cancel / terminate them), stop the workers.
+
+        Returns when the engine thread has ended and every worker process is gone.
+        """
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                mode = "terminate" if terminate else "cancel" if cancel else "wait"
+                self._command(CMD_STOP, mode)
+            elif terminate:
+                self._command(CMD_STOP, "terminate")
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            atexit.unregister(self._atexit)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.shutdown(terminate=exc_type is not None)
+
+    def _job_id(self, job: Job | int) -> int:
+        return job.id if isinstance(job, Job) else int(job)
+
+    def _command(self, *command: Any) -> None:
+        self._commands.append(command)
+        try:
+            self._wake_writer.send_bytes(b"!")
+        except OSError:
+            pass  # the engine thread has ended and closed the pipe
+
+    # -- the engine thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            for slot in range(self._size):
+                self._start_worker(slot)
+            while True:
+                self._handle_commands()
+                if self._stopping and not self._active:
+                    break
+                self._dispatch_ready_tasks()
+                self._publish_events()
+                ready = wait(self._waitables(), timeout=self._wait_timeout())
+                self._collect_messages(ready)
+                self._reap_dead_workers(ready)
+                self._enforce_timeouts()
+                self._finish_jobs()
+        except BaseException:  # noqa: BLE001 - the engine must not die silently
+            traceback.print_exc()
+            for record in list(self._active):
+                record.setup_error = TaskError(-1, "EngineError", "the engine stopped unexpectedly", traceback.format_exc())
+        finally:
+            self._stop_workers()
+            for record in list(self._active):
+                self._finish(record, JobState.TERMINATED if record.state != JobState.PENDING else JobState.CANCELLED)
+            self._publish_events(force=True)
+            with self._lock:
+                self._closed = True
+            self._wake_reader.close()
+            self._wake_writer.close()
+
+    def _waitables(self) -> list[Any]:
+        waitables: list[Any] = [self._wake_reader]
+        for worker in self._workers:
+            waitables.append(worker.process.sentinel)
+            if not worker.conn.closed:
+                waitables.append(worker.conn)
+        return waitables
+
+    def _wait_timeout(self) -> float:
+        timeout = HOUSEKEEPING_INTERVAL
+        if self._pending_events or self._finished_deltas or self._activity:
+            timeout = max(0.0, self._last_publish + PUBLISH_INTERVAL - time.monotonic())
+        now = time.monotonic()
+        for worker in self._workers:
+            if worker.outstanding:
+                head = worker.outstanding[0]
+                limit = head.job.spec.timeout
+                if limit is not None and head.started_at is not None:
+                    timeout = min(timeout, max(0.0, head.started_at + limit - now))
+        return timeout
+
+    # -- commands --------------------------------------------------------------------------------
+    def _handle_commands(self) -> None:
+        while self._commands:
+            command = self._commands.popleft()
+            verb = command[0]
+            if verb == CMD_SUBMIT:
+                self._register(command[1])
+            elif verb == CMD_CANCEL:
+                self._cancel(command[1])
+            elif verb == CMD_TERMINATE:
+                self._terminate(command[1])
+            elif verb == CMD_STOP:
+                self._begin_stop(command[1])
+
+    def _register(self, record: JobRecord) -> None:
+        record.inputs = record.spec.inputs.iterate()
+        record.workers = self._size
+        self._active.append(record)
+        self._emit(JobSubmitted(record.id, record.spec.name, record.spec.target.text, record.spec.inputs.text,
+                                record.total, time.time()))
+        if self._stopping and self._stop_mode != "wait":
+            self._cancel(record.id) if self._stop_mode == "cancel" else self._terminate(record.id)
+
+    def _cancel(self, job_id: int) -> None:
+        record = self._jobs.get(job_id)
+        if record is None or record.state.is_final or record.cancel_requested:
+            return
+        record.cancel_requested = True
+        self._drop_unsent_tasks(record)
+        if record.state in (JobState.PENDING, JobState.RUNNING):
+            self._set_state(record, JobState.CANCELLING)
+        for worker in self._workers:
+            if any(chunk.job is record for chunk in worker.outstanding):
+                self._send(worker, (protocol.MSG_CANCEL, record.id))
+
+    def _terminate(self, job_id: int) -> None:
+        record = self._jobs.get(job_id)
+        if record is None or record.state.is_final or record.terminate_requested:
+            return
+        record.terminate_requested = True
+        record.cancel_requested = True
+        self._drop_unsent_tasks(record)
+        self._set_state(record, JobState.TERMINATING)
+        for worker in list(self._workers):
+            if worker.stopping_reason is not None or worker.conn.closed:
+                continue
+            self._drain(worker)  # learn what it finished before deciding
+            if not worker.outstanding:
+                continue
+            if worker.outstanding[0].job is record:
+                self._kill(worker, f"terminated with job {record.id}")
+            elif any(chunk.job is record for chunk in worker.outstanding):
+                self._send(worker, (protocol.MSG_CANCEL, record.id))  # it drops the queued chunk
+
+    def _drop_unsent_tasks(self, record: JobRecord) -> None:
+        """Count every task not yet sent to a worker as cancelled."""
+        dropped = sum(len(chunk.unfinished) for chunk in record.requeued)
+        record.requeued.clear()
+        if not record.inputs_exhausted:
+            if record.total is not None:
+                dropped += record.total - record.next_index
+            record.inputs_exhausted = True
+            record.inputs = None
+        if dropped:
+            self._count(record, cancelled=dropped)
+
+    def _begin_stop(self, mode: str) -> None:
+        self._stopping = True
+        if mode == "terminate" or self._stop_mode == "wait":
+            self._stop_mode = mode
+        for record in list(self._active):
+            if mode == "terminate":
+                self._terminate(record.id)
+            elif mode == "cancel":
+                self._cancel(record.id)
+
+    # -- dispatch --------------------------------------------------------------------------------
+    def _dispatch_ready_tasks(self) -> None:
+        """Give each worker with room a chunk, taking jobs in turn (round-robin)."""
+        if not any(record.has_work for record in self._active):
+            return
+        for depth in (0, 1):  # first every idle worker, then a second chunk where chunks are short
+            for worker in self._workers:
+                if not worker.ready or worker.stopping_reason is not None or len(worker.outstanding) != depth:
+                    continue
+                if depth == 1 and not self._may_prefetch(worker.outstanding[0]):
+                    continue
+                record = self._next_job_with_work()
+                if record is None:
+                    return
+                chunk = self._next_chunk(record)
+                if chunk is not None:
+                    self._send_chunk(worker, chunk)
+
+    def _may_prefetch(self, head: _Chunk) -> bool:
+        per_task = head.job.seconds_per_task
+        return per_task is not None and per_task * len(head.items) < PREFETCH_BELOW_SECONDS
+
+    def _next_job_with_work(self) -> JobRecord | None:
+        for _ in range(len(self._active)):
+            record = self._active[0]
+            self._active.rotate(-1)
+            if record.has_work:
+                return record
+        return None
+
+    def _next_chunk(self, record: JobRecord) -> _Chunk | None:
+        if record.requeued:
+            return record.requeued.popleft()
+        assert record.inputs is not None
+        size = self._chunk_size(record)
+        items = list(zip(range(record.next_index, record.next_index + size), itertools.islice(record.inputs, size)))
+        if len(items) < size:
+            record.inputs_exhausted = True
+            record.inputs = None
+            if record.total is None or record.total != record.next_index + len(items):
+                record.total = record.next_index + len(items)
+        if not items:
+            return None
+        record.next_index += len(items)
+        record.results.extend([_RESULT_MISSING] * (record.next_index - len(record.results)))
+        if record.total is not None and record.next_index >= record.total:
+            record.inputs_exhausted = True
+            record.inputs = None
+        return _Chunk(next(self._chunk_ids), record, items)
+
+    def _chunk_size(self, record: JobRecord) -> int:
+        spec = record.spec
+        if spec.chunksize is not None:
+            return spec.chunksize
+        if spec.timeout is not None or record.seconds_per_task is None:
+            return 1  # a timeout is per task; an unmeasured job starts with one task per chunk
+        size = int(TARGET_CHUNK_SECONDS / max(record.seconds_per_task, 1e-7))
+        if record.total is not None:  # keep the tail balanced across workers
+            size = min(size, max(1, (record.total - record.next_index) // (2 * self._size)))
+        return max(1, min(size, MAX_CHUNK))
+
+    def _send_chunk(self, worker: _WorkerSlot, chunk: _Chunk) -> None:
+        record = chunk.job
+        if record.id not in worker.known_jobs:
+            if not self._send(worker, (protocol.MSG_JOB, record.id, record.spec.target, dict(record.spec.kwargs))):
+                record.requeued.appendleft(chunk)
+                return
+            worker.known_jobs.add(record.id)
+        try:
+            payload = _dumps((protocol.MSG_CHUNK, chunk.id, record.id, chunk.items))
+        except Exception:  # noqa: BLE001 - one input cannot be pickled: fail it, send the others
+            chunk = self._fail_unpicklable_inputs(chunk)
+            if not chunk.items:
+                return
+            payload = _dumps((protocol.MSG_CHUNK, chunk.id, record.id, chunk.items))
+        if record.state == JobState.PENDING:
+            record.started_at = time.perf_counter()
+            self._set_state(record, JobState.RUNNING)
+        worker.outstanding.append(chunk)
+        record.chunks_out += 1
+        if not self._send_bytes(worker, payload):
+            return  # the worker is gone; reaping it requeues the chunk
+
+    def _fail_unpicklable_inputs(self, chunk: _Chunk) -> _Chunk:
+        kept = []
+        for index, value in chunk.items:
+            try:
+                _dumps(value)
+            except Exception as exc:  # noqa: BLE001
+                message = f"input {index} ({type(value).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
+                self._fail_task(chunk.job, TaskError(index, "UnpicklableInput", message, "", None, _short_repr(value)))
+            else:
+                kept.append((index, value))
+        chunk.items = kept
+        return chunk
+
+    def _send(self, worker: _WorkerSlot, message: tuple[Any, ...]) -> bool:
+        return self._send_bytes(worker, _dumps(message))
+
+    def _send_bytes(self, worker: _WorkerSlot, payload: bytes) -> bool:
+        if worker.conn.closed:
+            return False
+        try:
+            worker.conn.send_bytes(payload)
+            return True
+        except OSError:
+            return False  # it died; its sentinel tells us and reap_dead_workers cleans up
+
+    # -- collecting ------------------------------------------------------------------------------
+    def _collect_messages(self, ready: list[Any]) -> None:
+        if self._wake_reader in ready:
+            while self._wake_reader.poll():
+                self._wake_reader.recv_bytes()
+        for worker in list(self._workers):
+            if worker.conn in ready:
+                self._drain(worker)
+
+    def _drain(self, worker: _WorkerSlot) -> None:
+        """Handle every message the worker has written so far."""
+        conn = worker.conn
+        try:
+            while not conn.closed and conn.poll():
+                self._handle_message(worker, conn.recv())
+        except (EOFError, OSError):
+            conn.close()  # it died mid-message or closed; the sentinel will report the exit
+
+    def _handle_message(self, worker: _WorkerSlot, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == protocol.MSG_REPORT:
+            self._handle_report(worker, *message[1:])
+        elif kind == protocol.MSG_STARTED:
+            self._handle_started(worker, message[1])
+        elif kind == protocol.MSG_DROPPED:
+            chunk = self._find_chunk(worker, message[1])
+            if chunk is not None:
+                worker.outstanding.remove(chunk)
+                chunk.job.chunks_out -= 1
+                self._count(chunk.job, cancelled=len(chunk.unfinished))
+        elif kind == protocol.MSG_READY:
+            worker.ready = True
+            self._startup_failures = 0
+        elif kind == protocol.MSG_SETUP_FAILED:
+            self._handle_setup_failed(worker, *message[1:])
+
+    def _handle_started(self, worker: _WorkerSlot, chunk_id: int) -> None:
+        chunk = self._find_chunk(worker, chunk_id)
+        if chunk is None:
+            return
+        chunk.started_at = time.monotonic()
+        worker.task_progress = None
+        self._note_activity(worker, chunk.job.id, chunk.items[0][0])
+        if chunk.job.terminate_requested and worker.stopping_reason is None:
+            self._kill(worker, f"terminated with job {chunk.job.id}")  # it started before our cancel arrived
+
+    def _handle_report(self, worker: _WorkerSlot, chunk_id: int, results: list[tuple[int, int, Any]],
+                       progress: tuple[int, float, float | None] | None, finished: bool, busy: float) -> None:
+        chunk = self._find_chunk(worker, chunk_id)
+        if chunk is None:
+            return
+        record = chunk.job
+        done = failed = cancelled = 0
+        base = chunk.reported
+        for offset, (index, status, payload) in enumerate(results):
+            if status == protocol.STATUS_OK:
+                try:
+                    value = pickle.loads(payload)
+                except BaseException as exc:  # noqa: BLE001
+                    message = f"the task's result could not be unpickled here: {type(exc).__name__}: {exc}"
+                    self._fail_task(record, TaskError(index, "UnpicklableResult", message, _format_exc(exc),
+                                                      worker.pid, _short_repr(chunk.items[base + offset][1])))
+                    continue
+                record.results[index] = value
+                done += 1
+                if record.on_result is not None:
+                    self._call_on_result(record, index, chunk.items[base + offset][1], value)
+            elif status == protocol.STATUS_ERROR:
+                type_name, message, remote_traceback = payload
+                self._fail_task(record, TaskError(index, type_name, message, remote_traceback, worker.pid,
+                                                  _short_repr(chunk.items[base + offset][1])))
+            else:
+                cancelled += 1
+        chunk.reported += len(results)
+        worker.tasks_done += len(results)
+        worker.job_tasks_done[record.id] += len(results)
+        if done or cancelled:
+            self._count(record, done=done, cancelled=cancelled)
+        if progress is not None and progress[2]:
+            worker.task_progress = min(1.0, max(0.0, progress[1] / progress[2]))
+        if finished:
+            for index, value_in in chunk.unfinished:  # a protocol slip must show, never pass as success
+                self._fail_task(record, TaskError(index, "LostResult", "the worker finished the chunk without "
+                                                  "reporting this task", "", worker.pid, _short_repr(value_in)))
+            chunk.reported = len(chunk.items)
+            worker.outstanding.remove(chunk)
+            record.chunks_out -= 1
+            if chunk.items and busy > 0:
+                per_task = busy / len(chunk.items)
+                previous = record.seconds_per_task
+                record.seconds_per_task = per_task if previous is None else 0.5 * previous + 0.5 * per_task
+            self._recycle_if_due(worker, record)
+        head = worker.outstanding[0] if worker.outstanding else None
+        if head is None:
+            self._note_activity(worker, None, None)
+        else:
+            running = head.items[min(head.reported, len(head.items) - 1)][0] if head.started_at else None
+            self._note_activity(worker, head.job.id if head.started_at else None, running)
+
+    def _call_on_result(self, record: JobRecord, index: int, value_in: Any, value_out: Any) -> None:
+        try:
+            assert record.on_result is not None
+            record.on_result(index, value_in, value_out)
+        except Exception:  # noqa: BLE001 - a consumer's bug must not stop the engine
+            traceback.print_exc()
+
+    def _handle_setup_failed(self, worker: _WorkerSlot, job_id: int, type_name: str, message: str, tb: str) -> None:
+        record = self._jobs.get(job_id)
+        if record is None or record.setup_error is not None:
+            return
+        record.setup_error = TaskError(-1, "WorkerStartError", f"worker could not start: {type_name}: {message}", tb,
+                                       worker.pid)
+        # The worker fails the chunks it already holds; nothing more is sent.
+        record.cancel_requested = True
+        self._drop_unsent_tasks(record)
+
+    def _recycle_if_due(self, worker: _WorkerSlot, record: JobRecord) -> None:
+        limit = record.spec.max_tasks_per_worker
+        if limit is not None and worker.job_tasks_done[record.id] >= limit and worker.stopping_reason is None:
+            worker.stopping_reason = "recycled"
+            self._send(worker, (protocol.MSG_STOP,))
+
+    @staticmethod
+    def _find_chunk(worker: _WorkerSlot, chunk_id: int) -> _Chunk | None:
+        for chunk in worker.outstanding:
+            if chunk.id == chunk_id:
+                return chunk
+        return None
+
+    # -- worker lifecycle ------------------------------------------------------------------------
+    def _start_worker(self, slot: int) -> None:
+        engine_end, worker_end = self._mp.Pipe(duplex=True)
+        process = self._mp.Process(
+            target=protocol.worker_main,
+            args=(worker_end, os.getpid(), self._nice),
+            name=f"poolscope-worker-{slot}",
+            daemon=False,  # a task may start processes of its own (daemons may not)
+        )
+        process.start()
+        worker_end.close()
+        assert process.pid is not None
+        self._workers.append(_WorkerSlot(slot, process, engine_end, process.pid))
+        self._worker_pids = tuple(worker.pid for worker in self._workers)
+        self._emit(WorkerStarted(process.pid, slot, time.time()))
+
+    def _kill(self, worker: _WorkerSlot, reason: str) -> None:
+        if worker.stopping_reason is None or worker.stopping_reason == "recycled":
+            worker.stopping_reason = reason
+        kill_process_tree(worker.pid)
+
+    def _reap_dead_workers(self, ready: list[Any]) -> None:
+        for worker in list(self._workers):
+            if worker.process.sentinel in ready or not worker.process.is_alive():
+                self._on_worker_exit(worker)
+
+    def _on_worker_exit(self, worker: _WorkerSlot) -> None:
+        self._drain(worker)  # results written before it died are kept
+        worker.process.join(timeout=1)
+        if worker.process.is_alive():  # the sentinel fired but the process lingers: make sure
+            kill_process_tree(worker.pid)
+            worker.process.join(timeout=1)
+        worker.conn.close()
+        exitcode = worker.process.exitcode
+        crashed = worker.stopping_reason is None
+        reason = worker.stopping_reason or f"crashed: {signal_name(exitcode)}"
+        self._workers.remove(worker)
+        self._worker_pids = tuple(w.pid for w in self._workers)
+        self._activity.pop(worker.pid, None)
+        self._emit(WorkerExited(worker.pid, worker.slot, exitcode, reason, time.time()))
+        for position, chunk in enumerate(worker.outstanding):
+            chunk.job.chunks_out -= 1
+            self._recover_chunk(chunk, running=position == 0 and chunk.started_at is not None,
+                                reason=reason, exitcode=exitcode, pid=worker.pid, crashed=crashed)
+        worker.outstanding.clear()
+        if not worker.ready and crashed:
+            self._startup_failures += 1
+        if self._stopping and not self._active:
+            return
+        if self._startup_failures >= STARTUP_FAILURES_BEFORE_GIVING_UP:
+            self._give_up_starting_workers()
+            return
+        self._start_worker(worker.slot)
+
+    def _recover_chunk(self, chunk: _Chunk, *, running: bool, reason: str, exitcode: int | None, pid: int,
+                       crashed: bool) -> None:
+        """Decide the fate of the unfinished tasks of a chunk whose worker is gone."""
+        record = chunk.job
+        unfinished = chunk.unfinished
+        if not unfinished:
+            return
+        if record.cancel_requested:
+            self._count(record, cancelled=len(unfinished))
+            return
+        if not running:  # never started: run it elsewhere
+            record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, unfinished, chunk.isolated))
+            return
+        first_index, first_input = unfinished[0]
+        if reason == "timeout":
+            limit = record.spec.timeout
+            self._fail_task(record, TaskError(first_index, "TimeoutError", f"the task ran longer than {limit} s; "
+                                              f"its worker (pid {pid}) was killed", "", pid, _short_repr(first_input)))
+            rest = unfinished[1:]
+            if rest:
+                record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, rest))
+            return
+        if not crashed:  # stopped by us for another reason (recycled): run the rest again
+            record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, unfinished, chunk.isolated))
+            return
+        if len(unfinished) > 1:
+            # Which task crashed it is unknown: rerun each alone, so a crash is attributed exactly.
+            for item in reversed(unfinished):
+                record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, [item], isolated=True))
+            return
+        record.attempts[first_index] += 1
+        if record.attempts[first_index] <= record.spec.retries:
+            record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, unfinished, isolated=True))
+            return
+        how = signal_name(exitcode)
+        message = f"the worker process (pid {pid}) running input {first_index} died: {how}"
+        if record.spec.retries:
+            message += f" (after {record.spec.retries} retries)"
+        self._fail_task(record, TaskError(first_index, "WorkerCrashed", message, "", pid, _short_repr(first_input)))
+
+    def _give_up_starting_workers(self) -> None:
+        message = f"{STARTUP_FAILURES_BEFORE_GIVING_UP} worker processes in a row died while starting"
+        for record in list(self._active):
+            record.setup_error = TaskError(-1, "WorkerStartError", f"worker could not start: {message}", "")
+            record.cancel_requested = True
+            self._drop_unsent_tasks(record)
+        if not self._workers:
+            for record in list(self._active):
+                self._finish(record, JobState.FAILED)
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for worker in list(self._workers):
+            if not worker.outstanding or worker.stopping_reason is not None:
+                continue
+            head = worker.outstanding[0]
+            limit = head.job.spec.timeout
+            if limit is not None and head.started_at is not None and now - head.started_at > limit:
+                self._drain(worker)
+                if worker.outstanding and worker.outstanding[0] is head and head.unfinished:
+                    self._kill(worker, "timeout")
+
+    def _stop_workers(self) -> None:
+        """Stop every worker: ask politely, then kill what is left. No process outlives this."""
+        for worker in self._workers:
+            if worker.stopping_reason is None:
+                worker.stopping_reason = "shutdown"
+            self._send(worker, (protocol.MSG_STOP,))
+        deadline = time.monotonic() + 2.0
+        for worker in self._workers:
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for worker in self._workers:
+            if worker.process.is_alive():
+                kill_process_tree(worker.pid)
+                worker.process.join(timeout=2)
+            worker.conn.close()
+            self._emit(WorkerExited(worker.pid, worker.slot, worker.process.exitcode, worker.stopping_reason or "shutdown",
+                                    time.time()))
+        self._workers.clear()
+        self._worker_pids = ()
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    def _fail_task(self, record: JobRecord, error: TaskError) -> None:
+        record.errors.append(error)
+        self._count(record, failed=1)
+        self._emit(TaskFailed(record.id, error, time.time()))
+
+    def _count(self, record: JobRecord, *, done: int = 0, failed: int = 0, cancelled: int = 0) -> None:
+        record.done += done
+        record.failed += failed
+        record.cancelled += cancelled
+        delta = self._finished_deltas.setdefault(record.id, [0, 0, 0])
+        delta[0] += done
+        delta[1] += failed
+        delta[2] += cancelled
+
+    def _set_state(self, record: JobRecord, state: JobState) -> None:
+        record.state = state
+        self._emit(JobStateChanged(record.id, state, time.time()))
+
+    def _finish_jobs(self) -> None:
+        for record in list(self._active):
+            if record.has_work or record.chunks_out > 0:
+                continue
+            if record.terminate_requested:
+                state = JobState.TERMINATED
+            elif record.setup_error is not None:
+                state = JobState.FAILED
+            elif record.cancel_requested and record.cancelled:
+                state = JobState.CANCELLED
+            elif record.failed:
+                state = JobState.FAILED
+            else:
+                state = JobState.DONE
+            self._finish(record, state)
+
+    def _finish(self, record: JobRecord, state: JobState) -> None:
+        if record in self._active:
+            self._active.remove(record)
+        if record.setup_error is not None:
+            record.errors.insert(0, record.setup_error)
+        if record.started_at is None:
+            record.started_at = time.perf_counter()
+        record.finished_at = time.perf_counter()
+        record.state = state
+        for worker in self._workers:
+            if record.id in worker.known_jobs:
+                worker.known_jobs.discard(record.id)
+                self._send(worker, (protocol.MSG_FORGET, record.id))
+        record.final = record.summary(with_results=True)
+        self._publish_deltas()
+        self._emit(JobFinished(record.id, record.summary(), time.time()))
+        record.finished.set()
+
+    def _note_activity(self, worker: _WorkerSlot, job_id: int | None, index: int | None) -> None:
+        if self._events is not None:
+            self._activity[worker.pid] = WorkerActivity(worker.pid, job_id, index, worker.task_progress,
+                                                        worker.tasks_done, time.time())
+
+    def _emit(self, event: Any) -> None:
+        if self._events is not None:
+            self._pending_events.append(event)
+
+    def _publish_deltas(self) -> None:
+        now = time.time()
+        for job_id, (done, failed, cancelled) in self._finished_deltas.items():
+            self._emit(TasksFinished(job_id, done, failed, cancelled, now))
+        self._finished_deltas.clear()
+
+    def _publish_events(self, *, force: bool = False) -> None:
+        if self._events is None:
+            self._finished_deltas.clear()
+            return
+        now = time.monotonic()
+        if not force and now - self._last_publish < PUBLISH_INTERVAL:
+            return
+        self._publish_deltas()
+        if self._activity:
+            self._pending_events.extend(self._activity.values())
+            self._activity.clear()
+        if self._pending_events:
+            batch, self._pending_events = self._pending_events, []
+            self._events.put(batch)
+        self._last_publish = now
+
+
+def _dumps(value: Any) -> bytes:
+    from multiprocessing.reduction import ForkingPickler
+
+    return bytes(ForkingPickler.dumps(value))
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _format_exc(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _make_atexit(engine_ref: weakref.ref[Engine]) -> Callable[[], None]:
+    def shutdown_at_exit() -> None:
+        engine = engine_ref()
+        if engine is not None:
+            engine.shutdown(terminate=True, timeout=5)
+
+    return shutdown_at_exit

@@ -1,0 +1,92 @@
+"""The event vocabulary: what the engine tells its consumers (the window's bridge, the CLI).
+
+The engine puts *lists* of these on one ``multiprocessing.Queue`` (a batch every few tens of
+milliseconds, never one put per event). A consumer drains the queue and folds the events into
+its own view; counts are incremental (``TasksFinished`` carries how many tasks finished since the
+last one for that job), so summing them gives the engine's counts exactly. Every event is a
+small frozen dataclass of plain values, cheap to pickle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from poolscope.core.jobs import JobState, JobSummary, TaskError
+
+
+@dataclass(frozen=True, slots=True)
+class JobSubmitted:
+    job_id: int
+    name: str
+    target: str
+    inputs: str
+    total: int | None  # None when the inputs' number is not known in advance
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobStateChanged:
+    """A job moved to a non-final state (running, cancelling, terminating)."""
+
+    job_id: int
+    state: JobState
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class TasksFinished:
+    """Tasks of a job that finished since the last such event for it (an increment)."""
+
+    job_id: int
+    done: int
+    failed: int
+    cancelled: int
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed:
+    job_id: int
+    error: TaskError  # index, exception type, message, remote traceback, pid
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerActivity:
+    """What a worker is doing now: its job and task, or idle (job_id None)."""
+
+    pid: int
+    job_id: int | None
+    index: int | None  # the input index of the task it runs
+    task_progress: float | None  # 0..1 from the task's own progress() calls, when it gave a total
+    tasks_done: int  # tasks this worker finished since it started
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStarted:
+    pid: int
+    slot: int  # 0..workers-1: a replacement takes the slot of the worker it replaces
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerExited:
+    pid: int
+    slot: int
+    exitcode: int | None  # negative: killed by that signal
+    reason: str  # "terminated", "crashed: SIGSEGV", "timeout", "recycled", "shutdown", ...
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinished:
+    job_id: int
+    summary: JobSummary  # final counts and errors; results are not carried (see Job.results)
+    time: float
+
+
+Event = (
+    JobSubmitted | JobStateChanged | TasksFinished | TaskFailed | WorkerActivity | WorkerStarted
+    | WorkerExited | JobFinished
+)

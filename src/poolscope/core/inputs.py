@@ -1,0 +1,135 @@
+"""Input specs: what a job runs its target over, parsed and checked before anything starts.
+
+``range:STOP``, ``range:START:STOP[:STEP]``, ``json:[...]`` (a JSON list) and ``file:PATH`` (one
+input per non-blank line, JSON-decoded where it parses, else the line as a string). Inputs are
+streamed: ``iterate()`` yields them one at a time and ``range:100000000`` never builds a list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from poolscope.core.errors import SpecError
+
+FIELD = "inputs"
+KINDS = ("range", "json", "file")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """A parsed input spec. ``total`` is the number of inputs where it is known without running."""
+
+    text: str
+    kind: str  # "range", "json", "file" or "iterable"
+    total: int | None
+    _range: range | None = field(default=None, repr=False)
+    _items: tuple[Any, ...] | None = field(default=None, repr=False)
+    _path: str | None = field(default=None, repr=False)
+    _iterable: Iterable[Any] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_iterable(cls, values: Iterable[Any]) -> InputSpec:
+        """Inputs given as Python values (library use). Iterated once, lazily."""
+        if isinstance(values, (str, bytes)):
+            raise SpecError(FIELD, "must be an input spec string or an iterable of inputs")
+        try:
+            total: int | None = len(values)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+        if isinstance(values, range):
+            return cls(text=_range_text(values), kind="range", total=len(values), _range=values)
+        return cls(text=f"<{type(values).__name__} of {total if total is not None else '?'} inputs>",
+                   kind="iterable", total=total, _iterable=values)
+
+    def iterate(self) -> Iterator[Any]:
+        """The inputs, one at a time, in order."""
+        if self._range is not None:
+            return iter(self._range)
+        if self._items is not None:
+            return iter(self._items)
+        if self._path is not None:
+            return _iterate_file(self._path)
+        assert self._iterable is not None
+        return iter(self._iterable)
+
+
+def parse_inputs(text: str) -> InputSpec:
+    """Parse an input spec string, raising :class:`SpecError` (field ``inputs``) if it is bad."""
+    text = text.strip()
+    kind, sep, rest = text.partition(":")
+    if not sep or kind not in KINDS:
+        raise SpecError(FIELD, f"{text!r} is not an input spec; use range:STOP, range:START:STOP[:STEP], "
+                               "json:[...] or file:PATH")
+    if kind == "range":
+        return _parse_range(text, rest)
+    if kind == "json":
+        return _parse_json(text, rest)
+    return _parse_file(text, rest)
+
+
+def _parse_range(text: str, rest: str) -> InputSpec:
+    parts = rest.split(":")
+    if not rest.strip() or len(parts) > 3:
+        raise SpecError(FIELD, f"{text!r}: a range is range:STOP or range:START:STOP[:STEP]")
+    numbers = []
+    for part in parts:
+        try:
+            numbers.append(int(part.strip()))
+        except ValueError:
+            raise SpecError(FIELD, f"{text!r}: {part.strip()!r} is not a whole number") from None
+    if len(numbers) == 3 and numbers[2] == 0:
+        raise SpecError(FIELD, f"{text!r}: the step must not be 0")
+    values = range(*numbers)
+    if len(values) == 0:
+        raise SpecError(FIELD, f"{text!r} is empty: it has no inputs")
+    return InputSpec(text=text, kind="range", total=len(values), _range=values)
+
+
+def _parse_json(text: str, rest: str) -> InputSpec:
+    try:
+        value = json.loads(rest)
+    except json.JSONDecodeError as exc:
+        raise SpecError(FIELD, f"invalid JSON after 'json:': {exc.msg} at column {exc.colno}") from None
+    if not isinstance(value, list):
+        raise SpecError(FIELD, f"json: must be a JSON list like [1, 2, 3], not {type(value).__name__}")
+    if not value:
+        raise SpecError(FIELD, "json:[] is empty: it has no inputs")
+    return InputSpec(text=text, kind="json", total=len(value), _items=tuple(value))
+
+
+def _parse_file(text: str, rest: str) -> InputSpec:
+    path = os.path.expanduser(rest.strip())
+    if not path:
+        raise SpecError(FIELD, "file: needs a path, e.g. file:inputs.txt")
+    try:
+        with open(path, "rb") as handle:
+            total = sum(1 for line in handle if line.strip())
+    except FileNotFoundError:
+        raise SpecError(FIELD, f"input file {path!r} does not exist") from None
+    except IsADirectoryError:
+        raise SpecError(FIELD, f"input file {path!r} is a directory") from None
+    except OSError as exc:
+        raise SpecError(FIELD, f"input file {path!r} cannot be read: {exc.strerror}") from None
+    if total == 0:
+        raise SpecError(FIELD, f"input file {path!r} has no inputs (no non-blank lines)")
+    return InputSpec(text=text, kind="file", total=total, _path=os.path.abspath(path))
+
+
+def _iterate_file(path: str) -> Iterator[Any]:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                yield line
+
+
+def _range_text(values: range) -> str:
+    return f"range:{values.start}:{values.stop}:{values.step}"

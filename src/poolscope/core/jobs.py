@@ -1,0 +1,266 @@
+"""Jobs as plain data: what to run (JobSpec), where it stands (JobState), how it ended (JobSummary).
+
+Nothing here starts a process; a JobSpec is validated when it is built, so a bad field is
+reported (as :class:`SpecError`, naming the field) before anything runs.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from poolscope.core.errors import SpecError
+from poolscope.core.inputs import InputSpec, parse_inputs
+from poolscope.core.targets import Target, resolve_target
+
+__all__ = ["JobSpec", "JobState", "JobSummary", "SpecError", "TaskError"]
+
+
+class JobState(str, enum.Enum):
+    """Where a job stands. The last four are final."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    TERMINATING = "terminating"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATES
+
+
+_FINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.TERMINATED})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskError:
+    """One failed task: which input, what was raised (or how the worker died), and where."""
+
+    index: int
+    type: str
+    message: str
+    traceback: str
+    pid: int | None = None
+    input_repr: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "type": self.type,
+            "message": self.message,
+            "traceback": self.traceback,
+            "pid": self.pid,
+            "input": self.input_repr,
+        }
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to run: ``target(input, **kwargs)`` for each input of ``inputs``.
+
+    Build it from Python values, or with :meth:`from_strings` from the strings the CLI and the
+    launch panel take. Either way every field is checked here and a bad one raises
+    :class:`SpecError` naming it.
+    """
+
+    target: Target
+    inputs: InputSpec
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    chunksize: int | None = None  # None: sized automatically from measured task times
+    timeout: float | None = None  # seconds per task; a task over it has its worker killed
+    retries: int = 0  # how often a task whose worker crashed is run again
+    name: str = ""
+    max_tasks_per_worker: int | None = None  # recycle a worker after this many of this job's tasks
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kwargs, Mapping) or not all(isinstance(k, str) for k in self.kwargs):
+            raise SpecError("kwargs", "must be a mapping of keyword names to values")
+        check_positive_int("chunksize", self.chunksize, optional=True)
+        check_positive_int("max_tasks_per_worker", self.max_tasks_per_worker, optional=True)
+        check_non_negative_int("retries", self.retries)
+        if self.timeout is not None:
+            check_positive_number("timeout", self.timeout)
+        if not self.name:
+            object.__setattr__(self, "name", self.target.short_name)
+
+    @classmethod
+    def create(
+        cls,
+        target: str | Callable[..., Any] | Target,
+        inputs: str | Iterable[Any] | InputSpec = "",
+        *,
+        kwargs: Mapping[str, Any] | str | None = None,
+        chunksize: int | str | None = None,
+        timeout: float | str | None = None,
+        retries: int | str = 0,
+        name: str = "",
+        max_tasks_per_worker: int | str | None = None,
+    ) -> JobSpec:
+        """Build a spec from strings (as typed in the CLI or the window) or Python values.
+
+        ``target``: a built-in name, ``package.module:function``, ``path/file.py:function``, or a
+        top-level function. ``inputs``: a spec string (``range:10``, ``json:[1,2]``,
+        ``file:PATH``) or any iterable; empty means the built-in task's default inputs.
+        """
+        resolved = resolve_target(target) if not isinstance(target, Target) else target
+        if isinstance(inputs, InputSpec):
+            input_spec = inputs
+        elif isinstance(inputs, str):
+            text = inputs.strip() or (resolved.default_inputs or "")
+            if not text:
+                raise SpecError("inputs", "no inputs given (e.g. range:100, json:[1,2,3], file:inputs.txt)")
+            input_spec = parse_inputs(text)
+        else:
+            input_spec = InputSpec.from_iterable(inputs)
+        if kwargs is None:
+            kwargs_value: Mapping[str, Any] = resolved.default_kwargs
+        elif isinstance(kwargs, str):
+            kwargs_value = parse_kwargs(kwargs)
+        else:
+            kwargs_value = kwargs
+        return cls(
+            target=resolved,
+            inputs=input_spec,
+            kwargs=dict(kwargs_value),
+            chunksize=parse_optional_int("chunksize", chunksize),
+            timeout=parse_optional_number("timeout", timeout),
+            retries=parse_int("retries", retries),
+            name=name,
+            max_tasks_per_worker=parse_optional_int("max_tasks_per_worker", max_tasks_per_worker),
+        )
+
+    def describe(self) -> str:
+        return f"{self.target.text} over {self.inputs.text}"
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """How a job ended (or stands): the fields of ``poolscope run --json``."""
+
+    job_id: int
+    name: str
+    target: str
+    inputs: str
+    status: JobState
+    total: int | None
+    done: int
+    failed: int
+    cancelled: int
+    wall_seconds: float
+    workers: int
+    errors: tuple[TaskError, ...] = ()
+    results: list[Any] | None = None  # by input index; None where a task did not finish
+
+    def to_json(self, *, include_results: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; a result JSON cannot represent is given as its ``repr``."""
+        data: dict[str, Any] = {
+            "job_id": self.job_id,
+            "name": self.name,
+            "target": self.target,
+            "inputs": self.inputs,
+            "status": self.status.value,
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "wall_seconds": round(self.wall_seconds, 6),
+            "workers": self.workers,
+            "errors": [error.to_json() for error in self.errors],
+        }
+        if include_results:
+            data["results"] = [json_safe(value) for value in (self.results or [])]
+        return data
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` if JSON can represent it faithfully, else its ``repr``."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {key: json_safe(item) for key, item in value.items()}
+    return repr(value)
+
+
+# -- field parsing, shared by JobSpec, the CLI and the launch panel ---------------------------
+
+
+def parse_kwargs(text: str) -> dict[str, Any]:
+    text = text.strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError("kwargs", f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise SpecError("kwargs", f"must be a JSON object like {{\"size\": 1000}}, not {type(value).__name__}")
+    return value
+
+
+def parse_int(field_name: str, value: int | str) -> int:
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise SpecError(field_name, f"must be a whole number, not {value!r}") from None
+    check_non_negative_int(field_name, value)
+    return value
+
+
+def parse_optional_int(field_name: str, value: int | str | None) -> int | None:
+    if value is None or isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise SpecError(field_name, f"must be a whole number, not {value!r}") from None
+    check_positive_int(field_name, value)
+    return value
+
+
+def parse_optional_number(field_name: str, value: float | str | None) -> float | None:
+    if value is None or isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise SpecError(field_name, f"must be a number of seconds, not {value!r}") from None
+    check_positive_number(field_name, value)
+    return float(value)
+
+
+def check_positive_int(field_name: str, value: object, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(field_name, f"must be a whole number, not {value!r}")
+    if value <= 0:
+        raise SpecError(field_name, f"must be at least 1, not {value}")
+
+
+def check_non_negative_int(field_name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(field_name, f"must be a whole number, not {value!r}")
+    if value < 0:
+        raise SpecError(field_name, f"must be 0 or more, not {value}")
+
+
+def check_positive_number(field_name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(field_name, f"must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise SpecError(field_name, f"must be a positive number of seconds, not {value}")

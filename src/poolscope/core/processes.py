@@ -1,0 +1,54 @@
+"""Process-tree helpers (psutil): kill a worker with every process it started."""
+
+from __future__ import annotations
+
+import contextlib
+
+import psutil
+
+
+def kill_process_tree(pid: int) -> list[int]:
+    """SIGKILL ``pid`` and all its descendants; return the pids that were signalled.
+
+    The tree is frozen first (SIGSTOP) so that no process can start a new child between being
+    listed and being killed, then killed bottom-up.
+    """
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return []
+    with contextlib.suppress(psutil.Error):
+        root.suspend()
+    tree = [root]
+    seen: set[int] = {pid}
+    for _ in range(3):  # list again after freezing what was found, to catch late forks
+        try:
+            found = root.children(recursive=True)
+        except psutil.Error:
+            break
+        new = [child for child in found if child.pid not in seen]
+        if not new:
+            break
+        for child in new:
+            seen.add(child.pid)
+            tree.append(child)
+            with contextlib.suppress(psutil.Error):
+                child.suspend()
+    for process in reversed(tree):
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    return [process.pid for process in tree]
+
+
+def signal_name(exitcode: int | None) -> str:
+    """'SIGKILL' for -9, 'exit code 3' for 3, 'still running' for None."""
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        import signal
+
+        try:
+            return signal.Signals(-exitcode).name
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"

@@ -1,0 +1,232 @@
+"""The loop a worker process runs. Everything in this module runs in the worker (child) process.
+
+One duplex pipe connects each worker to the engine; nothing else is shared, so a worker that
+is killed can hold no lock another process needs (the pipe is simply discarded).
+
+    engine ──(JOB, CHUNK, CANCEL, FORGET, STOP)──▶ reader thread ──inbox──▶ main loop runs tasks
+    engine ◀──(READY, STARTED, REPORT, DROPPED, SETUP_FAILED)──── main loop, written synchronously
+
+The reader thread keeps the inbound pipe drained (so the engine never blocks writing to a busy
+worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), and ends the
+process when the engine's end of the pipe closes. Results are pickled here, one by one, so a
+result that cannot be pickled fails its own task and nothing else. Reports are batched: at most
+one every ``REPORT_INTERVAL`` seconds while a chunk runs, and one when it ends.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import pickle
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from poolscope import api
+from poolscope.api import Cancelled
+
+# -- the wire protocol: the first element of every message -------------------------------------
+# engine -> worker
+MSG_JOB = "job"  # (MSG_JOB, job_id, Target, kwargs: dict)
+MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, [(index, input), ...])
+MSG_CANCEL = "cancel"  # (MSG_CANCEL, job_id)
+MSG_FORGET = "forget"  # (MSG_FORGET, job_id): the job is over, drop its target
+MSG_STOP = "stop"  # (MSG_STOP,): finish and exit
+# worker -> engine
+MSG_READY = "ready"  # (MSG_READY, pid)
+MSG_STARTED = "started"  # (MSG_STARTED, chunk_id)
+MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, [result, ...], progress | None, finished, busy_seconds)
+MSG_DROPPED = "dropped"  # (MSG_DROPPED, chunk_id): a chunk of a cancelled job, not run
+MSG_SETUP_FAILED = "setup_failed"  # (MSG_SETUP_FAILED, job_id, type, message, traceback)
+
+# A result is (index, status, payload):
+STATUS_OK = 0  # payload: the return value, pickled
+STATUS_ERROR = 1  # payload: (exception type, message, traceback text)
+STATUS_CANCELLED = 2  # payload: None
+
+REPORT_INTERVAL = 0.05  # seconds between reports while a chunk runs
+PR_SET_PDEATHSIG = 1
+
+
+class _TaskContext:
+    """The ``poolscope.api`` context of the task this worker runs (see api.TaskContext)."""
+
+    __slots__ = ("cancelled_jobs", "flush", "job_id", "index", "progress", "next_report")
+
+    def __init__(self, cancelled_jobs: set[int], flush: Callable[[], None]) -> None:
+        self.cancelled_jobs = cancelled_jobs  # written by the reader thread
+        self.flush = flush
+        self.job_id = -1
+        self.index = -1
+        self.progress: tuple[int, float, float | None] | None = None  # the latest progress() call
+        self.next_report = 0.0
+
+    def report_progress(self, done: float, total: float | None) -> None:
+        try:
+            self.progress = (self.index, float(done), None if total is None else float(total))
+        except (TypeError, ValueError):
+            raise TypeError(f"progress() takes numbers, not done={done!r}, total={total!r}") from None
+        if self.job_id in self.cancelled_jobs:
+            raise Cancelled()
+        if time.monotonic() >= self.next_report:
+            self.flush()
+
+    def cancel_requested(self) -> bool:
+        return self.job_id in self.cancelled_jobs
+
+
+class _Worker:
+    """State of the worker loop. Lives in the worker process only."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn  # our end of the pipe to the engine; written only by the main thread
+        self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()  # filled by the reader thread
+        self.cancelled_jobs: set[int] = set()  # job ids; added to by the reader thread
+        self.jobs: dict[int, tuple[Callable[..., Any], dict[str, Any]] | BaseException] = {}
+        self.results: list[tuple[int, int, Any]] = []  # finished since the last report
+        self.chunk_id = -1
+        self.context = _TaskContext(self.cancelled_jobs, self.report_running)
+
+    # -- reader thread ---------------------------------------------------------------------------
+    def read_forever(self) -> None:
+        """Runs on the reader thread: move messages to the inbox; exit when the engine is gone."""
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # the engine closed the pipe or died: nothing left to work for
+            if message[0] == MSG_CANCEL:
+                self.cancelled_jobs.add(message[1])
+            else:
+                self.inbox.put(message)
+
+    # -- main thread -----------------------------------------------------------------------------
+    def serve(self) -> None:
+        self.conn.send((MSG_READY, os.getpid()))
+        while True:
+            message = self.inbox.get()
+            kind = message[0]
+            if kind == MSG_CHUNK:
+                self.run_chunk(message[1], message[2], message[3])
+            elif kind == MSG_JOB:
+                self.set_up_job(message[1], message[2], message[3])
+            elif kind == MSG_FORGET:
+                self.jobs.pop(message[1], None)
+                self.cancelled_jobs.discard(message[1])
+            elif kind == MSG_STOP:
+                return
+
+    def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any]) -> None:
+        try:
+            self.jobs[job_id] = (target.load(), kwargs)
+        except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
+            self.jobs[job_id] = exc
+            self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), _format_traceback(exc)))
+
+    def run_chunk(self, chunk_id: int, job_id: int, items: list[tuple[int, Any]]) -> None:
+        if job_id in self.cancelled_jobs:
+            self.conn.send((MSG_DROPPED, chunk_id))
+            return
+        self.conn.send((MSG_STARTED, chunk_id))
+        self.chunk_id = chunk_id
+        context = self.context
+        context.job_id = job_id
+        context.next_report = time.monotonic() + REPORT_INTERVAL
+        started = time.perf_counter()
+        setup = self.jobs.get(job_id)
+        results = self.results
+        if not isinstance(setup, tuple):
+            reason = f"worker could not start the job's target: {setup}" if setup else "job was not set up"
+            error = ("WorkerStartError", reason, _format_traceback(setup) if setup else "")
+            results.extend((index, STATUS_ERROR, error) for index, _ in items)
+            self.report(finished=True, busy=time.perf_counter() - started)
+            return
+        function, kwargs = setup
+        cancelled_jobs = self.cancelled_jobs
+        api.set_task_context(context)
+        try:
+            for index, value in items:
+                if job_id in cancelled_jobs:
+                    results.append((index, STATUS_CANCELLED, None))
+                    continue
+                context.index = index
+                context.progress = None
+                try:
+                    result = function(value, **kwargs)
+                except Cancelled:
+                    results.append((index, STATUS_CANCELLED, None))
+                except BaseException as exc:  # noqa: BLE001 - every task error is reported, the worker lives on
+                    results.append((index, STATUS_ERROR, _describe(exc)))
+                else:
+                    results.append(_pickled_result(index, result))
+                if time.monotonic() >= context.next_report:
+                    self.report(finished=False, busy=0.0)
+        finally:
+            api.set_task_context(None)
+        self.report(finished=True, busy=time.perf_counter() - started)
+
+    def report_running(self) -> None:
+        """Called from ``progress()`` inside a task: send what finished so far and the progress."""
+        self.report(finished=False, busy=0.0)
+
+    def report(self, *, finished: bool, busy: float) -> None:
+        # send() pickles at once, so the list can be emptied (not replaced: run_chunk holds it).
+        self.conn.send((MSG_REPORT, self.chunk_id, self.results, self.context.progress, finished, busy))
+        self.results.clear()
+        self.context.next_report = time.monotonic() + REPORT_INTERVAL
+
+
+def _pickled_result(index: int, result: Any) -> tuple[int, int, Any]:
+    try:
+        return (index, STATUS_OK, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException as exc:  # noqa: BLE001
+        message = f"the task's result ({type(result).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
+        return (index, STATUS_ERROR, ("UnpicklableResult", message, _format_traceback(exc)))
+
+
+def _describe(exc: BaseException) -> tuple[str, str, str]:
+    try:
+        return (type(exc).__name__, str(exc), _format_traceback(exc))
+    except BaseException:  # noqa: BLE001 - e.g. MemoryError again, or a __str__ that raises
+        return (type(exc).__name__, "<the exception could not be described>", "")
+
+
+def _format_traceback(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when the engine's thread that started it goes away."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except OSError:
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def worker_main(conn: Connection, parent_pid: int, nice: int) -> None:
+    """Entry point of a worker process (runs in the child). Top-level so that spawn can start it."""
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle, never a task error
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+    worker = _Worker(conn)
+    threading.Thread(target=worker.read_forever, name="poolscope-worker-reader", daemon=True).start()
+    worker.serve()
+    # Exit now, even if a task left non-daemon threads behind that would keep the process alive.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
