@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 
 import psutil
 
@@ -17,6 +19,10 @@ def kill_process_tree(pid: int) -> list[int]:
         root = psutil.Process(pid)
     except psutil.NoSuchProcess:
         return []
+    try:
+        leads_group = hasattr(os, "killpg") and os.getpgid(pid) == pid
+    except OSError:
+        leads_group = False
     with contextlib.suppress(psutil.Error):
         root.suspend()
     tree = [root]
@@ -37,6 +43,11 @@ def kill_process_tree(pid: int) -> list[int]:
     for process in reversed(tree):
         with contextlib.suppress(psutil.Error):
             process.kill()
+    if leads_group:
+        # A worker leads its own process group: this also reaches descendants whose parent
+        # already exited (and so are no longer listed as children).
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
     return [process.pid for process in tree]
 
 
@@ -45,8 +56,6 @@ def signal_name(exitcode: int | None) -> str:
     if exitcode is None:
         return "still running"
     if exitcode < 0:
-        import signal
-
         try:
             return signal.Signals(-exitcode).name
         except ValueError:

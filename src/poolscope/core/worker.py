@@ -101,7 +101,7 @@ class _Worker:
             try:
                 message = self.conn.recv()
             except (EOFError, OSError):
-                os._exit(0)  # the engine closed the pipe or died: nothing left to work for
+                _exit_with_process_group()  # the engine closed the pipe or died: nothing left to work for
             if message[0] == MSG_CANCEL:
                 self.cancelled_jobs.add(message[1])
             else:
@@ -202,16 +202,32 @@ def _format_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
+def _exit_with_process_group(*_: object) -> None:
+    """End this worker and every process its tasks started (they share its process group)."""
+    try:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    finally:
+        os._exit(1)
+
+
 def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to SIGKILL this process when the engine's thread that started it goes away."""
+    """Make this worker (and its tasks' children) go when the engine does.
+
+    The worker leads its own process group, so one ``killpg`` reaches every process a task
+    started. On Linux the kernel sends SIGTERM when the engine's thread that started us goes
+    away (``PR_SET_PDEATHSIG``); the handler kills the group. The reader thread does the same when
+    the pipe closes, which covers other platforms and a task that replaced the SIGTERM handler.
+    """
+    os.setpgrp()
+    signal.signal(signal.SIGTERM, _exit_with_process_group)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         except OSError:
             pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(0)
+        _exit_with_process_group()
 
 
 def worker_main(conn: Connection, parent_pid: int, nice: int) -> None:
