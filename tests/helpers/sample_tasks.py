@@ -82,3 +82,90 @@ def unpicklable_result(x: int) -> object:
 
 
 NOT_CALLABLE = 42
+
+
+def raise_base_exception(x: int) -> int:
+    """Inputs 0, 1, 2 raise SystemExit, KeyboardInterrupt and a bare BaseException; others return."""
+    kinds = [SystemExit(3), KeyboardInterrupt(), BaseException("odd")]
+    if x < len(kinds):
+        raise kinds[x]
+    return x
+
+
+def segfault(x: int) -> int:
+    import faulthandler
+
+    faulthandler.disable()  # keep the test output quiet; the crash is the point
+    faulthandler._sigsegv()
+    return x
+
+
+def sleep_forever(x: int) -> int:
+    while True:
+        time.sleep(1)
+
+
+def ignore_sigterm_and_spin(path: str, *, seconds: float = 60.0) -> int:
+    """Ignore SIGTERM, write this worker's pid to ``path``, then spin without looking at cancel."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with open(path + ".tmp", "w") as handle:
+        handle.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)
+    return spin_ignoring_cancel(0, seconds=seconds)
+
+
+def start_children_and_wait(path: str) -> int:
+    """Start a subprocess and a nested multiprocessing pool, write their pids to ``path``, hang."""
+    import multiprocessing
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    pool_pids = [process.pid for process in pool._pool]  # noqa: SLF001 - the test needs the pids
+    with open(path + ".tmp", "w") as handle:
+        handle.write(" ".join(str(pid) for pid in [os.getpid(), child.pid, *pool_pids]))
+    os.replace(path + ".tmp", path)
+    while True:
+        time.sleep(1)
+
+
+class NeedsArguments(Exception):
+    """Pickles fine, but unpickling calls __init__ with one argument, which fails."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first}/{second}")
+
+
+def unpicklable_in_parent(x: int) -> object:
+    return NeedsArguments("a", "b")
+
+
+def bad_progress(x: int) -> int:
+    progress("half")  # type: ignore[arg-type]
+    return x
+
+
+def huge_result(x: int, *, megabytes: int = 200) -> bytes:
+    return b"x" * (megabytes * 1024 * 1024)
+
+
+def progress_flood(x: int, *, calls: int = 1_000_000) -> int:
+    for done in range(calls):
+        progress(done, calls)
+    return x
+
+
+def allocate_too_much(x: int) -> int:
+    data = bytearray(1 << 60)  # an exbibyte: a real MemoryError
+    return len(data)
+
+
+def pid_and_wait_for_kill(path: str) -> int:
+    with open(path + ".tmp", "w") as handle:
+        handle.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)
+    time.sleep(60)
+    return 0

@@ -108,6 +108,7 @@ class _WorkerSlot:
     known_jobs: set[int] = field(default_factory=set)  # jobs whose target was sent (MSG_JOB)
     tasks_done: int = 0
     job_tasks_done: collections.Counter[int] = field(default_factory=collections.Counter)
+    job_tasks_sent: collections.Counter[int] = field(default_factory=collections.Counter)  # for max_tasks_per_worker
     task_progress: float | None = None
 
 
@@ -482,10 +483,10 @@ class Engine:
                     continue
                 if depth == 1 and not self._may_prefetch(worker.outstanding[0]):
                     continue
-                record = self._next_job_with_work()
+                record = self._next_job_with_work(worker)
                 if record is None:
-                    return
-                chunk = self._next_chunk(record)
+                    continue
+                chunk = self._next_chunk(record, self._allowance(worker, record))
                 if chunk is not None:
                     self._send_chunk(worker, chunk)
 
@@ -493,19 +494,30 @@ class Engine:
         per_task = head.job.seconds_per_task
         return per_task is not None and per_task * len(head.items) < PREFETCH_BELOW_SECONDS
 
-    def _next_job_with_work(self) -> JobRecord | None:
+    def _next_job_with_work(self, worker: _WorkerSlot) -> JobRecord | None:
         for _ in range(len(self._active)):
             record = self._active[0]
             self._active.rotate(-1)
-            if record.has_work:
+            if record.has_work and self._allowance(worker, record) > 0:
                 return record
         return None
 
-    def _next_chunk(self, record: JobRecord) -> _Chunk | None:
+    @staticmethod
+    def _allowance(worker: _WorkerSlot, record: JobRecord) -> int:
+        """How many more of the job's tasks this worker may be sent (max_tasks_per_worker)."""
+        limit = record.spec.max_tasks_per_worker
+        return MAX_CHUNK if limit is None else limit - worker.job_tasks_sent[record.id]
+
+    def _next_chunk(self, record: JobRecord, allowance: int) -> _Chunk | None:
         if record.requeued:
-            return record.requeued.popleft()
+            chunk = record.requeued.popleft()
+            if len(chunk.items) > allowance:  # split: the rest waits for another worker
+                rest = _Chunk(next(self._chunk_ids), record, chunk.items[allowance:], chunk.isolated)
+                record.requeued.appendleft(rest)
+                chunk.items = chunk.items[:allowance]
+            return chunk
         assert record.inputs is not None
-        size = self._chunk_size(record)
+        size = min(self._chunk_size(record), allowance)
         items = list(zip(range(record.next_index, record.next_index + size), itertools.islice(record.inputs, size)))
         if len(items) < size:
             record.inputs_exhausted = True
@@ -550,6 +562,7 @@ class Engine:
             record.started_at = time.perf_counter()
             self._set_state(record, JobState.RUNNING)
         worker.outstanding.append(chunk)
+        worker.job_tasks_sent[record.id] += len(chunk.items)
         record.chunks_out += 1
         if not self._send_bytes(worker, payload):
             return  # the worker is gone; reaping it requeues the chunk

@@ -1,0 +1,258 @@
+"""Telemetry: per-core CPU load, per-worker CPU and memory, and task throughput, sampled a few
+times a second and kept in numpy ring buffers.
+
+Qt-free. The window's bridge thread owns a :class:`Telemetry` and calls :meth:`Telemetry.sample`
+every few hundred milliseconds; each :class:`TelemetrySample` it returns is a small immutable
+value that the graphs append to their own :class:`RingBuffer` on the GUI thread. The CLI can use
+the same pieces headless.
+
+- :class:`CpuSampler` reads the load of every logical core (``psutil.cpu_percent(percpu=True)``,
+  one read of ``/proc/stat``).
+- :class:`ProcessSampler` reads CPU % and RSS of given pids (a worker and its children), keeping
+  one ``psutil.Process`` per pid so that CPU % is measured between two calls.
+- :class:`ThroughputMeter` turns cumulative task counts into tasks per second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Hashable
+
+import numpy as np
+import psutil
+
+__all__ = [
+    "CpuSampler",
+    "ProcessSampler",
+    "ProcessStats",
+    "RingBuffer",
+    "Telemetry",
+    "TelemetrySample",
+    "ThroughputMeter",
+]
+
+
+class RingBuffer:
+    """A fixed-capacity history of ``(time, values)`` rows in preallocated numpy arrays.
+
+    ``append`` overwrites the oldest row once full; ``times()``/``values()`` return the rows
+    oldest first (a copy only when the buffer has wrapped). ``width`` is the number of values per
+    row (1 for a single series, the number of cores for per-core load).
+    """
+
+    def __init__(self, capacity: int, width: int = 1, dtype: type = np.float64) -> None:
+        if capacity <= 0:
+            raise ValueError(f"capacity must be positive, not {capacity}")
+        self.capacity = capacity
+        self.width = width
+        self._times = np.zeros(capacity, dtype=np.float64)
+        self._values = np.zeros((capacity, width), dtype=dtype)
+        self._next = 0  # the row the next append writes
+        self._count = 0  # rows held, up to capacity
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, t: float, values: float | Iterable[float] | np.ndarray) -> None:
+        row = self._next
+        self._times[row] = t
+        self._values[row] = values
+        self._next = (row + 1) % self.capacity
+        if self._count < self.capacity:
+            self._count += 1
+
+    def clear(self) -> None:
+        self._next = 0
+        self._count = 0
+
+    def times(self) -> np.ndarray:
+        return self._ordered(self._times)
+
+    def values(self) -> np.ndarray:
+        """The rows oldest first, shape ``(len(self), width)``."""
+        return self._ordered(self._values)
+
+    def last_time(self) -> float | None:
+        return float(self._times[self._next - 1]) if self._count else None
+
+    def last(self) -> np.ndarray | None:
+        return self._values[self._next - 1] if self._count else None
+
+    def since(self, t0: float) -> tuple[np.ndarray, np.ndarray]:
+        """The rows with time >= ``t0``, oldest first (times, values)."""
+        times = self.times()
+        start = int(np.searchsorted(times, t0, side="left"))
+        return times[start:], self.values()[start:]
+
+    def _ordered(self, array: np.ndarray) -> np.ndarray:
+        if self._count < self.capacity:
+            return array[: self._count]
+        if self._next == 0:
+            return array
+        return np.concatenate((array[self._next:], array[: self._next]))
+
+
+class CpuSampler:
+    """Per-logical-core CPU load in percent since the previous call (the first call primes it)."""
+
+    def __init__(self) -> None:
+        self.cores = psutil.cpu_count(logical=True) or 1
+        psutil.cpu_percent(percpu=True)  # prime: the next call measures from here
+
+    def sample(self) -> np.ndarray:
+        loads = psutil.cpu_percent(percpu=True)
+        array = np.asarray(loads, dtype=np.float64)
+        if array.shape[0] != self.cores:  # a core went off- or online: keep the width fixed
+            fixed = np.zeros(self.cores)
+            n = min(self.cores, array.shape[0])
+            fixed[:n] = array[:n]
+            array = fixed
+        return array
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStats:
+    pid: int
+    cpu_percent: float  # of one core, summed over the process and its children (can exceed 100)
+    rss: int  # bytes, the process and its children
+
+
+class ProcessSampler:
+    """CPU % and RSS of processes by pid, each including its child processes.
+
+    Keeps a ``psutil.Process`` per pid between calls (CPU % is measured from the previous call);
+    pids that are gone are dropped silently.
+    """
+
+    def __init__(self) -> None:
+        self._processes: dict[int, psutil.Process] = {}  # pid -> handle, cached across samples
+        self._children: dict[int, dict[int, psutil.Process]] = {}  # pid -> its children's handles
+
+    def sample(self, pids: Iterable[int]) -> dict[int, ProcessStats]:
+        wanted = set(pids)
+        for pid in list(self._processes):
+            if pid not in wanted:
+                del self._processes[pid]
+                self._children.pop(pid, None)
+        stats: dict[int, ProcessStats] = {}
+        for pid in wanted:
+            process = self._processes.get(pid)
+            try:
+                if process is None:
+                    process = psutil.Process(pid)
+                    self._processes[pid] = process
+                    process.cpu_percent(None)  # prime
+                with process.oneshot():
+                    cpu = process.cpu_percent(None)
+                    rss = process.memory_info().rss
+                cpu_children, rss_children = self._sample_children(pid, process)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                self._processes.pop(pid, None)
+                self._children.pop(pid, None)
+                continue
+            stats[pid] = ProcessStats(pid=pid, cpu_percent=cpu + cpu_children, rss=rss + rss_children)
+        return stats
+
+    def _sample_children(self, pid: int, process: psutil.Process) -> tuple[float, int]:
+        known = self._children.setdefault(pid, {})
+        try:
+            children = process.children(recursive=True)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return 0.0, 0
+        if not children and not known:
+            return 0.0, 0
+        cpu, rss = 0.0, 0
+        current: dict[int, psutil.Process] = {}
+        for child in children:
+            handle = known.get(child.pid)
+            try:
+                if handle is None:  # new child: prime its CPU %, count it from the next sample
+                    handle = child
+                    handle.cpu_percent(None)
+                else:
+                    cpu += handle.cpu_percent(None)
+                rss += handle.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+            current[child.pid] = handle
+        self._children[pid] = current
+        return cpu, rss
+
+
+class ThroughputMeter:
+    """Tasks per second from cumulative counts, per key, smoothed over a short window.
+
+    ``update(t, counts)`` takes the cumulative count of every key at time ``t`` and returns each
+    key's rate: the increase over the last ``window`` seconds divided by the time it spans. A key
+    missing from ``counts`` is forgotten.
+    """
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self._history: dict[Hashable, list[tuple[float, float]]] = {}  # key -> [(t, count)], oldest first
+
+    def update(self, t: float, counts: Mapping[Hashable, float]) -> dict[Hashable, float]:
+        rates: dict[Hashable, float] = {}
+        for key in list(self._history):
+            if key not in counts:
+                del self._history[key]
+        for key, count in counts.items():
+            history = self._history.setdefault(key, [])
+            history.append((t, float(count)))
+            # keep one point at or before the window's start, so the window is fully covered
+            while len(history) > 2 and history[1][0] <= t - self.window:
+                history.pop(0)
+            t0, c0 = history[0]
+            rates[key] = (count - c0) / (t - t0) if t > t0 else 0.0
+        return rates
+
+
+@dataclass(frozen=True)
+class TelemetrySample:
+    """One telemetry reading: what the graphs and the workers table append or show."""
+
+    time: float  # time.monotonic() of the reading
+    cpu: np.ndarray  # load per logical core, percent
+    total_rate: float  # tasks/s over all jobs
+    job_rates: dict[int, float] = field(default_factory=dict)  # job id -> tasks/s, jobs with counts given
+    processes: dict[int, ProcessStats] = field(default_factory=dict)  # worker pid -> CPU % and RSS
+
+
+# The key under which ThroughputMeter tracks the count over all jobs.
+_TOTAL = "total"
+
+
+class Telemetry:
+    """The pieces above behind one call, for a consumer that samples on its own clock."""
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.cpu = CpuSampler()
+        self.processes = ProcessSampler()
+        self.throughput = ThroughputMeter(window)
+
+    @property
+    def cores(self) -> int:
+        return self.cpu.cores
+
+    def sample(self, worker_pids: Iterable[int], job_counts: Mapping[int, int], *,
+               total_count: int | None = None, now: float | None = None) -> TelemetrySample:
+        """Read the cores and the workers, and rate the jobs from their cumulative task counts.
+
+        ``job_counts`` maps the jobs to rate (usually the running ones) to how many of their
+        tasks have finished; ``total_count`` is the count over every job (by default the sum of
+        ``job_counts``).
+        """
+        t = time.monotonic() if now is None else now
+        counts: dict[Hashable, float] = dict(job_counts)
+        counts[_TOTAL] = sum(job_counts.values()) if total_count is None else total_count
+        rates = self.throughput.update(t, counts)
+        total_rate = max(0.0, rates.pop(_TOTAL))
+        return TelemetrySample(
+            time=t,
+            cpu=self.cpu.sample(),
+            total_rate=total_rate,
+            job_rates={int(key): max(0.0, rate) for key, rate in rates.items()},  # type: ignore[arg-type]
+            processes=self.processes.sample(worker_pids),
+        )

@@ -1,0 +1,77 @@
+"""Case 9 and 10: the application killed outright, or exiting with work pending."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from tests.conftest import ROOT, sample
+from tests.faults.support import gone, wait_until
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def workers_of(pid: int, count: int) -> list[psutil.Process]:
+    parent = psutil.Process(pid)
+    found: list[psutil.Process] = []
+
+    def enough() -> bool:
+        found[:] = [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
+        return len(found) >= count
+
+    wait_until(enough, timeout=30, what=f"{count} workers")
+    return found
+
+
+def test_killing_poolscope_run_takes_its_workers_and_their_children_within_2_s(tmp_path):
+    path = str(tmp_path / "pids")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "poolscope", "run", sample("start_children_and_wait"), "--inputs",
+         f'json:["{path}"]', "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    try:
+        wait_until(lambda: os.path.exists(path), timeout=30, what="task children started")
+        workers = workers_of(process.pid, 2)
+        pids = [w.pid for w in workers] + [int(pid) for pid in open(path).read().split()]
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        started = time.monotonic()
+        wait_until(lambda: all(gone(pid) for pid in pids), timeout=2, what="every worker and child gone")
+        assert time.monotonic() - started < 2
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_exiting_the_interpreter_with_work_pending_shuts_down_cleanly():
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / 'src')!r})
+        from poolscope import Engine, JobSpec
+        if __name__ == '__main__':
+            engine = Engine(workers=2, nice=0)
+            engine.submit(JobSpec.create({sample('spin_ignoring_cancel')!r}, 'range:10', kwargs={{'seconds': 60}}))
+            import time
+            while len(engine.worker_pids()) < 2:
+                time.sleep(0.01)
+            print(' '.join(map(str, engine.worker_pids())), flush=True)
+            # no shutdown(): the interpreter exits with two tasks running and eight pending
+    """)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 10
+    assert result.stderr == ""
+    pids = [int(pid) for pid in result.stdout.split()]
+    assert len(pids) == 2
+    for pid in pids:
+        assert gone(pid)
