@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="replace a worker after it ran this many of the job's tasks")
     group.add_argument("--name", default="", help="a name for the job")
     group.add_argument("--nice", default="10", metavar="N", help="nice level of the workers (default: 10)")
+    group.add_argument("--backend", default="processes", metavar="NAME",
+                       help="processes (default), threads (I/O-bound work) or dask (a cluster)")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="with --backend dask: a running scheduler, e.g. tcp://10.0.0.5:8786 "
+                            "(default: start a local cluster)")
 
     parser = argparse.ArgumentParser(prog="poolscope", description="Run CPU-bound Python jobs on a process "
                                      "pool you can watch, cancel and terminate.")
@@ -80,40 +85,53 @@ def spec_from_args(args: argparse.Namespace, target: str) -> Any:
     from poolscope.core.jobs import JobSpec
 
     return JobSpec.create(target, args.inputs, kwargs=args.kwargs, chunksize=args.chunksize, timeout=args.timeout,
-                          retries=args.retries, name=args.name, max_tasks_per_worker=args.max_tasks_per_worker)
+                          retries=args.retries, name=args.name, max_tasks_per_worker=args.max_tasks_per_worker,
+                          backend=args.backend)
 
 
-def pool_options(args: argparse.Namespace) -> tuple[int | None, int]:
-    from poolscope.core.jobs import SpecError, parse_optional_int
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Engine's keyword arguments from the flags; raises SpecError naming a bad one."""
+    from poolscope.core.jobs import SpecError, check_backend, parse_optional_int
 
     workers = parse_optional_int("workers", args.workers)
+    check_backend(args.backend)
+    if args.scheduler is not None and args.backend != "dask":
+        raise SpecError("scheduler", "is only for --backend dask")
     try:
         nice = int(args.nice)
     except ValueError:
         raise SpecError("nice", f"must be a whole number from 0 to 19, not {args.nice!r}") from None
     if not 0 <= nice <= 19:
         raise SpecError("nice", f"must be a whole number from 0 to 19, not {nice}")
-    return workers, nice
+    options: dict[str, Any] = {"nice": nice, "dask_scheduler": args.scheduler}
+    if args.backend == "threads":
+        options["threads"] = workers
+    elif args.backend == "dask":
+        options["workers"] = 1  # the local pool idles; the cluster does the work
+        options["dask_workers"] = workers or 2
+    else:
+        options["workers"] = workers
+    return options
 
 
 def gui_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from poolscope.core.jobs import SpecError
 
     try:
-        workers, nice = pool_options(args)
+        options = engine_options(args)
         spec = spec_from_args(args, args.run) if getattr(args, "run", None) else None
     except SpecError as exc:
         parser.exit(EXIT_USAGE, f"poolscope: error: {exc}\n")
     from poolscope.gui.app import run_gui
 
-    return run_gui(spec, workers=workers, nice=nice)
+    return run_gui(spec, **options)
 
 
 def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from poolscope.core.jobs import SpecError
 
     try:
-        workers, nice = pool_options(args)
+        options = engine_options(args)
         spec = spec_from_args(args, args.target)
     except SpecError as exc:
         parser.exit(EXIT_USAGE, f"poolscope run: error: {exc}\n")
@@ -124,7 +142,7 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         except OSError as exc:
             parser.exit(EXIT_USAGE, f"poolscope run: error: results: cannot write {args.results!r}: {exc.strerror}\n")
     try:
-        return HeadlessRun(spec, workers, nice, results_file, args.json).run()
+        return HeadlessRun(spec, options, results_file, args.json).run()
     finally:
         if results_file is not None:
             results_file.close()
@@ -133,10 +151,9 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 class HeadlessRun:
     """One job run by ``poolscope run``: progress on stderr, summary on stdout."""
 
-    def __init__(self, spec: Any, workers: int | None, nice: int, results_file: IO[str] | None, as_json: bool) -> None:
+    def __init__(self, spec: Any, options: dict[str, Any], results_file: IO[str] | None, as_json: bool) -> None:
         self.spec = spec
-        self.workers = workers
-        self.nice = nice
+        self.options = options  # Engine keyword arguments
         self.results_file = results_file  # written on the engine thread by on_result
         self.as_json = as_json
         self.interrupts = 0
@@ -154,7 +171,7 @@ class HeadlessRun:
     def run(self) -> int:
         from poolscope.core.engine import Engine
 
-        with Engine(workers=self.workers, nice=self.nice, events=True) as engine:
+        with Engine(events=True, **self.options) as engine:
             job = engine.submit(self.spec, on_result=self.on_result if self.results_file else None)
             previous = self.install_interrupt_handler(engine, job)
             try:
@@ -192,7 +209,7 @@ class HeadlessRun:
         """Read the engine's events until the job ends: failures as lines, progress as one line."""
         import queue
 
-        from poolscope.core.events import JobFinished, TaskFailed, WorkerExited
+        from poolscope.core.events import JobFinished, JobNotice, TaskFailed, WorkerExited
 
         interval = PROGRESS_INTERVAL if self.tty else PROGRESS_INTERVAL_LOG
         next_progress = time.monotonic() + interval
@@ -207,6 +224,8 @@ class HeadlessRun:
                     error = event.error
                     where = f"input {error.index}" if error.index >= 0 else "job"
                     self.message(f"{where} failed: {error.type}: {error.message}")
+                elif isinstance(event, JobNotice) and event.job_id == job.id:
+                    self.message(event.message)
                 elif isinstance(event, WorkerExited) and event.reason.startswith("crashed"):
                     self.message(f"worker {event.pid} {event.reason}; a replacement is starting")
                 elif isinstance(event, JobFinished) and event.job_id == job.id:

@@ -45,8 +45,12 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from poolscope.core import worker as protocol
+from poolscope.core.backends import DASK, PROCESSES, THREADS, Backend, WorkerHandle
+from poolscope.core.backends.processes import ProcessBackend
+from poolscope.core.backends.threads import ThreadBackend
 from poolscope.core.events import (
     JobFinished,
+    JobNotice,
     JobStateChanged,
     JobSubmitted,
     TaskFailed,
@@ -56,7 +60,7 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.jobs import JobSpec, JobState, JobSummary, SpecError, TaskError
-from poolscope.core.processes import kill_process_tree, signal_name
+from poolscope.core.processes import signal_name
 
 TARGET_CHUNK_SECONDS = 0.05  # an automatic chunk runs about this long: fair, responsive, cheap
 MAX_CHUNK = 20_000  # tasks in one chunk at most
@@ -96,10 +100,11 @@ class _Chunk:
 
 @dataclass(eq=False)
 class _WorkerSlot:
-    """The engine's view of one worker process."""
+    """The engine's view of one worker: a process, a thread, or a forwarder to Dask."""
 
+    backend: str
     slot: int
-    process: multiprocessing.process.BaseProcess
+    handle: WorkerHandle
     conn: Connection  # the engine's end of the worker's pipe; read and written by the engine thread
     pid: int
     ready: bool = False
@@ -235,16 +240,26 @@ class Engine:
         nice: int = 10,
         events: bool = False,
         start_method: str = "spawn",
+        threads: int | None = None,
+        dask_scheduler: str | None = None,
+        dask_workers: int = 2,
     ) -> None:
         if workers is None:
             workers = os.cpu_count() or 1
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise SpecError("workers", f"must be a whole number of at least 1, not {workers!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise SpecError("threads", f"must be a whole number of at least 1, not {threads!r}")
         if start_method == "fork":
             raise ValueError("start method 'fork' is unsafe in a threaded process; use 'spawn' or 'forkserver'")
         self._mp = multiprocessing.get_context(start_method)
         self._size = workers
         self._nice = nice
+        self._threads = threads or workers
+        self._dask_scheduler = dask_scheduler  # None: a LocalCluster is started on first use
+        self._dask_workers = dask_workers
+        # Backends in use, started on first need (processes at once); engine thread only.
+        self._backends: dict[str, Backend] = {}
         # Event lists for the consumer; written by the engine thread (its feeder thread pickles).
         self._events = self._mp.Queue() if events else None
         if self._events is not None:
@@ -286,8 +301,12 @@ class Engine:
         return self._size
 
     def worker_pids(self) -> list[int]:
-        """Pids of the worker processes now alive."""
+        """Pids of the worker processes now alive (the processes backend)."""
         return list(self._worker_pids)
+
+    def backend_workers(self) -> dict[str, list[dict[str, Any]]]:
+        """What each remote backend knows of its workers (Dask: per-worker CPU and memory)."""
+        return {name: backend.describe_workers() for name, backend in list(self._backends.items())}
 
     def submit(self, spec: JobSpec, *, on_result: Callable[[int, Any, Any], None] | None = None) -> Job:
         """Start a job. ``on_result(index, input, result)`` is called, on the engine's thread, as
@@ -348,8 +367,7 @@ class Engine:
     # -- the engine thread -----------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            for slot in range(self._size):
-                self._start_worker(slot)
+            self._ensure_backend(PROCESSES)
             while True:
                 self._handle_commands()
                 if self._stopping and not self._active:
@@ -378,7 +396,8 @@ class Engine:
     def _waitables(self) -> list[Any]:
         waitables: list[Any] = [self._wake_reader]
         for worker in self._workers:
-            waitables.append(worker.process.sentinel)
+            if worker.handle.sentinel is not None:
+                waitables.append(worker.handle.sentinel)
             if not worker.conn.closed:
                 waitables.append(worker.conn)
         return waitables
@@ -412,10 +431,18 @@ class Engine:
 
     def _register(self, record: JobRecord) -> None:
         record.inputs = record.spec.inputs.iterate()
-        record.workers = self._size
         self._active.append(record)
         self._emit(JobSubmitted(record.id, record.spec.name, record.spec.target.text, record.spec.inputs.text,
                                 record.total, time.time()))
+        try:
+            backend = self._ensure_backend(record.spec.backend)
+        except Exception as exc:  # noqa: BLE001 - e.g. a Dask scheduler that cannot be reached
+            record.setup_error = TaskError(-1, "BackendError", f"the {record.spec.backend} backend could not "
+                                           f"start: {type(exc).__name__}: {exc}", _format_exc(exc))
+            record.cancel_requested = True
+            self._drop_unsent_tasks(record)
+            return
+        record.workers = backend.slot_count()
         if self._stopping and self._stop_mode != "wait":
             self._cancel(record.id) if self._stop_mode == "cancel" else self._terminate(record.id)
 
@@ -435,6 +462,11 @@ class Engine:
         record = self._jobs.get(job_id)
         if record is None or record.state.is_final or record.terminate_requested:
             return
+        if record.spec.backend == THREADS:
+            self._emit(JobNotice(record.id, "threads cannot be killed: the job is cancelled instead "
+                                 "(its running tasks stop at their next progress() call)", time.time()))
+            self._cancel(job_id)
+            return
         record.terminate_requested = True
         record.cancel_requested = True
         self._drop_unsent_tasks(record)
@@ -445,8 +477,10 @@ class Engine:
             self._drain(worker)  # learn what it finished before deciding
             if not worker.outstanding:
                 continue
-            if worker.outstanding[0].job is record:
+            if worker.outstanding[0].job is record and worker.handle.can_kill:
                 self._kill(worker, f"terminated with job {record.id}")
+            elif worker.outstanding[0].job is record:
+                self._send(worker, (protocol.MSG_TERMINATE, record.id))  # it stops the job's tasks itself
             elif any(chunk.job is record for chunk in worker.outstanding):
                 self._send(worker, (protocol.MSG_CANCEL, record.id))  # it drops the queued chunk
 
@@ -481,6 +515,8 @@ class Engine:
             for worker in self._workers:
                 if not worker.ready or worker.stopping_reason is not None or len(worker.outstanding) != depth:
                     continue
+                if not any(record.has_work and record.spec.backend == worker.backend for record in self._active):
+                    continue
                 if depth == 1 and not self._may_prefetch(worker.outstanding[0]):
                     continue
                 record = self._next_job_with_work(worker)
@@ -498,7 +534,7 @@ class Engine:
         for _ in range(len(self._active)):
             record = self._active[0]
             self._active.rotate(-1)
-            if record.has_work and self._allowance(worker, record) > 0:
+            if record.has_work and record.spec.backend == worker.backend and self._allowance(worker, record) > 0:
                 return record
         return None
 
@@ -541,7 +577,7 @@ class Engine:
             return 1  # a timeout is per task; an unmeasured job starts with one task per chunk
         size = int(TARGET_CHUNK_SECONDS / max(record.seconds_per_task, 1e-7))
         if record.total is not None:  # keep the tail balanced across workers
-            size = min(size, max(1, (record.total - record.next_index) // (2 * self._size)))
+            size = min(size, max(1, (record.total - record.next_index) // (2 * max(1, record.workers))))
         return max(1, min(size, MAX_CHUNK))
 
     def _send_chunk(self, worker: _WorkerSlot, chunk: _Chunk) -> None:
@@ -627,6 +663,8 @@ class Engine:
             self._startup_failures = 0
         elif kind == protocol.MSG_SETUP_FAILED:
             self._handle_setup_failed(worker, *message[1:])
+        elif kind == protocol.MSG_NOTICE:
+            self._emit(JobNotice(message[1], message[2], time.time()))
 
     def _handle_started(self, worker: _WorkerSlot, chunk_id: int) -> None:
         chunk = self._find_chunk(worker, chunk_id)
@@ -635,7 +673,7 @@ class Engine:
         chunk.started_at = time.monotonic()
         worker.task_progress = None
         self._note_activity(worker, chunk.job.id, chunk.items[0][0])
-        if chunk.job.terminate_requested and worker.stopping_reason is None:
+        if chunk.job.terminate_requested and worker.stopping_reason is None and worker.handle.can_kill:
             self._kill(worker, f"terminated with job {chunk.job.id}")  # it started before our cancel arrived
 
     def _handle_report(self, worker: _WorkerSlot, chunk_id: int, results: list[tuple[int, int, Any]],
@@ -722,43 +760,57 @@ class Engine:
         return None
 
     # -- worker lifecycle ------------------------------------------------------------------------
-    def _start_worker(self, slot: int) -> None:
-        engine_end, worker_end = self._mp.Pipe(duplex=True)
-        process = self._mp.Process(
-            target=protocol.worker_main,
-            args=(worker_end, os.getpid(), self._nice),
-            name=f"poolscope-worker-{slot}",
-            daemon=False,  # a task may start processes of its own (daemons may not)
-        )
-        process.start()
-        worker_end.close()
-        assert process.pid is not None
-        self._workers.append(_WorkerSlot(slot, process, engine_end, process.pid))
-        self._worker_pids = tuple(worker.pid for worker in self._workers)
-        self._emit(WorkerStarted(process.pid, slot, time.time()))
+    def _ensure_backend(self, name: str) -> Backend:
+        """The backend called ``name``, started with its slots on first use."""
+        backend = self._backends.get(name)
+        if backend is not None:
+            return backend
+        if name == PROCESSES:
+            backend = ProcessBackend(self._mp, self._size, self._nice)
+        elif name == THREADS:
+            backend = ThreadBackend(self._threads)
+        elif name == DASK:
+            from poolscope.core.backends.dask import DaskBackend
+
+            backend = DaskBackend(self._dask_scheduler, self._dask_workers)
+        else:
+            raise ValueError(f"unknown backend {name!r}")
+        self._backends[name] = backend
+        for slot in range(backend.slot_count()):
+            self._start_worker(backend, slot)
+        return backend
+
+    def _start_worker(self, backend: Backend, slot: int) -> None:
+        conn, handle = backend.start_worker(slot)
+        self._workers.append(_WorkerSlot(backend.name, slot, handle, conn, handle.pid))
+        self._update_worker_pids()
+        self._emit(WorkerStarted(handle.pid, slot, time.time()))
+
+    def _update_worker_pids(self) -> None:
+        self._worker_pids = tuple(worker.pid for worker in self._workers if worker.backend == PROCESSES)
 
     def _kill(self, worker: _WorkerSlot, reason: str) -> None:
         if worker.stopping_reason is None or worker.stopping_reason == "recycled":
             worker.stopping_reason = reason
-        kill_process_tree(worker.pid)
+        worker.handle.kill()
 
     def _reap_dead_workers(self, ready: list[Any]) -> None:
         for worker in list(self._workers):
-            if worker.process.sentinel in ready or not worker.process.is_alive():
+            if worker.handle.sentinel in ready or worker.conn.closed or not worker.handle.is_alive():
                 self._on_worker_exit(worker)
 
     def _on_worker_exit(self, worker: _WorkerSlot) -> None:
         self._drain(worker)  # results written before it died are kept
-        worker.process.join(timeout=1)
-        if worker.process.is_alive():  # the sentinel fired but the process lingers: make sure
-            kill_process_tree(worker.pid)
-            worker.process.join(timeout=1)
+        worker.handle.join(timeout=1)
+        if worker.handle.is_alive() and worker.handle.can_kill:  # its pipe closed but it lingers: make sure
+            worker.handle.kill()
+            worker.handle.join(timeout=1)
         worker.conn.close()
-        exitcode = worker.process.exitcode
+        exitcode = worker.handle.exitcode
         crashed = worker.stopping_reason is None
         reason = worker.stopping_reason or f"crashed: {signal_name(exitcode)}"
         self._workers.remove(worker)
-        self._worker_pids = tuple(w.pid for w in self._workers)
+        self._update_worker_pids()
         self._activity.pop(worker.pid, None)
         self._emit(WorkerExited(worker.pid, worker.slot, exitcode, reason, time.time()))
         for position, chunk in enumerate(worker.outstanding):
@@ -773,7 +825,7 @@ class Engine:
         if self._startup_failures >= STARTUP_FAILURES_BEFORE_GIVING_UP:
             self._give_up_starting_workers()
             return
-        self._start_worker(worker.slot)
+        self._start_worker(self._backends[worker.backend], worker.slot)
 
     def _recover_chunk(self, chunk: _Chunk, *, running: bool, reason: str, exitcode: int | None, pid: int,
                        crashed: bool) -> None:
@@ -845,16 +897,21 @@ class Engine:
             self._send(worker, (protocol.MSG_STOP,))
         deadline = time.monotonic() + 2.0
         for worker in self._workers:
-            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            worker.handle.join(timeout=max(0.0, deadline - time.monotonic()))
         for worker in self._workers:
-            if worker.process.is_alive():
-                kill_process_tree(worker.pid)
-                worker.process.join(timeout=2)
+            if worker.handle.is_alive() and worker.handle.can_kill:
+                worker.handle.kill()
+                worker.handle.join(timeout=2)
             worker.conn.close()
-            self._emit(WorkerExited(worker.pid, worker.slot, worker.process.exitcode, worker.stopping_reason or "shutdown",
+            self._emit(WorkerExited(worker.pid, worker.slot, worker.handle.exitcode, worker.stopping_reason or "shutdown",
                                     time.time()))
         self._workers.clear()
         self._worker_pids = ()
+        for backend in self._backends.values():
+            try:
+                backend.close()
+            except Exception:  # noqa: BLE001 - closing one backend must not stop closing the others
+                traceback.print_exc()
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def _fail_task(self, record: JobRecord, error: TaskError) -> None:

@@ -80,6 +80,15 @@ class WorkerExited:
 
 
 @dataclass(frozen=True, slots=True)
+class JobNotice:
+    """Something about a job the user should read (e.g. that threads cannot be killed)."""
+
+    job_id: int
+    message: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
 class JobFinished:
     job_id: int
     summary: JobSummary  # final counts and errors; results are not carried (see Job.results)
@@ -88,5 +97,5 @@ class JobFinished:
 
 Event = (
     JobSubmitted | JobStateChanged | TasksFinished | TaskFailed | WorkerActivity | WorkerStarted
-    | WorkerExited | JobFinished
+    | WorkerExited | JobNotice | JobFinished
 )

@@ -79,8 +79,10 @@ class JobSpec:
     retries: int = 0  # how often a task whose worker crashed is run again
     name: str = ""
     max_tasks_per_worker: int | None = None  # recycle a worker after this many of this job's tasks
+    backend: str = "processes"  # "processes", "threads" or "dask" (core/backends)
 
     def __post_init__(self) -> None:
+        check_backend(self.backend)
         if not isinstance(self.kwargs, Mapping) or not all(isinstance(k, str) for k in self.kwargs):
             raise SpecError("kwargs", "must be a mapping of keyword names to values")
         check_positive_int("chunksize", self.chunksize, optional=True)
@@ -103,6 +105,7 @@ class JobSpec:
         retries: int | str = 0,
         name: str = "",
         max_tasks_per_worker: int | str | None = None,
+        backend: str = "processes",
     ) -> JobSpec:
         """Build a spec from strings (as typed in the CLI or the window) or Python values.
 
@@ -135,6 +138,7 @@ class JobSpec:
             retries=parse_int("retries", retries),
             name=name,
             max_tasks_per_worker=parse_optional_int("max_tasks_per_worker", max_tasks_per_worker),
+            backend=backend.strip() if isinstance(backend, str) else backend,
         )
 
     def describe(self) -> str:
@@ -241,6 +245,15 @@ def parse_optional_number(field_name: str, value: float | str | None) -> float |
             raise SpecError(field_name, f"must be a number of seconds, not {value!r}") from None
     check_positive_number(field_name, value)
     return float(value)
+
+
+def check_backend(value: object) -> None:
+    from poolscope.core.backends import BACKENDS, DASK, DASK_INSTALL_HINT, dask_available
+
+    if value not in BACKENDS:
+        raise SpecError("backend", f"must be one of {', '.join(BACKENDS)}, not {value!r}")
+    if value == DASK and not dask_available():
+        raise SpecError("backend", DASK_INSTALL_HINT)
 
 
 def check_positive_int(field_name: str, value: object, *, optional: bool = False) -> None:

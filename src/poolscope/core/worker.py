@@ -37,6 +37,7 @@ from poolscope.api import Cancelled
 MSG_JOB = "job"  # (MSG_JOB, job_id, Target, kwargs: dict)
 MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, [(index, input), ...])
 MSG_CANCEL = "cancel"  # (MSG_CANCEL, job_id)
+MSG_TERMINATE = "terminate"  # (MSG_TERMINATE, job_id): to a slot that cannot be killed (threads, Dask)
 MSG_FORGET = "forget"  # (MSG_FORGET, job_id): the job is over, drop its target
 MSG_STOP = "stop"  # (MSG_STOP,): finish and exit
 # worker -> engine
@@ -45,6 +46,7 @@ MSG_STARTED = "started"  # (MSG_STARTED, chunk_id)
 MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, [result, ...], progress | None, finished, busy_seconds)
 MSG_DROPPED = "dropped"  # (MSG_DROPPED, chunk_id): a chunk of a cancelled job, not run
 MSG_SETUP_FAILED = "setup_failed"  # (MSG_SETUP_FAILED, job_id, type, message, traceback)
+MSG_NOTICE = "notice"  # (MSG_NOTICE, job_id, text): something the user should read
 
 # A result is (index, status, payload):
 STATUS_OK = 0  # payload: the return value, pickled
@@ -85,8 +87,9 @@ class _TaskContext:
 class _Worker:
     """State of the worker loop. Lives in the worker process only."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, on_engine_gone: Callable[[], None]) -> None:
         self.conn = conn  # our end of the pipe to the engine; written only by the main thread
+        self.on_engine_gone = on_engine_gone
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()  # filled by the reader thread
         self.cancelled_jobs: set[int] = set()  # job ids; added to by the reader thread
         self.jobs: dict[int, tuple[Callable[..., Any], dict[str, Any]] | BaseException] = {}
@@ -101,8 +104,11 @@ class _Worker:
             try:
                 message = self.conn.recv()
             except (EOFError, OSError):
-                _exit_with_process_group()  # the engine closed the pipe or died: nothing left to work for
+                self.on_engine_gone()  # the engine closed the pipe or died: nothing left to work for
+                return
             if message[0] == MSG_CANCEL:
+                self.cancelled_jobs.add(message[1])
+            elif message[0] == MSG_TERMINATE:  # a slot that cannot be killed stops the job's tasks
                 self.cancelled_jobs.add(message[1])
             else:
                 self.inbox.put(message)
@@ -239,10 +245,20 @@ def worker_main(conn: Connection, parent_pid: int, nice: int) -> None:
             os.nice(nice)
         except OSError:
             pass
-    worker = _Worker(conn)
+    worker = _Worker(conn, _exit_with_process_group)
     threading.Thread(target=worker.read_forever, name="poolscope-worker-reader", daemon=True).start()
     worker.serve()
     # Exit now, even if a task left non-daemon threads behind that would keep the process alive.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def thread_worker_main(conn: Connection) -> None:
+    """Entry point of a thread slot (core/backends/threads.py): the same loop, in a thread."""
+    worker = _Worker(conn, lambda: worker.inbox.put((MSG_STOP,)))
+    threading.Thread(target=worker.read_forever, name="poolscope-thread-reader", daemon=True).start()
+    try:
+        worker.serve()
+    finally:
+        conn.close()  # the engine sees end-of-file: this slot has ended
