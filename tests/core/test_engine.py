@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 import psutil
 import pytest
 
 from poolscope.core.engine import Engine, EngineClosed
-from poolscope.core.events import JobFinished, TaskFailed, TasksFinished, WorkerExited, WorkerStarted
+from poolscope.core.events import (
+    JobFinished,
+    TaskFailed,
+    TasksFinished,
+    WorkerActivity,
+    WorkerExited,
+    WorkerStarted,
+)
 from poolscope.core.jobs import JobSpec, JobState
 from poolscope.tasks import BUILTIN_TASKS
 from tests.conftest import sample
@@ -95,8 +104,15 @@ def test_a_task_exception_is_reported_with_its_remote_traceback(engine):
 
 def test_cancel_drops_pending_tasks_and_stops_running_ones(engine):
     job = engine.submit(JobSpec.create(sample("progress_until_cancelled"), "range:50", kwargs={"seconds": 60}))
-    wait_until(lambda: job.state is JobState.RUNNING)
-    time.sleep(0.2)  # let both workers get into a task
+    busy: set[int] = set()
+
+    def both_workers_busy() -> bool:
+        for event in drain(engine):
+            if isinstance(event, WorkerActivity) and event.job_id == job.id:
+                busy.add(event.pid)
+        return len(busy) == 2
+
+    wait_until(both_workers_busy)
     engine.cancel(job)
     summary = job.wait(10)
     assert summary.status is JobState.CANCELLED
@@ -104,10 +120,10 @@ def test_cancel_drops_pending_tasks_and_stops_running_ones(engine):
     assert len(engine.worker_pids()) == 2  # cooperative: nobody was killed
 
 
-def test_running_tasks_see_cancel_requested(engine):
-    job = engine.submit(JobSpec.create(sample("wait_for_cancel"), "range:2", chunksize=1))
-    wait_until(lambda: job.state is JobState.RUNNING)
-    time.sleep(0.3)
+def test_running_tasks_see_cancel_requested(engine, tmp_path):
+    paths = [str(tmp_path / "first"), str(tmp_path / "second")]
+    job = engine.submit(JobSpec.create(sample("wait_for_cancel"), "json:" + json.dumps(paths), chunksize=1))
+    wait_until(lambda: all(os.path.exists(path) for path in paths))  # both tasks are running
     engine.cancel(job)
     summary = job.wait(10)
     assert summary.results == ["noticed", "noticed"]

@@ -41,8 +41,9 @@ def spin_ignoring_cancel(x: int, *, seconds: float = 30.0) -> int:
     return x
 
 
-def wait_for_cancel(x: int, *, seconds: float = 30.0) -> str:
-    """Returns 'noticed' as soon as cancel_requested() says so."""
+def wait_for_cancel(path: str, *, seconds: float = 30.0) -> str:
+    """Creates ``path`` (so the test knows it runs), returns 'noticed' once cancel_requested() says so."""
+    open(path, "w").close()
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if cancel_requested():

@@ -88,14 +88,26 @@ class _Chunk:
 
     id: int
     job: JobRecord
-    items: list[tuple[int, Any]]  # (input index, input)
+    start: int  # the input index of inputs[0]; the chunk holds start, start+1, ...
+    inputs: list[Any]
     isolated: bool = False  # rerun alone after a crash in a bigger chunk: a crash now is its own
-    reported: int = 0  # how many items the worker has reported (in order)
+    reported: int = 0  # how many of its tasks the worker has reported (in order)
     started_at: float | None = None  # monotonic time of the worker's STARTED
 
     @property
-    def unfinished(self) -> list[tuple[int, Any]]:
-        return self.items[self.reported :]
+    def unfinished_count(self) -> int:
+        return len(self.inputs) - self.reported
+
+    @property
+    def next_index(self) -> int:
+        """The input index of the first task not yet reported."""
+        return self.start + self.reported
+
+    def tail(self, chunk_id: int, offset: int | None = None, *, isolated: bool | None = None) -> _Chunk:
+        """A new chunk of this one's tasks from ``offset`` (default: the first unreported) on."""
+        offset = self.reported if offset is None else offset
+        return _Chunk(chunk_id, self.job, self.start + offset, self.inputs[offset:],
+                      self.isolated if isolated is None else isolated)
 
 
 @dataclass(eq=False)
@@ -479,14 +491,15 @@ class Engine:
                 continue
             if worker.outstanding[0].job is record and worker.handle.can_kill:
                 self._kill(worker, f"terminated with job {record.id}")
-            elif worker.outstanding[0].job is record:
-                self._send(worker, (protocol.MSG_TERMINATE, record.id))  # it stops the job's tasks itself
+            elif not worker.handle.can_kill and any(chunk.job is record for chunk in worker.outstanding):
+                # It stops the job's tasks itself; a Dask slot may be running any of its chunks, not only the head.
+                self._send(worker, (protocol.MSG_TERMINATE, record.id))
             elif any(chunk.job is record for chunk in worker.outstanding):
                 self._send(worker, (protocol.MSG_CANCEL, record.id))  # it drops the queued chunk
 
     def _drop_unsent_tasks(self, record: JobRecord) -> None:
         """Count every task not yet sent to a worker as cancelled."""
-        dropped = sum(len(chunk.unfinished) for chunk in record.requeued)
+        dropped = sum(chunk.unfinished_count for chunk in record.requeued)
         record.requeued.clear()
         if not record.inputs_exhausted:
             if record.total is not None:
@@ -528,7 +541,7 @@ class Engine:
 
     def _may_prefetch(self, head: _Chunk) -> bool:
         per_task = head.job.seconds_per_task
-        return per_task is not None and per_task * len(head.items) < PREFETCH_BELOW_SECONDS
+        return per_task is not None and per_task * len(head.inputs) < PREFETCH_BELOW_SECONDS
 
     def _next_job_with_work(self, worker: _WorkerSlot) -> JobRecord | None:
         for _ in range(len(self._active)):
@@ -547,27 +560,27 @@ class Engine:
     def _next_chunk(self, record: JobRecord, allowance: int) -> _Chunk | None:
         if record.requeued:
             chunk = record.requeued.popleft()
-            if len(chunk.items) > allowance:  # split: the rest waits for another worker
-                rest = _Chunk(next(self._chunk_ids), record, chunk.items[allowance:], chunk.isolated)
-                record.requeued.appendleft(rest)
-                chunk.items = chunk.items[:allowance]
+            if len(chunk.inputs) > allowance:  # split: the rest waits for another worker
+                record.requeued.appendleft(chunk.tail(next(self._chunk_ids), allowance))
+                chunk.inputs = chunk.inputs[:allowance]
             return chunk
         assert record.inputs is not None
         size = min(self._chunk_size(record), allowance)
-        items = list(zip(range(record.next_index, record.next_index + size), itertools.islice(record.inputs, size)))
-        if len(items) < size:
+        inputs = list(itertools.islice(record.inputs, size))
+        start = record.next_index
+        if len(inputs) < size:
             record.inputs_exhausted = True
             record.inputs = None
-            if record.total is None or record.total != record.next_index + len(items):
-                record.total = record.next_index + len(items)
-        if not items:
+            if record.total is None or record.total != start + len(inputs):
+                record.total = start + len(inputs)
+        if not inputs:
             return None
-        record.next_index += len(items)
+        record.next_index += len(inputs)
         record.results.extend([_RESULT_MISSING] * (record.next_index - len(record.results)))
         if record.total is not None and record.next_index >= record.total:
             record.inputs_exhausted = True
             record.inputs = None
-        return _Chunk(next(self._chunk_ids), record, items)
+        return _Chunk(next(self._chunk_ids), record, start, inputs)
 
     def _chunk_size(self, record: JobRecord) -> int:
         spec = record.spec
@@ -588,33 +601,33 @@ class Engine:
                 return
             worker.known_jobs.add(record.id)
         try:
-            payload = _dumps((protocol.MSG_CHUNK, chunk.id, record.id, chunk.items))
-        except Exception:  # noqa: BLE001 - one input cannot be pickled: fail it, send the others
-            chunk = self._fail_unpicklable_inputs(chunk)
-            if not chunk.items:
-                return
-            payload = _dumps((protocol.MSG_CHUNK, chunk.id, record.id, chunk.items))
+            payload = _dumps((protocol.MSG_CHUNK, chunk.id, record.id, chunk.start, chunk.inputs))
+        except Exception:  # noqa: BLE001 - an input cannot be pickled: fail it, rerun the others alone
+            self._fail_unpicklable_inputs(chunk)
+            return
         if record.state == JobState.PENDING:
             record.started_at = time.perf_counter()
             self._set_state(record, JobState.RUNNING)
         worker.outstanding.append(chunk)
-        worker.job_tasks_sent[record.id] += len(chunk.items)
+        worker.job_tasks_sent[record.id] += len(chunk.inputs)
         record.chunks_out += 1
         if not self._send_bytes(worker, payload):
             return  # the worker is gone; reaping it requeues the chunk
 
-    def _fail_unpicklable_inputs(self, chunk: _Chunk) -> _Chunk:
+    def _fail_unpicklable_inputs(self, chunk: _Chunk) -> None:
+        """Fail each input of the chunk that cannot be pickled; requeue the others one by one."""
+        record = chunk.job
         kept = []
-        for index, value in chunk.items:
+        for offset, value in enumerate(chunk.inputs):
+            index = chunk.start + offset
             try:
                 _dumps(value)
             except Exception as exc:  # noqa: BLE001
                 message = f"input {index} ({type(value).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
-                self._fail_task(chunk.job, TaskError(index, "UnpicklableInput", message, "", None, _short_repr(value)))
+                self._fail_task(record, TaskError(index, "UnpicklableInput", message, "", None, _short_repr(value)))
             else:
-                kept.append((index, value))
-        chunk.items = kept
-        return chunk
+                kept.append(_Chunk(next(self._chunk_ids), record, index, [value], chunk.isolated))
+        record.requeued.extendleft(reversed(kept))
 
     def _send(self, worker: _WorkerSlot, message: tuple[Any, ...]) -> bool:
         return self._send_bytes(worker, _dumps(message))
@@ -657,7 +670,7 @@ class Engine:
             if chunk is not None:
                 worker.outstanding.remove(chunk)
                 chunk.job.chunks_out -= 1
-                self._count(chunk.job, cancelled=len(chunk.unfinished))
+                self._count(chunk.job, cancelled=chunk.unfinished_count)
         elif kind == protocol.MSG_READY:
             worker.ready = True
             self._startup_failures = 0
@@ -672,62 +685,79 @@ class Engine:
             return
         chunk.started_at = time.monotonic()
         worker.task_progress = None
-        self._note_activity(worker, chunk.job.id, chunk.items[0][0])
+        self._note_activity(worker, chunk.job.id, chunk.start)
         if chunk.job.terminate_requested and worker.stopping_reason is None and worker.handle.can_kill:
             self._kill(worker, f"terminated with job {chunk.job.id}")  # it started before our cancel arrived
 
-    def _handle_report(self, worker: _WorkerSlot, chunk_id: int, results: list[tuple[int, int, Any]],
+    def _handle_report(self, worker: _WorkerSlot, chunk_id: int, statuses: bytes | None, values: list[Any],
                        progress: tuple[int, float, float | None] | None, finished: bool, busy: float) -> None:
         chunk = self._find_chunk(worker, chunk_id)
         if chunk is None:
             return
         record = chunk.job
-        done = failed = cancelled = 0
-        base = chunk.reported
-        for offset, (index, status, payload) in enumerate(results):
-            if status == protocol.STATUS_OK:
-                try:
-                    value = pickle.loads(payload)
-                except BaseException as exc:  # noqa: BLE001
-                    message = f"the task's result could not be unpickled here: {type(exc).__name__}: {exc}"
-                    self._fail_task(record, TaskError(index, "UnpicklableResult", message, _format_exc(exc),
-                                                      worker.pid, _short_repr(chunk.items[base + offset][1])))
-                    continue
-                record.results[index] = value
-                done += 1
-                if record.on_result is not None:
-                    self._call_on_result(record, index, chunk.items[base + offset][1], value)
-            elif status == protocol.STATUS_ERROR:
-                type_name, message, remote_traceback = payload
-                self._fail_task(record, TaskError(index, type_name, message, remote_traceback, worker.pid,
-                                                  _short_repr(chunk.items[base + offset][1])))
-            else:
-                cancelled += 1
-        chunk.reported += len(results)
-        worker.tasks_done += len(results)
-        worker.job_tasks_done[record.id] += len(results)
+        first = chunk.next_index
+        count = len(values)
+        if statuses is None and record.on_result is None:  # the fast path: plain values, nobody to call
+            record.results[first : first + count] = values
+            done, cancelled = count, 0
+        else:
+            done, cancelled = self._store_outcomes(worker, chunk, statuses, values)
+        chunk.reported += count
+        worker.tasks_done += count
+        worker.job_tasks_done[record.id] += count
         if done or cancelled:
             self._count(record, done=done, cancelled=cancelled)
         if progress is not None and progress[2]:
             worker.task_progress = min(1.0, max(0.0, progress[1] / progress[2]))
         if finished:
-            for index, value_in in chunk.unfinished:  # a protocol slip must show, never pass as success
-                self._fail_task(record, TaskError(index, "LostResult", "the worker finished the chunk without "
-                                                  "reporting this task", "", worker.pid, _short_repr(value_in)))
-            chunk.reported = len(chunk.items)
+            for offset in range(chunk.reported, len(chunk.inputs)):  # a protocol slip must show
+                self._fail_task(record, TaskError(chunk.start + offset, "LostResult", "the worker finished the "
+                                                  "chunk without reporting this task", "", worker.pid,
+                                                  _short_repr(chunk.inputs[offset])))
+            chunk.reported = len(chunk.inputs)
             worker.outstanding.remove(chunk)
             record.chunks_out -= 1
-            if chunk.items and busy > 0:
-                per_task = busy / len(chunk.items)
+            if chunk.inputs and busy > 0:
+                per_task = busy / len(chunk.inputs)
                 previous = record.seconds_per_task
                 record.seconds_per_task = per_task if previous is None else 0.5 * previous + 0.5 * per_task
             self._recycle_if_due(worker, record)
         head = worker.outstanding[0] if worker.outstanding else None
-        if head is None:
+        if head is None or head.started_at is None:
             self._note_activity(worker, None, None)
         else:
-            running = head.items[min(head.reported, len(head.items) - 1)][0] if head.started_at else None
-            self._note_activity(worker, head.job.id if head.started_at else None, running)
+            self._note_activity(worker, head.job.id, min(head.next_index, head.start + len(head.inputs) - 1))
+
+    def _store_outcomes(self, worker: _WorkerSlot, chunk: _Chunk, statuses: bytes | None,
+                        values: list[Any]) -> tuple[int, int]:
+        """Store a report's outcomes one by one; return how many were done and cancelled."""
+        record = chunk.job
+        done = cancelled = 0
+        for offset, value in enumerate(values):
+            status = protocol.STATUS_VALUE if statuses is None else statuses[offset]
+            position = chunk.reported + offset
+            index = chunk.start + position
+            if status == protocol.STATUS_PICKLED:
+                try:
+                    value = pickle.loads(value)
+                except BaseException as exc:  # noqa: BLE001
+                    message = f"the task's result could not be unpickled here: {type(exc).__name__}: {exc}"
+                    self._fail_task(record, TaskError(index, "UnpicklableResult", message, _format_exc(exc),
+                                                      worker.pid, _short_repr(chunk.inputs[position])))
+                    continue
+                status = protocol.STATUS_VALUE
+            if status == protocol.STATUS_VALUE:
+                record.results[index] = value
+                done += 1
+                if record.on_result is not None:
+                    self._call_on_result(record, index, chunk.inputs[position], value)
+            elif status == protocol.STATUS_ERROR:
+                type_name, message, remote_traceback = value
+                self._fail_task(record, TaskError(index, type_name, message, remote_traceback, worker.pid,
+                                                  _short_repr(chunk.inputs[position])))
+            else:
+                cancelled += 1
+        return done, cancelled
 
     def _call_on_result(self, record: JobRecord, index: int, value_in: Any, value_out: Any) -> None:
         try:
@@ -831,35 +861,34 @@ class Engine:
                        crashed: bool) -> None:
         """Decide the fate of the unfinished tasks of a chunk whose worker is gone."""
         record = chunk.job
-        unfinished = chunk.unfinished
-        if not unfinished:
+        count = chunk.unfinished_count
+        if count == 0:
             return
         if record.cancel_requested:
-            self._count(record, cancelled=len(unfinished))
+            self._count(record, cancelled=count)
             return
-        if not running:  # never started: run it elsewhere
-            record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, unfinished, chunk.isolated))
+        if not running or not crashed and reason != "timeout":
+            # Never started, or stopped by us for another reason (recycled): run it elsewhere.
+            record.requeued.appendleft(chunk.tail(next(self._chunk_ids)))
             return
-        first_index, first_input = unfinished[0]
+        first_index = chunk.next_index
+        first_input = chunk.inputs[chunk.reported]
         if reason == "timeout":
             limit = record.spec.timeout
             self._fail_task(record, TaskError(first_index, "TimeoutError", f"the task ran longer than {limit} s; "
                                               f"its worker (pid {pid}) was killed", "", pid, _short_repr(first_input)))
-            rest = unfinished[1:]
-            if rest:
-                record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, rest))
+            if count > 1:
+                record.requeued.appendleft(chunk.tail(next(self._chunk_ids), chunk.reported + 1))
             return
-        if not crashed:  # stopped by us for another reason (recycled): run the rest again
-            record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, unfinished, chunk.isolated))
-            return
-        if len(unfinished) > 1:
+        if count > 1:
             # Which task crashed it is unknown: rerun each alone, so a crash is attributed exactly.
-            for item in reversed(unfinished):
-                record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, [item], isolated=True))
+            for offset in reversed(range(chunk.reported, len(chunk.inputs))):
+                record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, chunk.start + offset,
+                                                  [chunk.inputs[offset]], isolated=True))
             return
         record.attempts[first_index] += 1
         if record.attempts[first_index] <= record.spec.retries:
-            record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, unfinished, isolated=True))
+            record.requeued.appendleft(chunk.tail(next(self._chunk_ids), isolated=True))
             return
         how = signal_name(exitcode)
         message = f"the worker process (pid {pid}) running input {first_index} died: {how}"
@@ -886,7 +915,7 @@ class Engine:
             limit = head.job.spec.timeout
             if limit is not None and head.started_at is not None and now - head.started_at > limit:
                 self._drain(worker)
-                if worker.outstanding and worker.outstanding[0] is head and head.unfinished:
+                if worker.outstanding and worker.outstanding[0] is head and head.unfinished_count:
                     self._kill(worker, "timeout")
 
     def _stop_workers(self) -> None:
@@ -953,6 +982,7 @@ class Engine:
             self._active.remove(record)
         if record.setup_error is not None:
             record.errors.insert(0, record.setup_error)
+            self._emit(TaskFailed(record.id, record.setup_error, time.time()))  # so the CLI and window say why
         if record.started_at is None:
             record.started_at = time.perf_counter()
         record.finished_at = time.perf_counter()

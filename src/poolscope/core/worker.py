@@ -35,7 +35,7 @@ from poolscope.api import Cancelled
 # -- the wire protocol: the first element of every message -------------------------------------
 # engine -> worker
 MSG_JOB = "job"  # (MSG_JOB, job_id, Target, kwargs: dict)
-MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, [(index, input), ...])
+MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, start, [input, ...]): inputs start, start+1, ...
 MSG_CANCEL = "cancel"  # (MSG_CANCEL, job_id)
 MSG_TERMINATE = "terminate"  # (MSG_TERMINATE, job_id): to a slot that cannot be killed (threads, Dask)
 MSG_FORGET = "forget"  # (MSG_FORGET, job_id): the job is over, drop its target
@@ -43,15 +43,20 @@ MSG_STOP = "stop"  # (MSG_STOP,): finish and exit
 # worker -> engine
 MSG_READY = "ready"  # (MSG_READY, pid)
 MSG_STARTED = "started"  # (MSG_STARTED, chunk_id)
-MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, [result, ...], progress | None, finished, busy_seconds)
+MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, statuses | None, values, progress | None, finished, busy_seconds)
 MSG_DROPPED = "dropped"  # (MSG_DROPPED, chunk_id): a chunk of a cancelled job, not run
 MSG_SETUP_FAILED = "setup_failed"  # (MSG_SETUP_FAILED, job_id, type, message, traceback)
 MSG_NOTICE = "notice"  # (MSG_NOTICE, job_id, text): something the user should read
 
-# A result is (index, status, payload):
-STATUS_OK = 0  # payload: the return value, pickled
-STATUS_ERROR = 1  # payload: (exception type, message, traceback text)
-STATUS_CANCELLED = 2  # payload: None
+# A report carries the outcomes of the chunk's next len(values) tasks, in input order: values[i]
+# is read by statuses[i] (a bytes); statuses None means every one is STATUS_VALUE (the fast path
+# for the common case of plain results: no per-task pickling on either side).
+STATUS_PICKLED = 0  # the return value, pickled here on its own (so unpickling can fail alone)
+STATUS_ERROR = 1  # (exception type, message, traceback text)
+STATUS_CANCELLED = 2  # None
+STATUS_VALUE = 3  # the return value itself: a plain type that always pickles and unpickles
+# Types whose values can never fail to pickle or to unpickle: sent as they are, in one batch.
+PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
 
 REPORT_INTERVAL = 0.05  # seconds between reports while a chunk runs
 PR_SET_PDEATHSIG = 1
@@ -93,7 +98,9 @@ class _Worker:
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()  # filled by the reader thread
         self.cancelled_jobs: set[int] = set()  # job ids; added to by the reader thread
         self.jobs: dict[int, tuple[Callable[..., Any], dict[str, Any]] | BaseException] = {}
-        self.results: list[tuple[int, int, Any]] = []  # finished since the last report
+        # Outcomes of tasks finished since the last report (see MSG_REPORT): main thread only.
+        self.values: list[Any] = []
+        self.statuses: bytearray | None = None  # None while every outcome is STATUS_VALUE
         self.chunk_id = -1
         self.context = _TaskContext(self.cancelled_jobs, self.report_running)
 
@@ -120,7 +127,7 @@ class _Worker:
             message = self.inbox.get()
             kind = message[0]
             if kind == MSG_CHUNK:
-                self.run_chunk(message[1], message[2], message[3])
+                self.run_chunk(message[1], message[2], message[3], message[4])
             elif kind == MSG_JOB:
                 self.set_up_job(message[1], message[2], message[3])
             elif kind == MSG_FORGET:
@@ -136,7 +143,7 @@ class _Worker:
             self.jobs[job_id] = exc
             self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), _format_traceback(exc)))
 
-    def run_chunk(self, chunk_id: int, job_id: int, items: list[tuple[int, Any]]) -> None:
+    def run_chunk(self, chunk_id: int, job_id: int, start: int, inputs: list[Any]) -> None:
         if job_id in self.cancelled_jobs:
             self.conn.send((MSG_DROPPED, chunk_id))
             return
@@ -145,56 +152,86 @@ class _Worker:
         context = self.context
         context.job_id = job_id
         context.next_report = time.monotonic() + REPORT_INTERVAL
-        started = time.perf_counter()
+        began = time.perf_counter()
         setup = self.jobs.get(job_id)
-        results = self.results
         if not isinstance(setup, tuple):
             reason = f"worker could not start the job's target: {setup}" if setup else "job was not set up"
             error = ("WorkerStartError", reason, _format_traceback(setup) if setup else "")
-            results.extend((index, STATUS_ERROR, error) for index, _ in items)
-            self.report(finished=True, busy=time.perf_counter() - started)
+            for _ in inputs:
+                self.add(STATUS_ERROR, error)
+            self.report(finished=True, busy=time.perf_counter() - began)
             return
         function, kwargs = setup
+        # The loop below is the pool's hot path: locals only, no call or pickling for plain results.
         cancelled_jobs = self.cancelled_jobs
+        values = self.values
+        plain = PLAIN_TYPES
+        monotonic = time.monotonic
+        index = start - 1
         api.set_task_context(context)
         try:
-            for index, value in items:
+            for value in inputs:
+                index += 1
                 if job_id in cancelled_jobs:
-                    results.append((index, STATUS_CANCELLED, None))
+                    self.add(STATUS_CANCELLED, None)
                     continue
                 context.index = index
-                context.progress = None
                 try:
-                    result = function(value, **kwargs)
+                    result = function(value, **kwargs) if kwargs else function(value)
                 except Cancelled:
-                    results.append((index, STATUS_CANCELLED, None))
+                    self.add(STATUS_CANCELLED, None)
                 except BaseException as exc:  # noqa: BLE001 - every task error is reported, the worker lives on
-                    results.append((index, STATUS_ERROR, _describe(exc)))
+                    self.add(STATUS_ERROR, _describe(exc))
                 else:
-                    results.append(_pickled_result(index, result))
-                if time.monotonic() >= context.next_report:
+                    if type(result) in plain and self.statuses is None:
+                        values.append(result)
+                    else:
+                        self.add(*encode_result(result))
+                if monotonic() >= context.next_report:
                     self.report(finished=False, busy=0.0)
         finally:
             api.set_task_context(None)
-        self.report(finished=True, busy=time.perf_counter() - started)
+        self.report(finished=True, busy=time.perf_counter() - began)
+
+    def add(self, status: int, value: Any) -> None:
+        """Record one task's outcome for the next report."""
+        if self.statuses is None:
+            if status == STATUS_VALUE:
+                self.values.append(value)
+                return
+            self.statuses = bytearray([STATUS_VALUE]) * len(self.values)
+        self.statuses.append(status)
+        self.values.append(value)
 
     def report_running(self) -> None:
         """Called from ``progress()`` inside a task: send what finished so far and the progress."""
         self.report(finished=False, busy=0.0)
 
     def report(self, *, finished: bool, busy: float) -> None:
+        context = self.context
+        progress = context.progress if context.progress and context.progress[0] == context.index else None
+        statuses = None if self.statuses is None else bytes(self.statuses)
         # send() pickles at once, so the list can be emptied (not replaced: run_chunk holds it).
-        self.conn.send((MSG_REPORT, self.chunk_id, self.results, self.context.progress, finished, busy))
-        self.results.clear()
-        self.context.next_report = time.monotonic() + REPORT_INTERVAL
+        self.conn.send((MSG_REPORT, self.chunk_id, statuses, self.values, progress, finished, busy))
+        self.values.clear()
+        self.statuses = None
+        context.next_report = time.monotonic() + REPORT_INTERVAL
+
+
+def encode_result(result: Any) -> tuple[int, Any]:
+    """A task's return value as (status, value) for a report: plain, pickled, or the pickling error."""
+    if type(result) in PLAIN_TYPES:
+        return STATUS_VALUE, result
+    try:
+        return STATUS_PICKLED, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # noqa: BLE001
+        message = f"the task's result ({type(result).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
+        return STATUS_ERROR, ("UnpicklableResult", message, _format_traceback(exc))
 
 
 def _pickled_result(index: int, result: Any) -> tuple[int, int, Any]:
-    try:
-        return (index, STATUS_OK, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    except BaseException as exc:  # noqa: BLE001
-        message = f"the task's result ({type(result).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
-        return (index, STATUS_ERROR, ("UnpicklableResult", message, _format_traceback(exc)))
+    status, value = encode_result(result)
+    return (index, status, value)
 
 
 def _describe(exc: BaseException) -> tuple[str, str, str]:
