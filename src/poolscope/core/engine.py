@@ -183,7 +183,10 @@ class JobRecord:
         )
 
     def ordered_results(self) -> list[Any]:
-        results = [None if value is _RESULT_MISSING else value for value in self.results]
+        if self.done == len(self.results):  # nothing missing: a plain copy is much faster
+            results = list(self.results)
+        else:
+            results = [None if value is _RESULT_MISSING else value for value in self.results]
         if self.total is not None and len(results) < self.total:
             results.extend([None] * (self.total - len(results)))
         return results
@@ -535,9 +538,18 @@ class Engine:
                 record = self._next_job_with_work(worker)
                 if record is None:
                     continue
+                if depth == 1 and self._in_tail(record):
+                    continue  # its last tasks go to whichever worker frees up first, not behind a running chunk
                 chunk = self._next_chunk(record, self._allowance(worker, record))
                 if chunk is not None:
                     self._send_chunk(worker, chunk)
+
+    def _in_tail(self, record: JobRecord) -> bool:
+        """Whether the job has no more unsent tasks than there are workers."""
+        if record.total is None:
+            return False
+        unsent = record.total - record.next_index + sum(chunk.unfinished_count for chunk in record.requeued)
+        return unsent <= max(1, record.workers)
 
     def _may_prefetch(self, head: _Chunk) -> bool:
         per_task = head.job.seconds_per_task

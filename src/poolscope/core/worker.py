@@ -291,10 +291,16 @@ def worker_main(conn: Connection, parent_pid: int, nice: int) -> None:
     os._exit(0)
 
 
-def thread_worker_main(conn: Connection) -> None:
-    """Entry point of a thread slot (core/backends/threads.py): the same loop, in a thread."""
+def thread_worker_main(conn: Connection, readers: list[threading.Thread]) -> None:
+    """Entry point of a thread slot (core/backends/threads.py): the same loop, in a thread.
+
+    Its reader thread is appended to ``readers`` so that the backend can join it at shutdown
+    (it ends when the engine closes its end of the pipe).
+    """
     worker = _Worker(conn, lambda: worker.inbox.put((MSG_STOP,)))
-    threading.Thread(target=worker.read_forever, name="poolscope-thread-reader", daemon=True).start()
+    reader = threading.Thread(target=worker.read_forever, name="poolscope-thread-reader", daemon=True)
+    readers.append(reader)
+    reader.start()
     try:
         worker.serve()
     finally:

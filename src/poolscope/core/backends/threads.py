@@ -44,13 +44,14 @@ class ThreadBackend:
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self.readers: list[threading.Thread] = []  # the slots' reader threads, appended by the slots
 
     def slot_count(self) -> int:
         return self.size
 
     def start_worker(self, slot: int) -> tuple[Connection, ThreadWorker]:
         engine_end, worker_end = multiprocessing.Pipe(duplex=True)
-        thread = threading.Thread(target=protocol.thread_worker_main, args=(worker_end,),
+        thread = threading.Thread(target=protocol.thread_worker_main, args=(worker_end, self.readers),
                                   name=f"poolscope-thread-{slot}", daemon=True)
         thread.start()
         return engine_end, ThreadWorker(thread)
@@ -59,4 +60,7 @@ class ThreadBackend:
         return []
 
     def close(self) -> None:
-        pass
+        """Wait for the reader threads; the engine has closed its pipe ends, which ends them."""
+        for reader in self.readers:
+            reader.join(timeout=2)
+        self.readers.clear()
