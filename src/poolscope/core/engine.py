@@ -316,7 +316,7 @@ class Engine:
         return self._size
 
     def worker_pids(self) -> list[int]:
-        """Pids of the worker processes now alive (the processes backend)."""
+        """Pids of the worker processes ready to take tasks (the processes backend)."""
         return list(self._worker_pids)
 
     def backend_workers(self) -> dict[str, list[dict[str, Any]]]:
@@ -686,6 +686,8 @@ class Engine:
         elif kind == protocol.MSG_READY:
             worker.ready = True
             self._startup_failures = 0
+            self._update_worker_pids()
+            self._emit(WorkerStarted(worker.pid, worker.slot, time.time()))
         elif kind == protocol.MSG_SETUP_FAILED:
             self._handle_setup_failed(worker, *message[1:])
         elif kind == protocol.MSG_NOTICE:
@@ -825,11 +827,9 @@ class Engine:
     def _start_worker(self, backend: Backend, slot: int) -> None:
         conn, handle = backend.start_worker(slot)
         self._workers.append(_WorkerSlot(backend.name, slot, handle, conn, handle.pid))
-        self._update_worker_pids()
-        self._emit(WorkerStarted(handle.pid, slot, time.time()))
 
     def _update_worker_pids(self) -> None:
-        self._worker_pids = tuple(worker.pid for worker in self._workers if worker.backend == PROCESSES)
+        self._worker_pids = tuple(worker.pid for worker in self._workers if worker.backend == PROCESSES and worker.ready)
 
     def _kill(self, worker: _WorkerSlot, reason: str) -> None:
         if worker.stopping_reason is None or worker.stopping_reason == "recycled":

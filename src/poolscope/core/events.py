@@ -65,6 +65,8 @@ class WorkerActivity:
 
 @dataclass(frozen=True, slots=True)
 class WorkerStarted:
+    """A worker is up and ready to take tasks."""
+
     pid: int
     slot: int  # 0..workers-1: a replacement takes the slot of the worker it replaces
     time: float
