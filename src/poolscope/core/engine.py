@@ -524,22 +524,28 @@ class Engine:
 
     # -- dispatch --------------------------------------------------------------------------------
     def _dispatch_ready_tasks(self) -> None:
-        """Give each worker with room a chunk, taking jobs in turn (round-robin)."""
+        """Give each worker with room a chunk, taking jobs in turn (round-robin).
+
+        A job's last tasks (its tail: no more unsent tasks than workers) go to the next idle
+        worker first, and while one waits nobody is sent a chunk in advance: queued behind a
+        running chunk, a tail task would make the whole job wait for that chunk.
+        """
         if not any(record.has_work for record in self._active):
             return
         for depth in (0, 1):  # first every idle worker, then a second chunk where chunks are short
             for worker in self._workers:
                 if not worker.ready or worker.stopping_reason is not None or len(worker.outstanding) != depth:
                     continue
-                if not any(record.has_work and record.spec.backend == worker.backend for record in self._active):
+                waiting = [record for record in self._active if record.has_work and record.spec.backend ==
+                           worker.backend and self._allowance(worker, record) > 0]
+                if not waiting:
                     continue
-                if depth == 1 and not self._may_prefetch(worker.outstanding[0]):
+                tails = [record for record in waiting if self._in_tail(record)]
+                if depth == 1 and (tails or not self._may_prefetch(worker.outstanding[0])):
                     continue
-                record = self._next_job_with_work(worker)
+                record = tails[0] if tails else self._next_job_with_work(worker)
                 if record is None:
                     continue
-                if depth == 1 and self._in_tail(record):
-                    continue  # its last tasks go to whichever worker frees up first, not behind a running chunk
                 chunk = self._next_chunk(record, self._allowance(worker, record))
                 if chunk is not None:
                     self._send_chunk(worker, chunk)

@@ -5,15 +5,16 @@ does, so the engine's scheduling, fairness, results, cancel and events are uncha
 running a chunk it submits it to Dask as one task (``run_chunk_remote``), and reports its results
 when the task's future ends::
 
-    engine ──(JOB, CHUNK, CANCEL, TERMINATE, FORGET, STOP)──▶ reader thread ──┐
-    Dask client's event loop: EVENT_STARTED / EVENT_PROGRESS of our chunks ──┼──▶ inbox ──▶ forwarder
-    Dask's callback thread: a chunk's future ended ───────────────────────────┤    thread: the only
-    engine thread: handle.kill() ─────────────────────────────────────────────┘    writer of the pipe
+    engine ──(JOB, CHUNK, CANCEL, TERMINATE, FORGET, STOP)──▶ reader thread ─────┐
+    client's event loop: EVENT_STARTED / EVENT_PROGRESS of the slot's chunks ───┼─▶ inbox ─▶ forwarder
+    Dask's callback thread: a chunk's future ended ─────────────────────────────┤   thread, the only
+    engine thread: handle.kill() (a task over its timeout) ─────────────────────┘   writer of the pipe
     engine ◀──(READY, STARTED, REPORT, DROPPED, SETUP_FAILED, NOTICE)── forwarder thread
 
-    forwarder ──client.submit(run_chunk_remote, ...)──▶ scheduler ──▶ a Dask worker thread runs it:
-        progress():         worker.log_event(topic of the slot) ──▶ scheduler ──▶ subscribe_topic handler
-        cancel_requested(): distributed.Event("...-cancel-<job>").is_set(), asked at most every 100 ms
+    forwarder ──client.submit(run_chunk_remote)──▶ scheduler ──▶ a Dask worker thread runs the chunk:
+      on start:           EVENT_STARTED through the scheduler (a round trip) before the first task
+      progress():         worker.log_event(the slot's topic) ─▶ scheduler ─▶ subscribe_topic handler
+      cancel_requested(): distributed.Event("poolscope-<engine>-cancel-<job>").is_set(), every 100 ms
 
 Why these Dask mechanisms (measured on this 2-core machine, LocalCluster of 2 worker processes,
 both running CPU-bound tasks): ``Worker.log_event`` + ``Client.subscribe_topic`` delivered
@@ -21,7 +22,14 @@ progress in 1.8 ms median (p99 61 ms) and costs the task nothing (it is queued o
 batched stream), where a ``distributed.Queue`` blocks the task 2 ms (p99 9 ms) per put and needs
 a blocking getter per slot. Pub/Sub is gone from distributed. The cancel flag is pulled, not
 pushed: ``Event.is_set()`` costs the task 0.5 ms (p99 2 ms), so polling it at most every 100 ms
-costs under 1 %; a cancel was noticed 55 ms after ``Event.set()`` (median, p99 81 ms).
+costs under 1 %; a cancel was noticed 55 ms after ``Event.set()`` (median, p99 81 ms). The start
+event is sent with a round trip (0.5 ms, p99 1 ms, once per chunk) so that it is known before the
+chunk can kill its worker: see ``finish`` for why that matters.
+
+A Dask worker lost mid-job: Dask reruns what it ran elsewhere, up to the scheduler's
+``allowed-failures`` (default 3; a cluster setting, not per job, so JobSpec.retries does not apply
+here), then fails it (KilledWorker), reported as WorkerCrashed for each task of the chunk. Terminate
+and a timeout restart the Dask workers running the job's chunks (Dask cannot stop a running task).
 
 Results travel the acknowledged path (the task's return value, fetched by the future), never the
 best-effort event stream; they are in core/worker.py's MSG_REPORT format, made on the Dask worker
@@ -34,6 +42,7 @@ import dataclasses
 import logging
 import os
 import queue
+import signal
 import socket
 import threading
 import time
@@ -42,7 +51,7 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
 
-from distributed import Client, Event, Future, LocalCluster, get_client, get_worker
+from distributed import Client, Event, Future, LocalCluster, WorkerPlugin, get_client, get_worker
 from distributed.comm import parse_address
 from distributed.comm.registry import get_backend
 from distributed.comm.addressing import parse_host_port
@@ -185,6 +194,21 @@ def _running_keys(dask_worker: Any) -> list[Any]:
 async def _kill_worker_process(grace: float, dask_worker: Any = None) -> None:
     """Kill a nanny's worker process; the nanny starts a new one (runs in the nanny, via client.run)."""
     await dask_worker.kill(timeout=grace)
+
+
+class IgnoreInterrupts(WorkerPlugin):
+    """Ctrl-C is the engine's to handle (cancel, then terminate), never a Dask worker's.
+
+    The workers of a LocalCluster share the terminal's process group with poolscope, so a Ctrl-C
+    reaches them too, and without this each one dies with KeyboardInterrupt (its nanny starts it
+    again, and Dask reruns what it held). ``setup`` runs in each worker process, restarted ones too.
+    """
+
+    name = "poolscope-ignore-interrupts"
+
+    def setup(self, worker: Any) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # -- in the engine's process -----------------------------------------------------------------------
@@ -348,7 +372,8 @@ class _Forwarder:
             exc = error
         lost = isinstance(exc, (KilledWorker, CommClosedError, OSError))
         ran_there = isinstance(exc, KilledWorker) and chunk.worker == exc.last_worker.address
-        if lost and not ran_there and chunk.resubmitted < LOST_RESUBMITS:
+        innocent = lost and not ran_there and chunk.job_id not in self.cancelled_jobs
+        if innocent and chunk.resubmitted < LOST_RESUBMITS:
             # Dask counts a task that merely waited on a worker that died as suspect, like the one
             # that ran there; this chunk was not running when the worker died, so it cannot have
             # killed it: run it again, with a fresh count.
@@ -358,8 +383,9 @@ class _Forwarder:
         if lost or exc is None:
             address = exc.last_worker.address if isinstance(exc, KilledWorker) else chunk.worker or "(unknown)"
             if isinstance(exc, KilledWorker):
-                why = (f"it died running this chunk, as did every worker that ran it before "
-                       f"({exc.allowed_failures + 1} in all; the scheduler's allowed-failures is {exc.allowed_failures})")
+                tries = exc.allowed_failures + 1
+                why = (f"it died running this chunk, as did every worker that ran it before ({tries} in all; "
+                       f"the scheduler's allowed-failures is {exc.allowed_failures})")
             elif exc is None:
                 why = f"the task was {future.status} on the cluster"
             else:
@@ -412,11 +438,15 @@ class _Forwarder:
     def terminate(self, job_id: int) -> None:
         """Cancel the job's chunks with force, restart the Dask workers running them, and say which."""
         self.flag_cancelled(job_id)
-        doomed = [chunk for chunk in self.chunks.values() if chunk.job_id == job_id and not chunk.future.done()]
-        for chunk in doomed:
+        doomed = []
+        for chunk in [chunk for chunk in self.chunks.values() if chunk.job_id == job_id]:
             del self.chunks[chunk.id]
+            if chunk.future.done():  # ended meanwhile: report it now (its callback may never come at exit)
+                self.finish(chunk)
+            else:
+                doomed.append(chunk)
         if not doomed:
-            return  # finished meanwhile: their results are reported as they come
+            return
         notice = self.stop_remote_chunks(doomed, "terminated")
         for chunk in doomed:
             self.report_cancelled(chunk)
@@ -433,7 +463,8 @@ class _Forwarder:
         try:  # where the scheduler put them (a chunk may have started without our having heard yet)
             candidates |= {address for address, held in self.client.processing().items() if keys & set(held)}
             self.client.cancel([chunk.future for chunk in chunks], force=True)
-            running = self.client.run(_running_keys, workers=sorted(candidates), on_error="return") if candidates else {}
+            running = (self.client.run(_running_keys, workers=sorted(candidates), on_error="return")
+                       if candidates else {})
         except Exception as exc:  # noqa: BLE001
             return f"{verb}: could not reach the Dask cluster to stop its tasks: {exc}"
         busy = sorted(address for address, held in running.items() if isinstance(held, list) and keys & set(held))
@@ -496,6 +527,7 @@ class DaskBackend:
                                         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
             try:
                 self.client = Client(self.cluster, set_as_default=False)
+                self.client.register_plugin(IgnoreInterrupts())
             except BaseException:
                 self.cluster.close(timeout=CLOSE_TIMEOUT)
                 raise

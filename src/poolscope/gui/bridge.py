@@ -1,0 +1,538 @@
+"""The bridge from the engine's event queue to the GUI thread.
+
+```
+ engine.events (multiprocessing.Queue of event lists)
+      │  get / get_nowait, in the bridge thread
+      ▼
+ EventFolder: per-job counters, per-worker state, log entries      Telemetry: psutil, a few Hz
+      │  at most once per frame (~30/s), and only when the previous update was taken
+      ▼
+ BridgeUpdate (changed jobs and workers, new log lines, telemetry samples)
+      │  updates_ready signal (no payload) → GUI thread calls take_update()
+      ▼
+ models and graphs
+```
+
+The GUI thread never waits on the queue and never sees one signal per event: however fast
+events arrive, at most one ``updates_ready`` is queued to it at a time, and an update not yet
+taken absorbs later changes. Counts are folded from incremental events, so the counts the
+window shows equal the engine's once the queue is drained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from PySide6.QtCore import QThread, Signal
+
+from poolscope.core.events import (
+    JobFinished,
+    JobStateChanged,
+    JobSubmitted,
+    TaskFailed,
+    TasksFinished,
+    WorkerActivity,
+    WorkerExited,
+    WorkerStarted,
+)
+from poolscope.core.jobs import JobState, JobSummary
+from poolscope.core.telemetry import Telemetry, TelemetrySample
+
+__all__ = [
+    "STOP_BRIDGE",
+    "BridgeUpdate",
+    "EventBridge",
+    "EventFolder",
+    "JobView",
+    "LogEntry",
+    "WorkerView",
+]
+
+
+@dataclass(frozen=True)
+class _StopBridge:
+    """The type of :data:`STOP_BRIDGE`; compared by type, so it survives a trip through a pickle."""
+
+
+#: Put on the event queue (by :meth:`EventBridge.stop`) to end the bridge after what came before it.
+STOP_BRIDGE = _StopBridge()
+
+#: How often the bridge may hand an update to the GUI thread (seconds): about a display frame rate.
+FRAME_INTERVAL = 1 / 30
+#: How often the bridge samples CPU, worker processes and throughput (seconds).
+TELEMETRY_INTERVAL = 0.25
+#: Seconds of task counts a throughput rate is measured over (smooths tasks finishing in bursts).
+RATE_WINDOW = 2.0
+#: Log entries carried by one update at most; the rest are counted in one "not shown" line.
+MAX_LOG_PER_UPDATE = 300
+#: Telemetry samples one update carries at most (only reached if the GUI thread stalls for minutes).
+MAX_SAMPLES_PER_UPDATE = 2400
+
+
+class EventSource(Protocol):
+    """What the bridge reads: a ``multiprocessing.Queue`` or a ``queue.Queue`` of event lists."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any: ...
+
+    def get_nowait(self) -> Any: ...
+
+    def put(self, item: Any) -> None: ...
+
+
+@dataclass(slots=True)
+class JobView:
+    """What the window knows about one job, folded from its events."""
+
+    job_id: int
+    name: str
+    target: str
+    inputs: str
+    total: int | None
+    submitted_at: float  # time.monotonic() when the bridge saw JobSubmitted
+    state: JobState = JobState.PENDING
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    rate: float = 0.0  # tasks/s: recent while running, the average once finished
+    finished_at: float | None = None  # time.monotonic() when the bridge saw JobFinished
+    summary: JobSummary | None = None  # the engine's final word, once finished
+
+    @property
+    def finished_tasks(self) -> int:
+        """Tasks that will not run again: done, failed or cancelled."""
+        return self.done + self.failed + self.cancelled
+
+    @property
+    def fraction(self) -> float | None:
+        """Progress from 0 to 1, or None while the number of inputs is unknown."""
+        if self.state is JobState.DONE:
+            return 1.0
+        if not self.total:
+            return None
+        return min(1.0, self.finished_tasks / self.total)
+
+    def elapsed(self, now: float) -> float:
+        if self.summary is not None:
+            return self.summary.wall_seconds
+        end = self.finished_at if self.finished_at is not None else now
+        return max(0.0, end - self.submitted_at)
+
+    def eta(self) -> float | None:
+        """Seconds left at the current rate, for a running job whose total is known."""
+        if self.state.is_final or self.total is None or self.rate <= 0:
+            return None
+        return max(0, self.total - self.finished_tasks) / self.rate
+
+
+@dataclass(slots=True)
+class WorkerView:
+    """One worker process as the window shows it."""
+
+    pid: int
+    slot: int | None
+    job_id: int | None = None  # the job whose task it runs, None when idle
+    index: int | None = None  # the input index of that task
+    task_progress: float | None = None  # 0..1 when the task reports progress with a total
+    tasks_done: int = 0
+    cpu_percent: float = 0.0  # of one core, with its children
+    rss: int = 0  # bytes, with its children
+    alive: bool = True
+    exit_reason: str = ""
+
+    @property
+    def busy(self) -> bool:
+        return self.job_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of the log pane; ``detail`` is the full text (a remote traceback) when there is one."""
+
+    time: float  # time.time(), for display
+    level: str  # "info", "warning" or "error"
+    message: str
+    detail: str = ""
+    job_id: int | None = None
+
+
+@dataclass
+class BridgeUpdate:
+    """What changed since the previous update, as copies the GUI thread may keep."""
+
+    jobs: dict[int, JobView] = field(default_factory=dict)  # job id -> its latest view (changed ones)
+    workers: dict[int, WorkerView] = field(default_factory=dict)  # pid -> latest view; alive False: remove
+    log: list[LogEntry] = field(default_factory=list)
+    samples: list[TelemetrySample] = field(default_factory=list)  # oldest first
+    finished: list[JobSummary] = field(default_factory=list)  # jobs that ended, in order
+    events: int = 0  # events folded into this update (for statistics)
+
+
+class EventFolder:
+    """Folds engine events into per-job and per-worker views. Plain Python, used by one thread."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[int, JobView] = {}  # job id -> view
+        self.workers: dict[int, WorkerView] = {}  # pid -> view of a live worker
+        self.tasks_finished = 0  # done + failed over every job: the total throughput's count
+        self.events = 0  # events folded so far
+        # What changed since the last take_changes(): the update's contents.
+        self._dirty_jobs: set[int] = set()
+        self._dirty_workers: set[int] = set()
+        self._exited: dict[int, WorkerView] = {}
+        self._log: list[LogEntry] = []
+        self._log_dropped = 0
+        self._finished: list[JobSummary] = []
+        self._samples: list[TelemetrySample] = []
+        self._events_since = 0
+        self._replaced_slots: set[int] = set()  # slots that had a worker: a new one there is a replacement
+
+    # -- folding ---------------------------------------------------------------------------
+
+    def fold(self, batch: Iterable[Any]) -> None:
+        """Fold a batch (a list of events, or one event) into the views."""
+        if not isinstance(batch, (list, tuple)):
+            batch = (batch,)
+        for event in batch:
+            self.events += 1
+            self._events_since += 1
+            handler = self._HANDLERS.get(type(event))
+            if handler is not None:
+                handler(self, event)
+
+    def _job_submitted(self, event: JobSubmitted) -> None:
+        view = self.jobs.get(event.job_id)
+        if view is None:
+            view = JobView(job_id=event.job_id, name=event.name, target=event.target, inputs=event.inputs,
+                           total=event.total, submitted_at=time.monotonic())
+            self.jobs[event.job_id] = view
+        self._dirty_jobs.add(event.job_id)
+        size = f"{event.total} tasks" if event.total is not None else "unknown number of tasks"
+        self._add_log("info", f"Job {event.job_id} '{event.name}' submitted: {event.target} over {event.inputs} ({size})",
+                      job_id=event.job_id)
+
+    def _job_state_changed(self, event: JobStateChanged) -> None:
+        view = self._job(event.job_id)
+        if view.state.is_final or view.state is event.state:
+            return
+        view.state = event.state
+        self._dirty_jobs.add(event.job_id)
+        if event.state is not JobState.RUNNING:
+            self._add_log("info", f"Job {event.job_id} '{view.name}' {event.state.value}", job_id=event.job_id)
+
+    def _tasks_finished(self, event: TasksFinished) -> None:
+        view = self._job(event.job_id)
+        view.done += event.done
+        view.failed += event.failed
+        view.cancelled += event.cancelled
+        self.tasks_finished += event.done + event.failed
+        if view.state is JobState.PENDING:
+            view.state = JobState.RUNNING
+        self._dirty_jobs.add(event.job_id)
+
+    def _task_failed(self, event: TaskFailed) -> None:
+        view = self._job(event.job_id)
+        error = event.error
+        where = f" (pid {error.pid})" if error.pid else ""
+        message = f"Job {event.job_id} '{view.name}': task {error.index} failed: {error.type}: {error.message}{where}"
+        detail = message
+        if error.input_repr:
+            detail += f"\ninput: {error.input_repr}"
+        if error.traceback:
+            detail += "\n\n" + error.traceback.rstrip()
+        self._add_log("error", message, detail=detail, job_id=event.job_id)
+
+    def _worker_activity(self, event: WorkerActivity) -> None:
+        view = self.workers.get(event.pid)
+        if view is None:
+            view = WorkerView(pid=event.pid, slot=None)
+            self.workers[event.pid] = view
+        view.job_id = event.job_id
+        view.index = event.index
+        view.task_progress = event.task_progress
+        view.tasks_done = event.tasks_done
+        self._dirty_workers.add(event.pid)
+
+    def _worker_started(self, event: WorkerStarted) -> None:
+        view = self.workers.get(event.pid)
+        if view is None:
+            view = WorkerView(pid=event.pid, slot=event.slot)
+            self.workers[event.pid] = view
+        view.slot = event.slot
+        self._dirty_workers.add(event.pid)
+        if event.slot in self._replaced_slots:
+            self._add_log("info", f"Worker {event.pid} started in slot {event.slot}")
+
+    def _worker_exited(self, event: WorkerExited) -> None:
+        view = self.workers.pop(event.pid, None) or WorkerView(pid=event.pid, slot=event.slot)
+        view.alive = False
+        view.exit_reason = event.reason
+        self._dirty_workers.discard(event.pid)
+        self._exited[event.pid] = dataclasses.replace(view)
+        self._replaced_slots.add(event.slot)
+        if event.reason not in ("shutdown", "recycled"):
+            code = f", exit code {event.exitcode}" if event.exitcode is not None else ""
+            job = f" while running job {view.job_id} task {view.index}" if view.job_id is not None else ""
+            self._add_log("warning", f"Worker {event.pid} (slot {event.slot}) exited: {event.reason}{code}{job}",
+                          job_id=view.job_id)
+
+    def _job_finished(self, event: JobFinished) -> None:
+        summary = event.summary
+        view = self._job(event.job_id)
+        # The summary is the engine's own count: trust it over the increments (they agree when
+        # no event was lost; if one ever were, the window still ends right).
+        self.tasks_finished += (summary.done + summary.failed) - (view.done + view.failed)
+        view.state = summary.status
+        view.total = summary.total if summary.total is not None else view.total
+        view.done, view.failed, view.cancelled = summary.done, summary.failed, summary.cancelled
+        view.finished_at = time.monotonic()
+        view.summary = summary
+        view.rate = (summary.done + summary.failed) / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
+        self._dirty_jobs.add(event.job_id)
+        self._finished.append(summary)
+        level = "info" if summary.status is JobState.DONE else "warning"
+        self._add_log(level, f"Job {event.job_id} '{view.name}' {summary.status.value} in {summary.wall_seconds:.2f} s: "
+                             f"{summary.done} done, {summary.failed} failed, {summary.cancelled} cancelled",
+                      job_id=event.job_id)
+
+    _HANDLERS = {
+        JobSubmitted: _job_submitted,
+        JobStateChanged: _job_state_changed,
+        TasksFinished: _tasks_finished,
+        TaskFailed: _task_failed,
+        WorkerActivity: _worker_activity,
+        WorkerStarted: _worker_started,
+        WorkerExited: _worker_exited,
+        JobFinished: _job_finished,
+    }
+
+    def _job(self, job_id: int) -> JobView:
+        """The view of ``job_id``, made up if its JobSubmitted was not seen (the bridge started late)."""
+        view = self.jobs.get(job_id)
+        if view is None:
+            view = JobView(job_id=job_id, name=f"job {job_id}", target="", inputs="", total=None,
+                           submitted_at=time.monotonic())
+            self.jobs[job_id] = view
+        return view
+
+    def _add_log(self, level: str, message: str, *, detail: str = "", job_id: int | None = None) -> None:
+        if len(self._log) >= MAX_LOG_PER_UPDATE:
+            self._log_dropped += 1
+            return
+        self._log.append(LogEntry(time=time.time(), level=level, message=message, detail=detail, job_id=job_id))
+
+    # -- telemetry -------------------------------------------------------------------------
+
+    def add_sample(self, sample: TelemetrySample) -> None:
+        """Merge a telemetry reading: job rates and worker CPU/RSS into the views, and keep it."""
+        for job_id, rate in sample.job_rates.items():
+            view = self.jobs.get(job_id)
+            if view is not None and not view.state.is_final and abs(view.rate - rate) > 1e-9:
+                view.rate = rate
+                self._dirty_jobs.add(job_id)
+        for pid, stats in sample.processes.items():
+            view = self.workers.get(pid)
+            if view is not None:
+                view.cpu_percent = stats.cpu_percent
+                view.rss = stats.rss
+                self._dirty_workers.add(pid)
+        self._samples.append(sample)
+        if len(self._samples) > MAX_SAMPLES_PER_UPDATE:
+            del self._samples[0]
+
+    def running_counts(self) -> dict[int, int]:
+        """Tasks completed (done + failed) of every job not yet final: what throughput is rated on."""
+        return {job_id: view.done + view.failed for job_id, view in self.jobs.items() if not view.state.is_final}
+
+    # -- handing over ----------------------------------------------------------------------
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self._dirty_jobs or self._dirty_workers or self._exited or self._log or self._log_dropped
+                    or self._samples or self._finished)
+
+    def take_changes(self) -> BridgeUpdate:
+        """Everything that changed since the last call, as copies; resets the change sets."""
+        log = self._log
+        if self._log_dropped:
+            log.append(LogEntry(time=time.time(), level="warning",
+                                message=f"{self._log_dropped} more log messages not shown (too many at once)"))
+        update = BridgeUpdate(
+            jobs={job_id: dataclasses.replace(self.jobs[job_id]) for job_id in self._dirty_jobs},
+            workers={pid: dataclasses.replace(self.workers[pid]) for pid in self._dirty_workers if pid in self.workers},
+            log=log,
+            samples=self._samples,
+            finished=self._finished,
+            events=self._events_since,
+        )
+        update.workers.update(self._exited)
+        self._dirty_jobs = set()
+        self._dirty_workers = set()
+        self._exited = {}
+        self._log = []
+        self._log_dropped = 0
+        self._samples = []
+        self._finished = []
+        self._events_since = 0
+        return update
+
+    def forget_job(self, job_id: int) -> None:
+        """Drop a finished job's view (the window cleared it)."""
+        view = self.jobs.get(job_id)
+        if view is not None and view.state.is_final:
+            del self.jobs[job_id]
+            self._dirty_jobs.discard(job_id)
+
+
+class EventBridge(QThread):
+    """Reads the engine's event queue in its own thread and hands coalesced updates to the GUI.
+
+    Connect ``updates_ready`` and call :meth:`take_update` in the slot. Stop with :meth:`stop`
+    (puts :data:`STOP_BRIDGE` on the queue, so every event before it is still folded) then
+    ``wait()``.
+    """
+
+    updates_ready = Signal()  # no payload: an update is waiting; take it with take_update()
+    stopped = Signal()  # the bridge thread has ended (its last update is waiting)
+
+    def __init__(self, source: EventSource, *, frame_interval: float = FRAME_INTERVAL,
+                 telemetry_interval: float | None = TELEMETRY_INTERVAL, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("poolscope-event-bridge")
+        self._source = source  # the engine's event queue: lists of events, written by the engine thread
+        self._frame_interval = frame_interval
+        self._telemetry_interval = telemetry_interval  # None: no psutil sampling (tests of the folding)
+        self._folder = EventFolder()  # touched only by the bridge thread
+        self._telemetry: Telemetry | None = None  # made in the bridge thread
+        self._lock = threading.Lock()  # guards _pending, _forget
+        self._pending: BridgeUpdate | None = None  # the update handed over and not yet taken
+        self._forget: list[int] = []  # job ids the GUI cleared, for the bridge thread to drop
+        self._stop_requested = threading.Event()  # set by stop(), in case the sentinel cannot be queued
+        self.signals_emitted = 0  # updates_ready emissions so far (statistics, tests)
+
+    # -- GUI thread side -------------------------------------------------------------------
+
+    def take_update(self) -> BridgeUpdate | None:
+        """The waiting update, if any (GUI thread). The bridge hands over the next one after this."""
+        with self._lock:
+            update, self._pending = self._pending, None
+        return update
+
+    def forget_job(self, job_id: int) -> None:
+        """Tell the bridge a finished job was cleared from the window, so it stops keeping it."""
+        with self._lock:
+            self._forget.append(job_id)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Fold what is queued, then end the thread; returns whether it ended within ``timeout``."""
+        self._stop_requested.set()
+        try:
+            self._source.put(STOP_BRIDGE)
+        except (ValueError, OSError, AssertionError):
+            pass  # the queue is closed: the stop flag ends the loop within a frame
+        return self.wait(int(timeout * 1000)) if self.isRunning() else True
+
+    # -- bridge thread side ----------------------------------------------------------------
+
+    def run(self) -> None:  # noqa: C901 - the loop reads best in one piece
+        folder = self._folder
+        if self._telemetry_interval is not None:
+            self._telemetry = Telemetry(window=RATE_WINDOW)
+        now = time.monotonic()
+        next_handover = now
+        next_sample = now + (self._telemetry_interval or 0.0)
+        stopping = False
+        while not stopping:
+            now = time.monotonic()
+            deadline = next_sample if self._telemetry is not None else now + 0.1
+            if folder.has_changes:
+                deadline = min(deadline, next_handover)
+            try:
+                item = self._source.get(timeout=max(0.0, min(deadline - now, 0.1)))
+            except queue.Empty:
+                item = None
+            except (EOFError, OSError, ValueError):
+                break  # the queue was closed under us
+            if item is not None:
+                stopping = self._fold_available(item, budget_end=time.monotonic() + self._frame_interval)
+            if self._stop_requested.is_set() and not stopping:
+                stopping = self._drain_after_stop()
+            now = time.monotonic()
+            if self._telemetry is not None and now >= next_sample and not stopping:
+                self._sample(folder)
+                next_sample = now + self._telemetry_interval  # type: ignore[operator]
+            self._apply_forget(folder)
+            if folder.has_changes and (now >= next_handover or stopping):
+                if self._hand_over(folder, final=stopping):
+                    next_handover = now + self._frame_interval
+        self._hand_over(folder, final=True)
+        self.stopped.emit()
+
+    def _fold_available(self, item: Any, *, budget_end: float) -> bool:
+        """Fold ``item`` and whatever else is queued, for at most about one frame; True on STOP."""
+        folder = self._folder
+        while True:
+            if isinstance(item, _StopBridge):
+                return True
+            folder.fold(item)
+            if time.monotonic() >= budget_end:
+                return False
+            try:
+                item = self._source.get_nowait()
+            except queue.Empty:
+                return False
+            except (EOFError, OSError, ValueError):
+                return True
+
+    def _drain_after_stop(self) -> bool:
+        """After stop(): fold what is still queued (up to STOP_BRIDGE); True once there is no more."""
+        while True:
+            try:
+                item = self._source.get_nowait()
+            except (queue.Empty, EOFError, OSError, ValueError):
+                return True
+            if isinstance(item, _StopBridge):
+                return True
+            self._folder.fold(item)
+
+    def _sample(self, folder: EventFolder) -> None:
+        assert self._telemetry is not None
+        pids = [pid for pid, view in folder.workers.items() if view.alive]
+        sample = self._telemetry.sample(pids, folder.running_counts(), total_count=folder.tasks_finished)
+        folder.add_sample(sample)
+
+    def _apply_forget(self, folder: EventFolder) -> None:
+        with self._lock:
+            forget, self._forget = self._forget, []
+        for job_id in forget:
+            folder.forget_job(job_id)
+
+    def _hand_over(self, folder: EventFolder, *, final: bool) -> bool:
+        """Hand the changes to the GUI unless it has not taken the previous ones yet (then merge
+        into those when ``final``). Emits at most one signal."""
+        with self._lock:
+            if self._pending is not None:
+                if not final:
+                    return False  # the GUI is busy: keep accumulating, hand over later
+                _merge_into(self._pending, folder.take_changes())
+                return True
+            if not folder.has_changes:
+                return False
+            self._pending = folder.take_changes()
+        self.signals_emitted += 1
+        self.updates_ready.emit()
+        return True
+
+
+def _merge_into(target: BridgeUpdate, later: BridgeUpdate) -> None:
+    target.jobs.update(later.jobs)
+    target.workers.update(later.workers)
+    target.log.extend(later.log)
+    target.samples.extend(later.samples)
+    target.finished.extend(later.finished)
+    target.events += later.events

@@ -1,0 +1,356 @@
+"""The main window: composition and wiring only.
+
+The window holds an :class:`Engine` (the pool), an :class:`EventBridge` reading its events,
+the models the bridge's updates feed, and the widgets that render them. User actions go
+straight to the engine (submit, cancel, terminate); what they cause comes back as events.
+One QTimer (the frame timer) redraws the graphs and the running jobs' clocks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QWidget,
+)
+
+from poolscope.core.jobs import JobSpec
+from poolscope.gui.bridge import BridgeUpdate, EventBridge, LogEntry
+from poolscope.gui.models import JobsModel, LogModel, WorkersModel
+from poolscope.gui.widgets.cpu_graph import CpuGraph
+from poolscope.gui.widgets.job_table import JobTable
+from poolscope.gui.widgets.launch_panel import LaunchPanel
+from poolscope.gui.widgets.log_view import LogView
+from poolscope.gui.widgets.throughput_graph import ThroughputGraph
+from poolscope.gui.widgets.workers_table import WorkersTable
+
+__all__ = ["MainWindow", "QUIT_CANCEL", "QUIT_TERMINATE"]
+
+#: How the window quits while jobs run: ask them to stop, or kill them.
+QUIT_CANCEL = "cancel"
+QUIT_TERMINATE = "terminate"
+#: Seconds a cancelled shutdown may take before what is left is terminated.
+CANCEL_GRACE_SECONDS = 5.0
+#: The frame timer's period (ms): the graphs redraw at this rate.
+FRAME_MS = 50
+#: Every this many frames the running jobs' elapsed time and ETA are repainted.
+CLOCK_EVERY_FRAMES = 4
+
+
+class MainWindow(QMainWindow):
+    """Launch panel on the left; jobs, graphs, workers and log on the right."""
+
+    update_applied = Signal(object)  # BridgeUpdate: an update from the bridge, now shown
+    job_submitted = Signal(object)  # Job: a job the window submitted to the engine
+
+    def __init__(self, engine: Any, *, settings: QSettings | None = None, nice: int | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine  # the pool; the window shuts it down when it closes
+        self.settings = settings if settings is not None else QSettings("poolscope", "poolscope")
+        self.jobs: dict[int, Any] = {}  # job id -> engine Job handle, for run again and the quit question
+        self._shut_down = False
+        self._quit_mode: str | None = None  # set by quit_now(): skip the question
+        self._frames = 0
+
+        # -- models and widgets ---------------------------------------------------------------
+        self.jobs_model = JobsModel(self)
+        self.workers_model = WorkersModel(self)
+        self.log_model = LogModel(parent=self)
+        self.launch_panel = LaunchPanel()
+        self.job_table = JobTable(self.jobs_model)
+        cores = self._logical_cores()
+        self.cpu_graph = CpuGraph(cores)
+        self.throughput_graph = ThroughputGraph()
+        self.workers_table = WorkersTable(self.workers_model)
+        self.log_view = LogView(self.log_model)
+
+        # -- layout ---------------------------------------------------------------------------
+        launch_scroll = QScrollArea()
+        launch_scroll.setWidget(self.launch_panel)
+        launch_scroll.setWidgetResizable(True)
+        launch_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        launch_scroll.setMinimumWidth(self.launch_panel.minimumSizeHint().width() + 24)
+        self.graphs_splitter = self._splitter("graphs_splitter", Qt.Orientation.Horizontal,
+                                              self.cpu_graph, self.throughput_graph)
+        self.bottom_splitter = self._splitter("bottom_splitter", Qt.Orientation.Horizontal,
+                                              self.workers_table, self.log_view)
+        self.right_splitter = self._splitter("right_splitter", Qt.Orientation.Vertical,
+                                             self.job_table, self.graphs_splitter, self.bottom_splitter)
+        self.right_splitter.setSizes([170, 460, 250])
+        self.main_splitter = self._splitter("main_splitter", Qt.Orientation.Horizontal, launch_scroll,
+                                            self.right_splitter)
+        self.main_splitter.setStretchFactor(0, 0)
+        self.main_splitter.setStretchFactor(1, 1)
+        self.main_splitter.setSizes([340, 1200])
+        self.setCentralWidget(self.main_splitter)
+        self._splitters = (self.main_splitter, self.right_splitter, self.graphs_splitter, self.bottom_splitter,
+                           self.log_view.splitter)
+
+        self.status_workers = QLabel()
+        self.status_events = QLabel()
+        self.statusBar().addWidget(self.status_workers)
+        self.statusBar().addPermanentWidget(self.status_events)
+        nice_text = f", nice {nice}" if nice is not None else ""
+        self.status_workers.setText(f"{engine.workers} worker processes{nice_text} · {cores} logical cores")
+        self._events_seen = 0
+        self._events_at = (time.monotonic(), 0)
+
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        if QKeySequence(QKeySequence.StandardKey.Quit).isEmpty():
+            self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.triggered.connect(self.close)
+        self.addAction(self.quit_action)
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(self.quit_action)
+        jobs_menu = self.menuBar().addMenu("&Jobs")
+        for action in (self.job_table.cancel_action, self.job_table.terminate_action,
+                       self.job_table.run_again_action, self.job_table.clear_action):
+            jobs_menu.addAction(action)
+
+        # -- wiring ---------------------------------------------------------------------------
+        self.launch_panel.launch_requested.connect(self.submit)
+        self.job_table.cancel_requested.connect(self.cancel_jobs)
+        self.job_table.terminate_requested.connect(self.terminate_jobs)
+        self.job_table.run_again_requested.connect(self.run_again)
+        self.job_table.clear_finished_requested.connect(self.clear_finished)
+        self.log_view.job_clicked.connect(self.select_job)
+        self.workers_table.job_clicked.connect(self.select_job)
+
+        self.bridge = EventBridge(engine.events, parent=self)
+        self.bridge.updates_ready.connect(self._take_update)
+        self.bridge.start()
+
+        self.frame_timer = QTimer(self)  # the one timer that redraws graphs and clocks
+        self.frame_timer.setObjectName("frame_timer")
+        self.frame_timer.setInterval(FRAME_MS)
+        self.frame_timer.timeout.connect(self._on_frame)
+        self.frame_timer.start()
+
+        self.resize(1500, 950)
+        self.restore_settings()
+        self._update_title()
+
+    @staticmethod
+    def _logical_cores() -> int:
+        import psutil
+
+        return psutil.cpu_count(logical=True) or 1
+
+    def _splitter(self, name: str, orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
+        splitter = QSplitter(orientation)
+        splitter.setObjectName(name)
+        splitter.setChildrenCollapsible(False)
+        for widget in widgets:
+            splitter.addWidget(widget)
+        return splitter
+
+    # -- user actions --------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec) -> Any:
+        """Start ``spec`` on the engine; its row appears when the engine reports it. Returns the
+        engine's Job, or None (and a log line) if the engine refused it."""
+        try:
+            job = self.engine.submit(spec)
+        except Exception as exc:  # noqa: BLE001 - e.g. the pool is shutting down: say so, do not crash
+            self.log_model.append([LogEntry(time=time.time(), level="error", message=f"Could not start "
+                                            f"{spec.describe()}: {type(exc).__name__}: {exc}")])
+            return None
+        self.jobs[job.id] = job
+        self.throughput_graph.set_job_name(job.id, job.name)
+        self.launch_panel.save_settings(self.settings)
+        self.job_submitted.emit(job)
+        return job
+
+    def cancel_jobs(self, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            self.engine.cancel(job_id)
+
+    def terminate_jobs(self, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            self.engine.terminate(job_id)
+
+    def run_again(self, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            job = self.jobs.get(job_id)
+            if job is not None:
+                self.submit(job.spec)
+
+    def clear_finished(self) -> None:
+        for job_id in self.jobs_model.remove_finished():
+            self.jobs.pop(job_id, None)
+            self.bridge.forget_job(job_id)
+            self.throughput_graph.forget_job(job_id)
+
+    def select_job(self, job_id: int) -> None:
+        self.job_table.select_jobs([job_id])
+
+    # -- updates -------------------------------------------------------------------------------
+
+    def _take_update(self) -> None:
+        update = self.bridge.take_update()
+        if update is not None:
+            self.apply_update(update)
+
+    def apply_update(self, update: BridgeUpdate) -> None:
+        if update.jobs:
+            names = {job_id: view.name for job_id, view in update.jobs.items()}
+            self.workers_model.set_job_names(names)
+            for job_id, name in names.items():
+                self.throughput_graph.set_job_name(job_id, name)
+            self.jobs_model.apply(update.jobs)
+        if update.workers:
+            self.workers_model.apply(update.workers)
+            self.workers_table.refresh_title()
+        if update.log:
+            self.log_view.append(update.log)
+        if update.samples:
+            self.cpu_graph.add_samples(update.samples)
+            self.throughput_graph.add_samples(update.samples)
+        self._events_seen += update.events
+        if update.jobs:
+            self._update_title()
+        self.update_applied.emit(update)
+
+    def _on_frame(self) -> None:
+        self._frames += 1
+        now = time.monotonic()
+        if self.isVisible() and not self.isMinimized():
+            self.cpu_graph.refresh(now)
+            self.throughput_graph.refresh(now)
+        if self._frames % CLOCK_EVERY_FRAMES == 0:
+            self.jobs_model.tick(now)
+            since, seen = self._events_at
+            if now - since >= 1.0:
+                rate = (self._events_seen - seen) / (now - since)
+                self.status_events.setText(f"{rate:,.0f} events/s · {self.bridge.signals_emitted:,} updates")
+                self._events_at = (now, self._events_seen)
+
+    def _update_title(self) -> None:
+        running = [view for view in self.jobs_model.jobs() if not view.state.is_final]
+        if not running:
+            self.setWindowTitle("poolscope")
+            return
+        known = [view for view in running if view.total]
+        if known:
+            total = sum(view.total or 0 for view in known)
+            finished = sum(view.finished_tasks for view in known)
+            percent = f" · {100 * finished / total:.0f}%"
+        else:
+            percent = ""
+        noun = "job" if len(running) == 1 else "jobs"
+        self.setWindowTitle(f"poolscope · {len(running)} {noun} running{percent}")
+
+    # -- quitting ------------------------------------------------------------------------------
+
+    def running_jobs(self) -> list[Any]:
+        """Engine handles of the jobs not yet final (the engine's word, not the table's)."""
+        return [job for job in self.jobs.values() if not job.state.is_final]
+
+    def ask_how_to_quit(self, running: int) -> str | None:
+        """Ask whether to cancel or terminate the running jobs; None: do not quit."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Quit poolscope")
+        noun = "job is" if running == 1 else "jobs are"
+        box.setText(f"{running} {noun} still running.")
+        box.setInformativeText("Cancel lets running tasks stop cleanly (a few seconds at most); "
+                               "Terminate kills them at once.")
+        cancel = box.addButton("Cancel jobs and quit", QMessageBox.ButtonRole.AcceptRole)
+        terminate = box.addButton("Terminate jobs and quit", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is cancel:
+            return QUIT_CANCEL
+        if clicked is terminate:
+            return QUIT_TERMINATE
+        return None
+
+    def quit_now(self, mode: str = QUIT_CANCEL) -> None:
+        """Close without asking, stopping running jobs the given way (e.g. on SIGINT)."""
+        self._quit_mode = mode
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if self._shut_down:
+            event.accept()
+            return
+        mode = self._quit_mode or QUIT_CANCEL
+        running = self.running_jobs()
+        if running and self._quit_mode is None:
+            choice = self.ask_how_to_quit(len(running))
+            if choice is None:
+                event.ignore()
+                return
+            mode = choice
+        self.save_settings()
+        self.shutdown(mode)
+        event.accept()
+
+    def shutdown(self, mode: str = QUIT_CANCEL) -> None:
+        """Stop the jobs (``mode``), the pool and the bridge. No worker process is left after it."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.frame_timer.stop()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            if mode == QUIT_TERMINATE:
+                self.engine.shutdown(terminate=True, timeout=10)
+            else:
+                self.engine.shutdown(cancel=True, timeout=CANCEL_GRACE_SECONDS)
+                self.engine.shutdown(terminate=True, timeout=10)  # what did not stop in time
+        finally:
+            self.bridge.stop()
+            update = self.bridge.take_update()
+            if update is not None:
+                self.apply_update(update)
+            QApplication.restoreOverrideCursor()
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def save_settings(self) -> None:
+        settings = self.settings
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        for splitter in self._splitters:
+            settings.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
+        settings.setValue("graphs/cpu_history", self.cpu_graph.history)
+        settings.setValue("graphs/throughput_history", self.throughput_graph.history)
+        self.launch_panel.save_settings(settings)
+        settings.sync()
+
+    def restore_settings(self) -> None:
+        settings = self.settings
+        geometry = settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        for splitter in self._splitters:
+            value = settings.value(f"splitters/{splitter.objectName()}")
+            if value is not None:
+                splitter.restoreState(value)
+        for key, graph in (("graphs/cpu_history", self.cpu_graph), ("graphs/throughput_history", self.throughput_graph)):
+            value = settings.value(key)
+            try:
+                if value is not None and int(value) != graph.history:
+                    graph.set_history(int(value))
+            except (TypeError, ValueError):
+                pass
+        self.launch_panel.restore_settings(settings)
+

@@ -1,0 +1,364 @@
+"""Table models for the window: jobs, workers and log entries, fed by :class:`BridgeUpdate` s.
+
+The models hold the views the bridge computed and only render them; they decide nothing.
+A real progress bar is drawn in the jobs table's progress column by :class:`ProgressDelegate`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar, QStyleOptionViewItem
+
+from poolscope.core.jobs import JobState
+from poolscope.gui.bridge import JobView, LogEntry, WorkerView
+
+__all__ = ["JobsModel", "LogModel", "ProgressDelegate", "WorkersModel", "format_bytes", "format_duration"]
+
+#: Role under which the jobs model gives a row's progress as a float 0..1 (or None when unknown).
+PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1
+#: Role under which every model gives the row's job id (or None).
+JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 2
+
+_STATE_COLOURS = {
+    JobState.PENDING: QColor("#6b7280"),
+    JobState.RUNNING: QColor("#1d4ed8"),
+    JobState.CANCELLING: QColor("#b45309"),
+    JobState.TERMINATING: QColor("#b91c1c"),
+    JobState.DONE: QColor("#15803d"),
+    JobState.FAILED: QColor("#b91c1c"),
+    JobState.CANCELLED: QColor("#b45309"),
+    JobState.TERMINATED: QColor("#b91c1c"),
+}
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    seconds = int(round(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def format_bytes(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def percent_text(fraction: float | None) -> str:
+    """Whole percent, rounded down: "100%" only once a job is complete."""
+    return "" if fraction is None else f"{math.floor(fraction * 100)}%"
+
+
+def format_rate(rate: float) -> str:
+    if rate <= 0:
+        return ""
+    if rate >= 100:
+        return f"{rate:,.0f}/s"
+    return f"{rate:.1f}/s"
+
+
+class JobsModel(QAbstractTableModel):
+    """One row per job, in submission order."""
+
+    COLUMNS = ("ID", "Name", "State", "Progress", "Done / total", "Failed", "Rate", "Elapsed", "ETA")
+    PROGRESS_COLUMN = 3
+    _TIME_COLUMNS = (6, 7, 8)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[JobView] = []  # in submission order
+        self._row_of: dict[int, int] = {}  # job id -> row
+        self._now = time.monotonic()  # the clock elapsed times are shown at; advanced by tick()
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def apply(self, jobs: dict[int, JobView]) -> None:
+        """Take the changed job views of an update: new rows are appended, others repainted."""
+        new = [view for job_id, view in sorted(jobs.items()) if job_id not in self._row_of]
+        first_changed, last_changed = len(self._rows), -1
+        for job_id, view in jobs.items():
+            row = self._row_of.get(job_id)
+            if row is not None:
+                self._rows[row] = view
+                first_changed, last_changed = min(first_changed, row), max(last_changed, row)
+        if last_changed >= 0:
+            self.dataChanged.emit(self.index(first_changed, 0), self.index(last_changed, len(self.COLUMNS) - 1))
+        if new:
+            start = len(self._rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
+            for offset, view in enumerate(new):
+                self._row_of[view.job_id] = start + offset
+                self._rows.append(view)
+            self.endInsertRows()
+
+    def tick(self, now: float | None = None) -> None:
+        """Advance the clock for elapsed/ETA of running jobs and repaint those cells."""
+        self._now = time.monotonic() if now is None else now
+        running = [row for row, view in enumerate(self._rows) if not view.state.is_final]
+        if running:
+            self.dataChanged.emit(self.index(running[0], self._TIME_COLUMNS[0]),
+                                  self.index(running[-1], self._TIME_COLUMNS[-1]), [Qt.ItemDataRole.DisplayRole])
+
+    def remove_finished(self) -> list[int]:
+        """Drop every row whose job is final; returns their job ids."""
+        keep = [view for view in self._rows if not view.state.is_final]
+        removed = [view.job_id for view in self._rows if view.state.is_final]
+        if removed:
+            self.beginResetModel()
+            self._rows = keep
+            self._row_of = {view.job_id: row for row, view in enumerate(keep)}
+            self.endResetModel()
+        return removed
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def job(self, row: int) -> JobView:
+        return self._rows[row]
+
+    def jobs(self) -> list[JobView]:
+        return list(self._rows)
+
+    def row_of(self, job_id: int) -> int | None:
+        return self._row_of.get(job_id)
+
+    def view_of(self, job_id: int) -> JobView | None:
+        row = self._row_of.get(job_id)
+        return None if row is None else self._rows[row]
+
+    # -- Qt model interface ------------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        view = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(view, column)
+        if role == PROGRESS_ROLE:
+            return view.fraction
+        if role == JOB_ID_ROLE:
+            return view.job_id
+        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
+            return QBrush(_STATE_COLOURS.get(view.state, QColor("black")))
+        if role == Qt.ItemDataRole.FontRole and column == 2 and not view.state.is_final:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{view.target} over {view.inputs}" if view.target else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 4, 5, 6, 7, 8):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _display(self, view: JobView, column: int) -> str:
+        if column == 0:
+            return str(view.job_id)
+        if column == 1:
+            return view.name
+        if column == 2:
+            return view.state.value
+        if column == 3:
+            return percent_text(view.fraction)
+        if column == 4:
+            total = "?" if view.total is None else f"{view.total:,}"
+            return f"{view.finished_tasks:,} / {total}"
+        if column == 5:
+            return f"{view.failed:,}" if view.failed else ""
+        if column == 6:
+            return format_rate(view.rate)
+        if column == 7:
+            return format_duration(view.elapsed(self._now))
+        if column == 8:
+            return format_duration(view.eta())
+        return ""
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Paints a real progress bar (the platform style's) from the model's PROGRESS_ROLE."""
+
+    def paint(self, painter: Any, option: QStyleOptionViewItem, index: _Index) -> None:
+        fraction = index.data(PROGRESS_ROLE)
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        bar.direction = option.direction
+        bar.fontMetrics = option.fontMetrics
+        bar.palette = option.palette
+        bar.minimum = 0
+        bar.textVisible = True
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        if fraction is None:
+            bar.maximum, bar.progress, bar.text = 1, 0, "…"
+        else:
+            bar.maximum, bar.progress, bar.text = 1000, int(fraction * 1000), percent_text(fraction)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        style = option.widget.style() if option.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+
+
+class WorkersModel(QAbstractTableModel):
+    """One row per live worker process, ordered by slot."""
+
+    COLUMNS = ("PID", "State", "Job", "Task", "CPU %", "Memory", "Tasks done")
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[WorkerView] = []  # ordered by slot (unknown slots last), then pid
+        self._job_names: dict[int, str] = {}  # job id -> name, for the Job column
+
+    def set_job_names(self, names: dict[int, str]) -> None:
+        self._job_names.update(names)
+
+    def apply(self, workers: dict[int, WorkerView]) -> None:
+        """Take the changed worker views of an update; ones no longer alive leave the table."""
+        if not workers:
+            return
+        by_pid = {view.pid: view for view in self._rows}
+        structural = False
+        for pid, view in workers.items():
+            if not view.alive:
+                structural |= by_pid.pop(pid, None) is not None
+            else:
+                structural |= pid not in by_pid or by_pid[pid].slot != view.slot
+                by_pid[pid] = view
+        rows = sorted(by_pid.values(), key=lambda v: (v.slot is None, v.slot or 0, v.pid))
+        if structural:
+            self.beginResetModel()
+            self._rows = rows
+            self.endResetModel()
+        else:
+            self._rows = rows
+            if rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(self.COLUMNS) - 1))
+
+    def workers(self) -> list[WorkerView]:
+        return list(self._rows)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        view = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return str(view.pid)
+            if column == 1:
+                return "busy" if view.busy else "idle"
+            if column == 2:
+                if view.job_id is None:
+                    return ""
+                name = self._job_names.get(view.job_id)
+                return f"{view.job_id} {name}" if name else str(view.job_id)
+            if column == 3:
+                if view.index is None:
+                    return ""
+                if view.task_progress is not None:
+                    return f"#{view.index} ({view.task_progress * 100:.0f}%)"
+                return f"#{view.index}"
+            if column == 4:
+                return f"{view.cpu_percent:.0f}"
+            if column == 5:
+                return format_bytes(view.rss) if view.rss else ""
+            if column == 6:
+                return f"{view.tasks_done:,}"
+        if role == JOB_ID_ROLE:
+            return view.job_id
+        if role == Qt.ItemDataRole.ForegroundRole and column == 1:
+            return QBrush(QColor("#1d4ed8") if view.busy else QColor("#6b7280"))
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 4, 5, 6):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class LogModel(QAbstractListModel):
+    """The log pane's entries, oldest first, bounded to ``limit`` (the oldest are dropped)."""
+
+    _ICONS = {"info": "", "warning": "⚠ ", "error": "✖ "}
+    _COLOURS = {"warning": QColor("#b45309"), "error": QColor("#b91c1c")}
+
+    def __init__(self, limit: int = 5000, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.limit = limit
+        self._entries: list[LogEntry] = []
+
+    def append(self, entries: Iterable[LogEntry]) -> None:
+        entries = list(entries)
+        if not entries:
+            return
+        overflow = len(self._entries) + len(entries) - self.limit
+        if overflow > 0:
+            drop = min(overflow, len(self._entries))
+            if drop:
+                self.beginRemoveRows(QModelIndex(), 0, drop - 1)
+                del self._entries[:drop]
+                self.endRemoveRows()
+            entries = entries[-self.limit:]
+        start = len(self._entries)
+        self.beginInsertRows(QModelIndex(), start, start + len(entries) - 1)
+        self._entries.extend(entries)
+        self.endInsertRows()
+
+    def entry(self, row: int) -> LogEntry:
+        return self._entries[row]
+
+    def entries(self) -> list[LogEntry]:
+        return list(self._entries)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._entries)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        entry = self._entries[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            stamp = time.strftime("%H:%M:%S", time.localtime(entry.time))
+            more = "  [traceback]" if entry.detail and entry.level == "error" else ""
+            return f"{stamp}  {self._ICONS.get(entry.level, '')}{entry.message}{more}"
+        if role == Qt.ItemDataRole.ForegroundRole:
+            colour = self._COLOURS.get(entry.level)
+            return QBrush(colour) if colour is not None else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return entry.detail or entry.message
+        if role == JOB_ID_ROLE:
+            return entry.job_id
+        return None

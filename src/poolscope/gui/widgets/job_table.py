@@ -1,0 +1,151 @@
+"""The jobs table with its toolbar, right-click menu and shortcuts.
+
+It renders :class:`JobsModel` and turns the user's actions on the selected rows into signals
+carrying job ids; the main window forwards them to the engine.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QToolBar, QVBoxLayout, QWidget
+
+from poolscope.gui.models import JobsModel, ProgressDelegate
+
+__all__ = ["JobTable"]
+
+
+class JobTable(QWidget):
+    """Toolbar (Cancel, Terminate, Run again, Clear finished) over the jobs table."""
+
+    cancel_requested = Signal(list)  # list[int]: ids of the selected jobs not yet final
+    terminate_requested = Signal(list)  # list[int]: ids of the selected jobs not yet final
+    run_again_requested = Signal(list)  # list[int]: ids of the selected jobs
+    clear_finished_requested = Signal()  # the user asked to drop every finished row
+
+    def __init__(self, model: JobsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+
+        self.toolbar = QToolBar("Jobs")
+        self.toolbar.setObjectName("jobs_toolbar")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.cancel_action = self._action("Cancel", "Delete", "Cancel the selected jobs: unstarted tasks are "
+                                          "dropped, running ones are asked to stop", self._cancel)
+        self.terminate_action = self._action("Terminate", "Shift+Delete", "Terminate the selected jobs: kill the "
+                                             "processes running their tasks now", self._terminate)
+        self.run_again_action = self._action("Run again", "Ctrl+R", "Start the selected jobs again with the same "
+                                             "settings", self._run_again)
+        self.clear_action = self._action("Clear finished", "Ctrl+L", "Remove every finished job from the table",
+                                         self.clear_finished_requested.emit)
+        for action in (self.cancel_action, self.terminate_action, self.run_again_action):
+            self.toolbar.addAction(action)
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.clear_action)
+        layout.addWidget(self.toolbar)
+
+        self.view = QTableView()
+        self.view.setObjectName("jobs_view")
+        self.view.setModel(model)
+        self.view.setItemDelegateForColumn(JobsModel.PROGRESS_COLUMN, ProgressDelegate(self.view))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(24)
+        self.view.setWordWrap(False)
+        header = self.view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(JobsModel.PROGRESS_COLUMN, QHeaderView.ResizeMode.Stretch)
+        for column, width in enumerate((40, 110, 90, 160, 120, 60, 80, 70, 70)):
+            if column != JobsModel.PROGRESS_COLUMN:
+                self.view.setColumnWidth(column, width)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.selectionModel().selectionChanged.connect(self.update_actions)
+        model.dataChanged.connect(self.update_actions)
+        model.rowsInserted.connect(self.update_actions)
+        model.modelReset.connect(self.update_actions)
+        layout.addWidget(self.view)
+        self.update_actions()
+
+    def _action(self, text: str, shortcut: str, tip: str, slot: object) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
+        action.setObjectName(text.lower().replace(" ", "_"))
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    # -- selection -------------------------------------------------------------------------------
+
+    def selected_job_ids(self) -> list[int]:
+        rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
+        return [self.model.job(row).job_id for row in rows]
+
+    def select_jobs(self, job_ids: list[int]) -> None:
+        """Select the rows of ``job_ids`` (and scroll to the first)."""
+        selection = self.view.selectionModel()
+        selection.clearSelection()
+        first = None
+        for job_id in job_ids:
+            row = self.model.row_of(job_id)
+            if row is None:
+                continue
+            index = self.model.index(row, 0)
+            selection.select(index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+            first = index if first is None else first
+        if first is not None:
+            selection.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.view.scrollTo(first)
+
+    def _selected_running(self) -> list[int]:
+        running = []
+        for job_id in self.selected_job_ids():
+            view = self.model.view_of(job_id)
+            if view is not None and not view.state.is_final:
+                running.append(job_id)
+        return running
+
+    def update_actions(self, *_args: object) -> None:
+        selected = self.selected_job_ids()
+        running = self._selected_running()
+        self.cancel_action.setEnabled(bool(running))
+        self.terminate_action.setEnabled(bool(running))
+        self.run_again_action.setEnabled(bool(selected))
+        self.clear_action.setEnabled(any(view.state.is_final for view in self.model.jobs()))
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def _cancel(self) -> None:
+        ids = self._selected_running()
+        if ids:
+            self.cancel_requested.emit(ids)
+
+    def _terminate(self) -> None:
+        ids = self._selected_running()
+        if ids:
+            self.terminate_requested.emit(ids)
+
+    def _run_again(self) -> None:
+        ids = self.selected_job_ids()
+        if ids:
+            self.run_again_requested.emit(ids)
+
+    def _context_menu(self, position: QPoint) -> None:
+        index = self.view.indexAt(position)
+        if index.isValid() and not self.view.selectionModel().isRowSelected(index.row(), index.parent()):
+            self.select_jobs([self.model.job(index.row()).job_id])
+        self.update_actions()
+        menu = QMenu(self)
+        for action in (self.cancel_action, self.terminate_action, self.run_again_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.clear_action)
+        menu.exec(self.view.viewport().mapToGlobal(position))

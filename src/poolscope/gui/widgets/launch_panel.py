@@ -1,0 +1,473 @@
+"""The launch panel: what to run, over which inputs, with which settings; and a Start button.
+
+Every field is checked with the core's own parsers (the ones the CLI uses) when Start is
+pressed; each bad field gets the core's message right under it and no job is created. A good
+form emits ``launch_requested`` with a validated :class:`JobSpec`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from poolscope.core.errors import SpecError
+from poolscope.core.inputs import parse_inputs
+from poolscope.core.jobs import (
+    JobSpec,
+    parse_int,
+    parse_kwargs,
+    parse_optional_int,
+    parse_optional_number,
+)
+from poolscope.core.targets import resolve_target
+
+__all__ = ["LaunchPanel", "functions_in_file"]
+
+#: The fields a SpecError can name, in the order they appear on the panel.
+FIELDS = ("target", "inputs", "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker")
+
+INPUT_KINDS = ("range", "json", "file")  # the pages of the inputs stack, in order
+_INPUT_KIND_LABELS = ("Range", "JSON list", "File of inputs")
+
+_ERROR_STYLE = "QLineEdit { border: 1px solid #b91c1c; border-radius: 2px; padding: 1px; }"
+
+
+def functions_in_file(path: str) -> list[str]:
+    """Names of the top-level functions a Python file defines, read without running it.
+
+    Raises :class:`SpecError` (field ``target``) if the file cannot be read or parsed.
+    """
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+    except OSError as exc:
+        raise SpecError("target", f"cannot read {path!r}: {exc.strerror}") from None
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        raise SpecError("target", f"syntax error in {os.path.basename(path)} line {exc.lineno}: {exc.msg}") from None
+    return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and not node.name.startswith("_")]
+
+
+class LaunchPanel(QWidget):
+    """The form on the left of the window."""
+
+    launch_requested = Signal(object)  # JobSpec: a validated job the user asked to start
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from poolscope.tasks import BUILTIN_TASKS
+
+        self._builtins = BUILTIN_TASKS
+        self._errors: dict[str, QLabel] = {}  # field -> the label under it that shows its problem
+        self._edits: dict[str, QWidget] = {}  # field -> the widget marked when it is bad
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+
+        # -- what to run ----------------------------------------------------------------------
+        task_box = QGroupBox("Task")
+        task_layout = QVBoxLayout(task_box)
+        self.builtin_list = QListWidget()
+        self.builtin_list.setObjectName("builtin_list")
+        for task in BUILTIN_TASKS.values():
+            item = QListWidgetItem(task.name)
+            item.setToolTip(task.description)
+            item.setData(Qt.ItemDataRole.UserRole, task.name)
+            self.builtin_list.addItem(item)
+        self.builtin_list.setMaximumHeight(self.builtin_list.sizeHintForRow(0) * len(BUILTIN_TASKS) + 8)
+        self.builtin_list.currentItemChanged.connect(self._builtin_chosen)
+        task_layout.addWidget(self.builtin_list)
+        self.description = QLabel()
+        self.description.setObjectName("description")
+        self.description.setWordWrap(True)
+        self.description.setStyleSheet("color: palette(mid); font-style: italic;")
+        task_layout.addWidget(self.description)
+
+        target_row = QHBoxLayout()
+        self.target_edit = QLineEdit()
+        self.target_edit.setObjectName("target")
+        self.target_edit.setPlaceholderText("built-in name, module:function or file.py:function")
+        self.target_edit.textEdited.connect(self._target_typed)
+        self.browse_target = QPushButton("File…")
+        self.browse_target.setToolTip("Choose a Python file, then one of its functions")
+        self.browse_target.clicked.connect(self._browse_target)
+        target_row.addWidget(self.target_edit, 1)
+        target_row.addWidget(self.browse_target)
+        task_layout.addWidget(QLabel("Target"))
+        task_layout.addLayout(target_row)
+        self.function_combo = QComboBox()
+        self.function_combo.setObjectName("function")
+        self.function_combo.setToolTip("The function of the chosen file to run")
+        self.function_combo.setVisible(False)
+        self.function_combo.activated.connect(self._function_chosen)
+        task_layout.addWidget(self.function_combo)
+        self._target_file: str | None = None  # the file whose functions function_combo lists
+        task_layout.addWidget(self._error_label("target", self.target_edit))
+        layout.addWidget(task_box)
+
+        # -- inputs ---------------------------------------------------------------------------
+        inputs_box = QGroupBox("Inputs")
+        inputs_layout = QVBoxLayout(inputs_box)
+        self.input_kind = QComboBox()
+        self.input_kind.setObjectName("input_kind")
+        self.input_kind.addItems(_INPUT_KIND_LABELS)
+        inputs_layout.addWidget(self.input_kind)
+        self.input_stack = QStackedWidget()
+        self.input_stack.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.input_kind.currentIndexChanged.connect(self.input_stack.setCurrentIndex)
+
+        range_page = QWidget()
+        range_layout = QHBoxLayout(range_page)
+        range_layout.setContentsMargins(0, 0, 0, 0)
+        self.range_start = QLineEdit("0")
+        self.range_stop = QLineEdit()
+        self.range_step = QLineEdit("1")
+        for label, edit, name in (("start", self.range_start, "range_start"), ("stop", self.range_stop, "range_stop"),
+                                  ("step", self.range_step, "range_step")):
+            edit.setObjectName(name)
+            edit.setPlaceholderText(label)
+            edit.setToolTip(f"range {label}")
+            range_layout.addWidget(QLabel(label))
+            range_layout.addWidget(edit, 1)
+        self.input_stack.addWidget(range_page)
+
+        self.json_edit = QLineEdit()
+        self.json_edit.setObjectName("json_inputs")
+        self.json_edit.setPlaceholderText("[1, 2, 3]")
+        self.input_stack.addWidget(self.json_edit)
+
+        file_page = QWidget()
+        file_layout = QHBoxLayout(file_page)
+        file_layout.setContentsMargins(0, 0, 0, 0)
+        self.inputs_file_edit = QLineEdit()
+        self.inputs_file_edit.setObjectName("inputs_file")
+        self.inputs_file_edit.setPlaceholderText("one input per line (JSON or text)")
+        browse_inputs = QPushButton("File…")
+        browse_inputs.clicked.connect(self._browse_inputs)
+        file_layout.addWidget(self.inputs_file_edit, 1)
+        file_layout.addWidget(browse_inputs)
+        self.input_stack.addWidget(file_page)
+        inputs_layout.addWidget(self.input_stack)
+        inputs_layout.addWidget(self._error_label("inputs", self.input_stack))
+        layout.addWidget(inputs_box)
+
+        # -- settings -------------------------------------------------------------------------
+        settings_box = QGroupBox("Settings")
+        form = QFormLayout(settings_box)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.kwargs_edit = QLineEdit()
+        self.kwargs_edit.setObjectName("kwargs")
+        self.kwargs_edit.setPlaceholderText('{"size": 1000}')
+        self.kwargs_edit.setToolTip("Keyword arguments for every task, as a JSON object")
+        self.chunksize_edit = QLineEdit()
+        self.chunksize_edit.setObjectName("chunksize")
+        self.chunksize_edit.setPlaceholderText("auto")
+        self.chunksize_edit.setToolTip("Tasks sent to a worker at a time (blank: sized automatically)")
+        self.timeout_edit = QLineEdit()
+        self.timeout_edit.setObjectName("timeout")
+        self.timeout_edit.setPlaceholderText("none")
+        self.timeout_edit.setToolTip("Seconds a task may run before its worker is killed (blank: no limit)")
+        self.retries_edit = QLineEdit("0")
+        self.retries_edit.setObjectName("retries")
+        self.retries_edit.setToolTip("How often a task whose worker crashed is run again")
+        self.max_tasks_edit = QLineEdit()
+        self.max_tasks_edit.setObjectName("max_tasks_per_worker")
+        self.max_tasks_edit.setPlaceholderText("unlimited")
+        self.max_tasks_edit.setToolTip("Replace a worker after it ran this many of the job's tasks (blank: never)")
+        for label, field_name, edit in (("Keyword args", "kwargs", self.kwargs_edit),
+                                        ("Chunk size", "chunksize", self.chunksize_edit),
+                                        ("Timeout (s)", "timeout", self.timeout_edit),
+                                        ("Retries", "retries", self.retries_edit),
+                                        ("Max tasks/worker", "max_tasks_per_worker", self.max_tasks_edit)):
+            form.addRow(label, edit)
+            form.addRow(self._error_label(field_name, edit))
+        layout.addWidget(settings_box)
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("start")
+        self.start_button.setDefault(True)
+        self.start_button.setShortcut(QKeySequence("Ctrl+Return"))
+        self.start_button.setToolTip("Start the job (Ctrl+Return)")
+        self.start_button.setMinimumHeight(32)
+        self.start_button.clicked.connect(self.start)
+        layout.addWidget(self.start_button)
+        layout.addStretch(1)
+
+        for edit in (self.target_edit, self.range_start, self.range_stop, self.range_step, self.json_edit,
+                     self.inputs_file_edit, self.kwargs_edit, self.chunksize_edit, self.timeout_edit,
+                     self.retries_edit, self.max_tasks_edit):
+            edit.returnPressed.connect(self.start)
+
+        if self.builtin_list.count():
+            self.builtin_list.setCurrentRow(0)
+
+    # -- form state ------------------------------------------------------------------------------
+
+    def _error_label(self, field_name: str, edit: QWidget) -> QLabel:
+        label = QLabel()
+        label.setObjectName(f"error_{field_name}")
+        label.setWordWrap(True)
+        label.setStyleSheet("color: #b91c1c;")
+        label.setVisible(False)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._errors[field_name] = label
+        self._edits[field_name] = edit
+        for line_edit in ([edit] if isinstance(edit, QLineEdit) else edit.findChildren(QLineEdit)):
+            line_edit.textEdited.connect(lambda _text, name=field_name: self._clear_error(name))
+        return label
+
+    def _clear_error(self, field_name: str) -> None:
+        """The user is fixing ``field_name``: take its mark away until Start checks it again."""
+        label = self._errors[field_name]
+        if not label.isHidden():
+            label.setVisible(False)
+            label.setText("")
+            edit = self._edits[field_name]
+            for line_edit in ([edit] if isinstance(edit, QLineEdit) else edit.findChildren(QLineEdit)):
+                line_edit.setStyleSheet("")
+
+    def error_text(self, field_name: str) -> str:
+        """The problem shown under ``field_name`` ('' when none is shown)."""
+        label = self._errors[field_name]
+        return label.text() if not label.isHidden() else ""
+
+    def errors(self) -> dict[str, str]:
+        return {name: label.text() for name, label in self._errors.items() if not label.isHidden()}
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for field_name, label in self._errors.items():
+            message = errors.get(field_name, "")
+            label.setText(message)
+            label.setVisible(bool(message))
+            edit = self._edits[field_name]
+            if isinstance(edit, QLineEdit):
+                edit.setStyleSheet(_ERROR_STYLE if message else "")
+            elif edit is self.input_stack:
+                for child in self.input_stack.findChildren(QLineEdit):
+                    child.setStyleSheet(_ERROR_STYLE if message else "")
+
+    def set_builtin(self, name: str) -> None:
+        """Pick a built-in task (and fill in its default inputs and keyword arguments)."""
+        items = self.builtin_list.findItems(name, Qt.MatchFlag.MatchExactly)
+        if items:
+            self.builtin_list.setCurrentItem(items[0])
+            self._builtin_chosen(items[0], None)
+
+    def _builtin_chosen(self, item: QListWidgetItem | None, _previous: Any) -> None:
+        if item is None:
+            return
+        task = self._builtins[item.data(Qt.ItemDataRole.UserRole)]
+        self.description.setText(task.description)
+        self.target_edit.setText(task.name)
+        self.function_combo.setVisible(False)
+        self._target_file = None
+        self.set_inputs_text(task.default_inputs)
+        self.kwargs_edit.setText(json.dumps(task.default_kwargs) if task.default_kwargs else "")
+        self.kwargs_edit.setCursorPosition(0)  # show the start of a long object
+        self.show_errors({})
+
+    def _target_typed(self, text: str) -> None:
+        name = text.strip()
+        if name in self._builtins:
+            self.description.setText(self._builtins[name].description)
+        else:
+            self.builtin_list.blockSignals(True)
+            self.builtin_list.clearSelection()
+            self.builtin_list.setCurrentRow(-1)
+            self.builtin_list.blockSignals(False)
+            self.description.setText("Your own function: module:function or path/to/file.py:function")
+        if self._target_file is not None and not text.startswith(self._target_file + ":"):
+            self.function_combo.setVisible(False)
+            self._target_file = None
+
+    def _browse_target(self) -> None:
+        start = os.path.dirname(self._target_file) if self._target_file else os.getcwd()
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a Python file", start, "Python files (*.py);;All files (*)")
+        if path:
+            self.choose_target_file(path)
+
+    def choose_target_file(self, path: str) -> None:
+        """Use a function of ``path``: list its functions and pick the first."""
+        path = os.path.abspath(path)
+        try:
+            names = functions_in_file(path)
+        except SpecError as exc:
+            self.target_edit.setText(path + ":")
+            self.show_errors({exc.field: exc.message})
+            return
+        self._target_file = path
+        self.function_combo.clear()
+        self.function_combo.addItems(names)
+        self.function_combo.setVisible(True)
+        self.builtin_list.blockSignals(True)
+        self.builtin_list.setCurrentRow(-1)
+        self.builtin_list.blockSignals(False)
+        self.description.setText(f"Functions of {os.path.basename(path)}" if names
+                                 else f"{os.path.basename(path)} defines no top-level function")
+        self.target_edit.setText(f"{path}:{names[0] if names else ''}")
+        self.show_errors({})
+
+    def _function_chosen(self, index: int) -> None:
+        if self._target_file is not None and index >= 0:
+            self.target_edit.setText(f"{self._target_file}:{self.function_combo.itemText(index)}")
+
+    def _browse_inputs(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a file of inputs", os.getcwd(), "All files (*)")
+        if path:
+            self.inputs_file_edit.setText(path)
+
+    def set_inputs_text(self, text: str) -> None:
+        """Show an input spec string (``range:...``, ``json:...``, ``file:...``) in the form."""
+        kind, _, rest = text.partition(":")
+        if kind == "range":
+            parts = rest.split(":")
+            start, stop, step = ("0", parts[0], "1") if len(parts) == 1 else (parts + ["1"])[:3]
+            self.range_start.setText(start)
+            self.range_stop.setText(stop)
+            self.range_step.setText(step)
+            self.input_kind.setCurrentIndex(0)
+        elif kind == "json":
+            self.json_edit.setText(rest)
+            self.input_kind.setCurrentIndex(1)
+        elif kind == "file":
+            self.inputs_file_edit.setText(rest)
+            self.input_kind.setCurrentIndex(2)
+
+    def inputs_text(self) -> str:
+        """The input spec the form describes (raises SpecError for a range with no stop)."""
+        kind = INPUT_KINDS[self.input_kind.currentIndex()]
+        if kind == "range":
+            start = self.range_start.text().strip() or "0"
+            stop = self.range_stop.text().strip()
+            step = self.range_step.text().strip() or "1"
+            if not stop:
+                raise SpecError("inputs", "the range needs a stop (the first number not included)")
+            return f"range:{start}:{stop}:{step}"
+        if kind == "json":
+            return "json:" + self.json_edit.text().strip()
+        path = self.inputs_file_edit.text().strip()
+        return "file:" + path
+
+    # -- starting --------------------------------------------------------------------------------
+
+    def build_spec(self) -> JobSpec | None:
+        """Check every field; show each problem next to its field; the spec if all are good."""
+        errors: dict[str, str] = {}
+
+        def check(call: Any, *args: Any) -> Any:
+            try:
+                return call(*args)
+            except SpecError as exc:
+                errors.setdefault(exc.field, exc.message)
+                return None
+
+        target = self.target_edit.text().strip()
+        check(resolve_target, target)
+        inputs = check(self.inputs_text)
+        if inputs is not None:
+            check(parse_inputs, inputs)
+        check(parse_kwargs, self.kwargs_edit.text())
+        check(parse_optional_int, "chunksize", self.chunksize_edit.text())
+        check(parse_optional_number, "timeout", self.timeout_edit.text())
+        check(parse_int, "retries", self.retries_edit.text().strip() or "0")
+        check(parse_optional_int, "max_tasks_per_worker", self.max_tasks_edit.text())
+        spec = None
+        if not errors:
+            spec = check(lambda: JobSpec.create(
+                target, inputs,
+                kwargs=self.kwargs_edit.text(),
+                chunksize=self.chunksize_edit.text(),
+                timeout=self.timeout_edit.text(),
+                retries=self.retries_edit.text().strip() or "0",
+                max_tasks_per_worker=self.max_tasks_edit.text(),
+            ))
+        shown: dict[str, str] = {}
+        for field_name, message in errors.items():
+            if field_name in self._errors:
+                shown[field_name] = message
+            else:  # a field the panel has no row for: say so under the target
+                shown.setdefault("target", f"{field_name}: {message}")
+        self.show_errors(shown)
+        return spec
+
+    def start(self) -> None:
+        """Start pressed: emit launch_requested with the job, or mark what is wrong."""
+        spec = self.build_spec()
+        if spec is not None:
+            self.launch_requested.emit(spec)
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    _SETTINGS = ("target", "input_kind", "range_start", "range_stop", "range_step", "json_inputs", "inputs_file",
+                 "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker")
+
+    def save_settings(self, settings: QSettings) -> None:
+        settings.beginGroup("launch")
+        values = self._values()
+        for key in self._SETTINGS:
+            settings.setValue(key, values[key])
+        settings.endGroup()
+
+    def restore_settings(self, settings: QSettings) -> None:
+        settings.beginGroup("launch")
+        stored = {key: settings.value(key) for key in self._SETTINGS if settings.contains(key)}
+        settings.endGroup()
+        if not stored:
+            return
+        target = str(stored.get("target", ""))
+        if target in self._builtins:
+            self.set_builtin(target)
+        else:
+            self.target_edit.setText(target)
+            self._target_typed(target)
+        edits = {"range_start": self.range_start, "range_stop": self.range_stop, "range_step": self.range_step,
+                 "json_inputs": self.json_edit, "inputs_file": self.inputs_file_edit, "kwargs": self.kwargs_edit,
+                 "chunksize": self.chunksize_edit, "timeout": self.timeout_edit, "retries": self.retries_edit,
+                 "max_tasks_per_worker": self.max_tasks_edit}
+        for key, edit in edits.items():
+            if key in stored and stored[key] is not None:
+                edit.setText(str(stored[key]))
+        try:
+            self.input_kind.setCurrentIndex(max(0, min(2, int(stored.get("input_kind", 0)))))
+        except (TypeError, ValueError):
+            pass
+
+    def _values(self) -> dict[str, Any]:
+        return {
+            "target": self.target_edit.text(),
+            "input_kind": self.input_kind.currentIndex(),
+            "range_start": self.range_start.text(),
+            "range_stop": self.range_stop.text(),
+            "range_step": self.range_step.text(),
+            "json_inputs": self.json_edit.text(),
+            "inputs_file": self.inputs_file_edit.text(),
+            "kwargs": self.kwargs_edit.text(),
+            "chunksize": self.chunksize_edit.text(),
+            "timeout": self.timeout_edit.text(),
+            "retries": self.retries_edit.text(),
+            "max_tasks_per_worker": self.max_tasks_edit.text(),
+        }

@@ -1,0 +1,54 @@
+"""Shared set-up of the live graphs: a PlotWidget styled like the rest of the window, fixed
+ranges, no mouse interaction, and curves with clip-to-view and peak downsampling on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+__all__ = ["HISTORY_CHOICES", "history_label", "live_curve", "make_plot", "text_colour"]
+
+#: The rolling histories a graph offers, in seconds; the first is the default.
+HISTORY_CHOICES = (60, 300, 900)
+
+
+def history_label(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+
+
+def text_colour() -> QColor:
+    return QApplication.palette().color(QPalette.ColorRole.Text)
+
+
+def make_plot(*, left: str, bottom: str = "seconds ago") -> pg.PlotWidget:
+    """A PlotWidget on the window's base colour, with labelled axes and the mouse switched off."""
+    palette = QApplication.palette()
+    background = palette.color(QPalette.ColorRole.Base)
+    foreground = palette.color(QPalette.ColorRole.Text)
+    plot = pg.PlotWidget(background=background)
+    item = plot.getPlotItem()
+    item.setMenuEnabled(False)
+    item.hideButtons()
+    item.setMouseEnabled(x=False, y=False)
+    item.showGrid(x=True, y=True, alpha=0.15)
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(foreground))
+        axis.setTextPen(pg.mkPen(foreground))
+    item.setLabel("left", left, color=foreground.name())
+    item.setLabel("bottom", bottom, color=foreground.name())
+    item.getViewBox().setDefaultPadding(0.0)
+    item.layout.setContentsMargins(2, 6, 14, 2)  # room for the last tick label at the right
+    return plot
+
+
+def live_curve(plot: pg.PlotWidget, colour: QColor | str, *, name: str | None = None, width: float = 1.5) -> Any:
+    """A curve made once and then only fed with setData: clip-to-view, peak downsampling."""
+    curve = plot.plot([], [], pen=pg.mkPen(colour, width=width), name=name)
+    curve.setClipToView(True)
+    curve.setDownsampling(auto=True, method="peak")
+    curve.setSkipFiniteCheck(True)
+    return curve

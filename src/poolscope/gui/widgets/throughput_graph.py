@@ -1,0 +1,164 @@
+"""Tasks completed per second, live: the total over every job, and one curve per running job.
+
+Rates come from the bridge's telemetry (counts turned into rates in ``core/telemetry.py``);
+each series lives in a numpy :class:`RingBuffer` and is drawn by a curve made once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from poolscope.core.telemetry import RingBuffer, TelemetrySample
+from poolscope.gui.widgets.plotting import HISTORY_CHOICES, history_label, live_curve, make_plot, text_colour
+
+__all__ = ["ThroughputGraph"]
+
+#: Samples kept for the total (the longest history at the fastest sampling).
+TOTAL_CAPACITY = int(max(HISTORY_CHOICES) / 0.2) + 1
+#: Samples kept per job: five minutes at 4 Hz, so hundreds of jobs stay cheap.
+JOB_CAPACITY = 1200
+
+_JOB_COLOURS = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#db2777", "#65a30d")
+
+
+def _nice_ceiling(value: float) -> float:
+    """A round number a little above ``value`` (1, 2 or 5 times a power of ten)."""
+    if value <= 0:
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for factor in (1, 2, 5, 10):
+        candidate = factor * 10**exponent
+        if candidate >= value:
+            return float(candidate)
+    return float(10 ** (exponent + 1))
+
+
+class ThroughputGraph(QWidget):
+    """Total tasks/s (thick) and tasks/s per running job."""
+
+    def __init__(self, *, history: int = HISTORY_CHOICES[0], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.total = RingBuffer(TOTAL_CAPACITY)  # time.monotonic() -> tasks/s over every job
+        self.jobs: dict[int, RingBuffer] = {}  # job id -> its tasks/s while it ran
+        self.job_curves: dict[int, pg.PlotDataItem] = {}  # job id -> its curve, made once
+        self._job_names: dict[int, str] = {}  # job id -> name, for the legend
+        self._y_max = 0.0
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        header = QHBoxLayout()
+        title = QLabel("Throughput (tasks/s)")
+        title.setStyleSheet("font-weight: bold;")
+        self.current = QLabel("")
+        self.current.setObjectName("throughput_current")
+        self.history_combo = QComboBox()
+        self.history_combo.setObjectName("throughput_history")
+        for seconds in HISTORY_CHOICES:
+            self.history_combo.addItem(history_label(seconds), seconds)
+        self.history_combo.setCurrentIndex(max(0, self.history_combo.findData(history)))
+        self.history_combo.currentIndexChanged.connect(
+            lambda i: self.set_history(int(self.history_combo.itemData(i))))
+        header.addWidget(title)
+        header.addStretch(1)
+        header.addWidget(self.current)
+        header.addWidget(QLabel("History"))
+        header.addWidget(self.history_combo)
+        layout.addLayout(header)
+
+        self.plot = make_plot(left="tasks/s")
+        self.plot.setObjectName("throughput_plot")
+        item = self.plot.getPlotItem()
+        self.legend = item.addLegend(offset=(6, 4), labelTextSize="8pt", labelTextColor=text_colour())
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        # the total is a broad grey band under the jobs' thin lines, so one job's line stays visible
+        self.total_curve = live_curve(self.plot, pg.mkColor(17, 24, 39, 110), name="total", width=5)
+        item.setXRange(-history, 0, padding=0)
+        item.setYRange(0, 1, padding=0)
+        layout.addWidget(self.plot, 1)
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def set_job_name(self, job_id: int, name: str) -> None:
+        if self._job_names.get(job_id) == name:
+            return
+        self._job_names[job_id] = name
+        curve = self.job_curves.get(job_id)
+        if curve is not None:
+            self._rename(curve, f"{job_id} {name}")
+
+    def add_samples(self, samples: Iterable[TelemetrySample]) -> None:
+        for sample in samples:
+            self.total.append(sample.time, sample.total_rate)
+            for job_id, rate in sample.job_rates.items():
+                buffer = self.jobs.get(job_id)
+                if buffer is None:
+                    buffer = self.jobs[job_id] = RingBuffer(JOB_CAPACITY)
+                    self._make_job_curve(job_id)
+                buffer.append(sample.time, rate)
+
+    def forget_job(self, job_id: int) -> None:
+        """Drop a job's curve and history (its row was cleared)."""
+        self.jobs.pop(job_id, None)
+        curve = self.job_curves.pop(job_id, None)
+        if curve is not None:
+            self.legend.removeItem(curve)
+            self.plot.removeItem(curve)
+
+    def set_history(self, seconds: int) -> None:
+        self.history = seconds
+        self.plot.getPlotItem().setXRange(-seconds, 0, padding=0)
+        index = self.history_combo.findData(seconds)
+        if index >= 0 and index != self.history_combo.currentIndex():
+            self.history_combo.setCurrentIndex(index)
+        self.refresh()
+
+    def _make_job_curve(self, job_id: int) -> None:
+        colour = _JOB_COLOURS[(job_id - 1) % len(_JOB_COLOURS)]
+        name = self._job_names.get(job_id, "")
+        self.job_curves[job_id] = live_curve(self.plot, colour, name=f"{job_id} {name}".strip(), width=2)
+
+    def _rename(self, curve: pg.PlotDataItem, label: str) -> None:
+        self.legend.removeItem(curve)
+        self.legend.addItem(curve, label)
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def refresh(self, now: float | None = None) -> None:
+        """Redraw the visible history (called by the window's frame timer)."""
+        now = time.monotonic() if now is None else now
+        start = now - self.history - 1.0
+        y_max = 0.0
+        times, values = self.total.since(start)
+        if times.size:
+            rates = values[:, 0]
+            self.total_curve.setData(times - now, rates)
+            y_max = float(rates.max())
+            self.current.setText(f"now {rates[-1]:,.0f}/s")
+        for job_id in list(self.jobs):
+            buffer = self.jobs[job_id]
+            last = buffer.last_time()
+            if last is None or last < now - max(HISTORY_CHOICES):
+                self.forget_job(job_id)  # ended long ago: out of every history
+                continue
+            times, values = buffer.since(start)
+            curve = self.job_curves[job_id]
+            if times.size:
+                curve.setData(times - now, values[:, 0])
+                y_max = max(y_max, float(values[:, 0].max()))
+            else:
+                curve.setData([], [])
+        target = _nice_ceiling(y_max * 1.1)
+        if target != self._y_max:
+            self._y_max = target
+            self.plot.getPlotItem().setYRange(0, target, padding=0)
+
+    def point_count(self) -> int:
+        """Points the total curve shows now (tests)."""
+        x, _ = self.total_curve.getData()
+        return 0 if x is None else len(x)

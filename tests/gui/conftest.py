@@ -1,0 +1,108 @@
+"""GUI test fixtures: offscreen Qt, settings in a temporary file, windows on a small real pool
+or on a fake engine (no processes) for the tests that only need the form."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# QSettings made without a path (the app's default) must never touch the user's real config.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="poolscope-test-config-")
+atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], True)
+
+import itertools  # noqa: E402
+import queue  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from poolscope.core.jobs import JobSpec, JobState  # noqa: E402
+from tests.conftest import live_children  # noqa: E402
+
+QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, os.environ["XDG_CONFIG_HOME"])
+
+
+@pytest.fixture
+def settings(tmp_path: Any) -> QSettings:
+    return QSettings(str(tmp_path / "poolscope.ini"), QSettings.Format.IniFormat)
+
+
+@dataclass
+class FakeJob:
+    id: int
+    spec: JobSpec
+    state: JobState = JobState.RUNNING
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class FakeEngine:
+    """Stands in for Engine where no process is wanted: records what the window asks of it."""
+
+    workers: int = 2
+    events: Any = field(default_factory=queue.Queue)  # what the window's bridge reads
+    submitted: list[JobSpec] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    terminated: list[int] = field(default_factory=list)
+    shutdowns: list[dict[str, Any]] = field(default_factory=list)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def submit(self, spec: JobSpec) -> FakeJob:
+        self.submitted.append(spec)
+        return FakeJob(next(self._ids), spec)
+
+    def cancel(self, job: Any) -> None:
+        self.cancelled.append(int(job))
+
+    def terminate(self, job: Any) -> None:
+        self.terminated.append(int(job))
+
+    def worker_pids(self) -> list[int]:
+        return []
+
+    def shutdown(self, **kwargs: Any) -> None:
+        self.shutdowns.append(kwargs)
+
+
+@pytest.fixture
+def fake_window(qtbot: Any, settings: QSettings) -> Any:
+    from poolscope.gui.main_window import QUIT_TERMINATE, MainWindow
+
+    window = MainWindow(FakeEngine(), settings=settings)
+    yield window
+    close(window, QUIT_TERMINATE)
+
+
+@pytest.fixture
+def window(qtbot: Any, settings: QSettings) -> Any:
+    """A shown window on a real pool of two workers; shut down (terminating) after the test."""
+    from poolscope.core.engine import Engine
+    from poolscope.gui.main_window import QUIT_TERMINATE, MainWindow
+
+    engine = Engine(workers=2, nice=10, events=True)
+    window = MainWindow(engine, settings=settings, nice=10)
+    window.show()
+    yield window
+    close(window, QUIT_TERMINATE)
+
+
+def close(window: Any, mode: str) -> None:
+    """Shut the window down without its quit question (qtbot.addWidget would close it and ask)."""
+    window.shutdown(mode)
+    assert not window.bridge.isRunning()
+    window.close()
+    window.deleteLater()
+
+
+def assert_no_children() -> None:
+    left = live_children()
+    assert not left, f"child processes left: {[(c.pid, c.cmdline()) for c in left]}"

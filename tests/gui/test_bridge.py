@@ -1,0 +1,220 @@
+"""The event bridge: coalesced, bounded signals and exact counts, whatever the event rate."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import threading
+import time
+
+import pytest
+
+from poolscope.core.events import (
+    JobFinished,
+    JobStateChanged,
+    JobSubmitted,
+    TaskFailed,
+    TasksFinished,
+    WorkerActivity,
+    WorkerExited,
+    WorkerStarted,
+)
+from poolscope.core.jobs import JobState, JobSummary, TaskError
+from poolscope.gui.bridge import FRAME_INTERVAL, STOP_BRIDGE, EventBridge, EventFolder
+
+JOBS = 4
+FLOOD_EVENTS = 200_000
+BATCH = 100
+
+
+def flood_batches(jobs: int = JOBS, events: int = FLOOD_EVENTS, batch: int = BATCH) -> tuple[list[list], dict]:
+    """Synthetic event lists as the engine would send them, and the counts they must add up to."""
+    now = time.time()
+    expected = {job: [0, 0, 0] for job in range(1, jobs + 1)}
+    batches: list[list] = [[JobSubmitted(job, f"job{job}", "noop", "range:0:1000000", None, now)
+                            for job in range(1, jobs + 1)]]
+    current: list = []
+    produced = jobs
+    i = 0
+    while produced < events - jobs:
+        job = i % jobs + 1
+        if i % 10 == 0:
+            current.append(WorkerActivity(1000 + i % 2, job, i, 0.5, i, now))
+        else:
+            done, failed, cancelled = 1 + i % 3, (1 if i % 97 == 0 else 0), (1 if i % 89 == 0 else 0)
+            expected[job][0] += done
+            expected[job][1] += failed
+            expected[job][2] += cancelled
+            current.append(TasksFinished(job, done, failed, cancelled, now))
+        produced += 1
+        i += 1
+        if len(current) == batch:
+            batches.append(current)
+            current = []
+    tail = current
+    for job in range(1, jobs + 1):
+        done, failed, cancelled = expected[job]
+        summary = JobSummary(job, f"job{job}", "noop", "range", JobState.DONE, done + failed + cancelled,
+                             done, failed, cancelled, 1.0, 2)
+        tail.append(JobFinished(job, summary, now))
+    batches.append(tail)
+    assert sum(len(b) for b in batches) == events
+    return batches, expected
+
+
+class Collector:
+    """Takes every update on the GUI thread, as the window does, and keeps the latest job views."""
+
+    def __init__(self, bridge: EventBridge) -> None:
+        self.bridge = bridge
+        self.jobs: dict = {}
+        self.workers: dict = {}
+        self.log: list = []
+        self.samples: list = []
+        self.updates = 0
+        self.events = 0
+        bridge.updates_ready.connect(self.take)
+
+    def take(self) -> None:
+        update = self.bridge.take_update()
+        if update is None:
+            return
+        self.updates += 1
+        self.events += update.events
+        self.jobs.update(update.jobs)
+        for pid, view in update.workers.items():
+            if view.alive:
+                self.workers[pid] = view
+            else:
+                self.workers.pop(pid, None)
+        self.log.extend(update.log)
+        self.samples.extend(update.samples)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["queue", "mp_queue"])
+def test_flood_of_200000_events_gives_bounded_signals_and_exact_counts(qtbot, kind):
+    source = queue.Queue() if kind == "queue" else multiprocessing.get_context("spawn").Queue()
+    batches, expected = flood_batches()
+    bridge = EventBridge(source, telemetry_interval=None)
+    collector = Collector(bridge)
+    start = time.monotonic()
+    bridge.start()
+
+    def produce() -> None:  # as fast as the queue takes them, from another thread, like the engine
+        for batch in batches:
+            source.put(batch)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    qtbot.waitUntil(lambda: collector.events == FLOOD_EVENTS, timeout=30_000)
+    producer.join()
+    elapsed = time.monotonic() - start
+    assert bridge.stop()
+    collector.take()
+
+    # bounded: about one signal per frame, never one per event or per batch
+    assert bridge.signals_emitted == collector.updates
+    assert collector.updates <= elapsed / FRAME_INTERVAL + 3, (collector.updates, elapsed)
+    assert collector.updates < len(batches) / 5
+    # exact: the folded counts equal the events' sums
+    for job, (done, failed, cancelled) in expected.items():
+        view = collector.jobs[job]
+        assert (view.done, view.failed, view.cancelled) == (done, failed, cancelled)
+        assert view.state is JobState.DONE
+        assert view.fraction == 1.0
+    assert not bridge.isRunning()
+    if kind == "mp_queue":
+        source.close()
+        source.join_thread()
+
+
+@pytest.mark.timeout(30)
+def test_an_update_not_taken_absorbs_later_ones(qtbot):
+    """While the GUI thread is busy, the bridge queues one signal and merges into that update."""
+    source: queue.Queue = queue.Queue()
+    bridge = EventBridge(source, telemetry_interval=None)
+    emitted = []
+    bridge.updates_ready.connect(lambda: emitted.append(1))
+    bridge.start()
+    source.put([JobSubmitted(1, "a", "noop", "range:10", 10, 0.0)])
+    deadline = time.monotonic() + 5
+    while bridge.signals_emitted == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # no event loop runs: the signal stays queued, the update untaken
+    for _ in range(10):
+        source.put([TasksFinished(1, 1, 0, 0, 0.0)])
+        time.sleep(0.05)
+    assert bridge.stop()
+    assert bridge.signals_emitted == 1
+    update = bridge.take_update()
+    assert update is not None and update.jobs[1].done == 10 and update.events == 11
+    qtbot.wait(10)  # deliver the queued signal
+    assert len(emitted) == 1
+
+
+@pytest.mark.timeout(30)
+def test_stop_folds_what_came_before_the_sentinel_and_ends_the_thread(qtbot):
+    source: queue.Queue = queue.Queue()
+    bridge = EventBridge(source, telemetry_interval=None)
+    collector = Collector(bridge)
+    with qtbot.waitSignal(bridge.started, timeout=5000):
+        bridge.start()
+    source.put([JobSubmitted(7, "seven", "noop", "range:3", 3, 0.0), TasksFinished(7, 3, 0, 0, 0.0)])
+    with qtbot.waitSignal(bridge.stopped, timeout=5000):
+        assert bridge.stop()
+    collector.take()
+    assert collector.jobs[7].done == 3
+    assert bridge.isFinished()
+    # the sentinel is a named constant that survives pickling (it crosses a multiprocessing queue)
+    import pickle
+
+    assert pickle.loads(pickle.dumps(STOP_BRIDGE)) == STOP_BRIDGE
+
+
+@pytest.mark.timeout(30)
+def test_bridge_samples_telemetry(qtbot):
+    source: queue.Queue = queue.Queue()
+    bridge = EventBridge(source, telemetry_interval=0.05)
+    collector = Collector(bridge)
+    bridge.start()
+    import os
+
+    source.put([WorkerStarted(os.getpid(), 0, 0.0)])  # our own process stands in for a worker
+    qtbot.waitUntil(lambda: len(collector.samples) >= 3 and os.getpid() in collector.workers, timeout=5000)
+    assert bridge.stop()
+    sample = collector.samples[-1]
+    import psutil
+
+    assert sample.cpu.shape == (psutil.cpu_count(logical=True),)
+    qtbot.waitUntil(lambda: collector.workers[os.getpid()].rss > 0 or bool(collector.take()), timeout=2000)
+
+
+def test_folder_tracks_jobs_workers_and_failures():
+    folder = EventFolder()
+    error = TaskError(index=5, type="ValueError", message="bad input 5", traceback="Traceback...\nValueError: bad input 5",
+                      pid=42, input_repr="5")
+    folder.fold([
+        WorkerStarted(42, 0, 0.0),
+        WorkerStarted(43, 1, 0.0),
+        JobSubmitted(1, "primes", "primes", "range:0:10", 10, 0.0),
+        JobStateChanged(1, JobState.RUNNING, 0.0),
+        WorkerActivity(42, 1, 5, 0.25, 3, 0.0),
+        TasksFinished(1, 4, 1, 0, 0.0),
+        TaskFailed(1, error, 0.0),
+        WorkerExited(43, 1, -9, "crashed: SIGKILL", 0.0),
+        WorkerStarted(44, 1, 0.0),
+    ])
+    update = folder.take_changes()
+    job = update.jobs[1]
+    assert (job.state, job.done, job.failed, job.total) == (JobState.RUNNING, 4, 1, 10)
+    assert job.fraction == 0.5
+    assert update.workers[42].busy and update.workers[42].index == 5
+    assert update.workers[43].alive is False
+    assert update.workers[44].slot == 1
+    failure = [entry for entry in update.log if entry.level == "error"]
+    assert len(failure) == 1 and failure[0].job_id == 1
+    assert "ValueError: bad input 5" in failure[0].detail and "Traceback" in failure[0].detail
+    assert any("SIGKILL" in entry.message for entry in update.log)
+    assert any("started in slot 1" in entry.message for entry in update.log)
+    assert not folder.has_changes
+    assert folder.take_changes().jobs == {}

@@ -1,0 +1,205 @@
+"""The window on a real pool of two workers: start, watch, cancel, terminate, quit."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from poolscope.core.jobs import JobSpec, JobState
+from poolscope.gui.main_window import QUIT_CANCEL, QUIT_TERMINATE, MainWindow
+from poolscope.gui.models import JobsModel
+from tests.conftest import live_children, sample
+from tests.gui.conftest import assert_no_children
+
+WAIT_MS = 30_000
+
+
+def row_state(window: MainWindow, job_id: int) -> JobState | None:
+    view = window.jobs_model.view_of(job_id)
+    return None if view is None else view.state
+
+
+def click_action(qtbot, window: MainWindow, action) -> None:
+    """Click the toolbar button of ``action``, as a user would."""
+    button = window.job_table.toolbar.widgetForAction(action)
+    assert button is not None and button.isEnabled(), action.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+@pytest.mark.timeout(60)
+def test_start_a_builtin_job_by_clicking_start_and_watch_it_finish(qtbot, window):
+    panel = window.launch_panel
+    panel.set_builtin("sleep")
+    panel.range_stop.setText("12")
+    panel.kwargs_edit.setText('{"seconds": 0.02}')
+    with qtbot.waitSignal(window.job_submitted, timeout=5000) as submitted:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    job_id = submitted.args[0].id
+    qtbot.waitUntil(lambda: row_state(window, job_id) is JobState.DONE, timeout=WAIT_MS)
+    row = window.jobs_model.row_of(job_id)
+    model = window.jobs_model
+    assert model.data(model.index(row, JobsModel.PROGRESS_COLUMN)) == "100%"
+    assert model.data(model.index(row, 2)) == "done"
+    assert model.data(model.index(row, 4)) == "12 / 12"
+    view = model.view_of(job_id)
+    assert (view.done, view.failed, view.cancelled, view.fraction) == (12, 0, 0, 1.0)
+    assert window.windowTitle() == "poolscope"
+    assert any("done in" in entry.message for entry in window.log_model.entries())
+
+
+@pytest.mark.timeout(60)
+def test_graphs_show_live_cpu_per_core_and_throughput(qtbot, window):
+    window.submit(JobSpec.create("sleep", "range:0:400", kwargs={"seconds": 0.01}))
+    cores = psutil.cpu_count(logical=True)
+    graph = window.cpu_graph
+    assert len(graph.curves) == cores  # one curve per logical core (2 here; a heat map over 16)
+
+    def cpu_drawn() -> bool:
+        data = graph.curve_data()
+        return all(x is not None and len(x) >= 3 for x, _ in data)
+
+    qtbot.waitUntil(cpu_drawn, timeout=WAIT_MS)
+    for x, y in graph.curve_data():
+        assert len(x) == len(y) and (x <= 0.5).all() and ((y >= 0) & (y <= 100)).all()
+    throughput = window.throughput_graph
+    qtbot.waitUntil(lambda: throughput.point_count() >= 3 and bool(throughput.job_curves), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: throughput.total.values().max() > 0, timeout=WAIT_MS)
+    assert "running" in window.windowTitle()
+    qtbot.waitUntil(lambda: len(window.workers_model.workers()) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(view.busy for view in window.workers_model.workers()), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all(view.rss > 0 for view in window.workers_model.workers()), timeout=WAIT_MS)
+
+
+@pytest.mark.timeout(90)
+def test_cancel_and_terminate_from_the_toolbar_while_another_job_finishes(qtbot, window):
+    slow = JobSpec.create(sample("spin"), "range:0:200", kwargs={"seconds": 0.3})
+    cancel_me = window.submit(slow).id
+    terminate_me = window.submit(slow).id
+    survivor = window.submit(JobSpec.create("sleep", "range:0:15", kwargs={"seconds": 0.02})).id
+    qtbot.waitUntil(lambda: row_state(window, cancel_me) is JobState.RUNNING
+                    and row_state(window, terminate_me) is JobState.RUNNING, timeout=WAIT_MS)
+    table = window.job_table
+
+    table.select_jobs([cancel_me])
+    click_action(qtbot, window, table.cancel_action)
+    table.select_jobs([terminate_me])
+    click_action(qtbot, window, table.terminate_action)
+
+    qtbot.waitUntil(lambda: row_state(window, cancel_me) is JobState.CANCELLED, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: row_state(window, terminate_me) is JobState.TERMINATED, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: row_state(window, survivor) is JobState.DONE, timeout=WAIT_MS)
+    assert window.jobs_model.view_of(survivor).done == 15
+    # the window's counts equal the engine's
+    for job_id in (cancel_me, terminate_me, survivor):
+        view = window.jobs_model.view_of(job_id)
+        summary = window.jobs[job_id].summary()
+        assert (view.done, view.failed, view.cancelled) == (summary.done, summary.failed, summary.cancelled)
+    assert window.jobs_model.view_of(cancel_me).cancelled > 0
+    # the pool is back to two workers after the kill
+    qtbot.waitUntil(lambda: len(window.workers_model.workers()) == 2, timeout=WAIT_MS)
+
+
+@pytest.mark.timeout(60)
+def test_shortcuts_run_again_and_clear_finished(qtbot, window):
+    first = window.submit(JobSpec.create("noop", "range:0:50")).id
+    qtbot.waitUntil(lambda: row_state(window, first) is JobState.DONE, timeout=WAIT_MS)
+    window.activateWindow()
+    window.job_table.select_jobs([first])
+    window.job_table.view.setFocus()
+    with qtbot.waitSignal(window.job_submitted, timeout=5000) as again:
+        qtbot.keyClick(window.job_table.view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    second = again.args[0].id
+    assert second != first
+    qtbot.waitUntil(lambda: row_state(window, second) is JobState.DONE, timeout=WAIT_MS)
+    assert window.jobs_model.view_of(second).done == 50
+    qtbot.keyClick(window.job_table.view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert window.jobs_model.rowCount() == 0
+    assert window.jobs == {}
+
+
+@pytest.mark.timeout(60)
+def test_a_failure_is_logged_with_its_remote_traceback_and_leads_to_its_job(qtbot, window):
+    window.launch_panel.choose_target_file(sample("fail_on").rsplit(":", 1)[0])
+    index = window.launch_panel.function_combo.findText("fail_on")
+    window.launch_panel.function_combo.setCurrentIndex(index)
+    window.launch_panel.function_combo.activated.emit(index)
+    window.launch_panel.set_inputs_text("range:6")
+    window.launch_panel.kwargs_edit.setText('{"bad": 3}')
+    with qtbot.waitSignal(window.job_submitted, timeout=5000) as submitted:
+        qtbot.mouseClick(window.launch_panel.start_button, Qt.MouseButton.LeftButton)
+    job_id = submitted.args[0].id
+    other = window.submit(JobSpec.create("noop", "range:3")).id
+    qtbot.waitUntil(lambda: row_state(window, job_id) is JobState.FAILED, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: row_state(window, other) is JobState.DONE, timeout=WAIT_MS)
+    model = window.log_model
+    [row] = [i for i, entry in enumerate(model.entries()) if entry.level == "error"]
+    entry = model.entry(row)
+    assert entry.job_id == job_id and "task 3 failed" in entry.message
+    assert "Traceback" in entry.detail and "fail_on" in entry.detail
+
+    window.job_table.select_jobs([other])
+    log = window.log_view
+    rect = log.list.visualRect(model.index(row))
+    qtbot.mouseClick(log.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.job_table.selected_job_ids() == [job_id]
+    assert "Traceback" in log.detail.toPlainText()
+    log.copy_selected()
+    assert "Traceback" in QApplication.clipboard().text()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", [QUIT_CANCEL, QUIT_TERMINATE])
+def test_closing_with_running_jobs_asks_then_leaves_no_child_process(qtbot, settings, monkeypatch, mode):
+    from poolscope.core.engine import Engine
+
+    window = MainWindow(Engine(workers=2, nice=10, events=True), settings=settings)
+    window.show()
+    asked = []
+
+    def answer(running: int) -> str | None:
+        asked.append(running)
+        return None if len(asked) == 1 else mode  # first "keep running", then quit
+
+    monkeypatch.setattr(window, "ask_how_to_quit", answer)
+    job = window.submit(JobSpec.create(sample("spin"), "range:0:100", kwargs={"seconds": 0.5}))
+    qtbot.waitUntil(lambda: row_state(window, job.id) is JobState.RUNNING, timeout=WAIT_MS)
+    assert live_children()
+
+    window.quit_action.trigger()  # Ctrl+Q
+    assert asked == [1] and window.isVisible()  # kept running
+
+    window.close()
+    assert asked == [1, 1]
+    assert not window.isVisible()
+    assert not window.bridge.isRunning()
+    assert job.state in (JobState.CANCELLED, JobState.TERMINATED)
+    assert_no_children()
+    window.deleteLater()
+
+
+@pytest.mark.timeout(60)
+def test_window_state_persists(qtbot, settings):
+    from tests.gui.conftest import FakeEngine, close
+
+    window = MainWindow(FakeEngine(), settings=settings)
+    window.show()
+    window.resize(700, 500)  # within the offscreen screen
+    window.right_splitter.setSizes([100, 250, 150])
+    window.cpu_graph.set_history(300)
+    qtbot.wait(50)
+    size, sizes = (window.width(), window.height()), window.right_splitter.sizes()
+    window.close()  # no running jobs: no question
+    assert not window.bridge.isRunning()
+    window.deleteLater()
+
+    again = MainWindow(FakeEngine(), settings=settings)
+    try:
+        again.show()
+        qtbot.wait(50)
+        assert (again.width(), again.height()) == size
+        assert again.right_splitter.sizes() == sizes
+        assert again.cpu_graph.history == 300
+    finally:
+        close(again, QUIT_TERMINATE)
