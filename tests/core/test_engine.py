@@ -205,3 +205,22 @@ def test_workers_run_at_the_requested_nice_level():
         [pid] = job.wait(30).results
         base = psutil.Process().nice()
         assert psutil.Process(pid).nice() == min(19, base + 7)
+
+
+def test_a_forgotten_job_leaves_the_engine_but_its_handle_still_answers(engine):
+    job = engine.submit(JobSpec.create(sample("square"), "range:5"))
+    engine.forget(job)  # a running job is kept; a finished one goes: the handle works either way
+    assert job.wait(30).results == [0, 1, 4, 9, 16]
+    engine.forget(job)
+    with pytest.raises(KeyError):
+        engine.job(job.id)
+    assert job.wait(0).results == [0, 1, 4, 9, 16]
+
+
+def test_only_the_first_thousand_failures_keep_their_tracebacks(engine):
+    summary = engine.submit(JobSpec.create(sample("fail_on"), "json:" + json.dumps([7] * 1500),
+                                           kwargs={"bad": 7})).wait(60)
+    assert summary.failed == 1500 and len(summary.errors) == 1500
+    assert all(error.traceback for error in summary.errors[:1000])
+    assert not any(error.traceback for error in summary.errors[1000:])
+    assert {error.message for error in summary.errors} == {"input 7 is bad"}

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import dataclasses
 import itertools
 import multiprocessing
 import os
@@ -68,6 +69,7 @@ PREFETCH_BELOW_SECONDS = 0.25  # a worker gets a second chunk only when chunks a
 PUBLISH_INTERVAL = 0.025  # seconds between event batches on the queue
 HOUSEKEEPING_INTERVAL = 0.1  # the engine loop wakes at least this often
 STARTUP_FAILURES_BEFORE_GIVING_UP = 5  # workers dying before READY in a row
+ERRORS_WITH_TRACEBACK = 1000  # a job keeps the tracebacks of its first this many failures
 
 # Commands from caller threads to the engine thread (first element of each tuple).
 CMD_SUBMIT = "submit"
@@ -158,13 +160,14 @@ class JobRecord:
         self.finished_at: float | None = None
         self.workers = 0
         self.finished = threading.Event()
-        self.final: JobSummary | None = None
+        self.final: JobSummary | None = None  # set when the job ends; results filled in by Job.wait()
+        self.results_lock = threading.Lock()
 
     @property
     def has_work(self) -> bool:
         return bool(self.requeued) or not self.inputs_exhausted
 
-    def summary(self, *, with_results: bool = False) -> JobSummary:
+    def summary(self) -> JobSummary:
         end = self.finished_at if self.finished_at is not None else time.perf_counter()
         return JobSummary(
             job_id=self.id,
@@ -179,7 +182,6 @@ class JobRecord:
             wall_seconds=0.0 if self.started_at is None else end - self.started_at,
             workers=self.workers,
             errors=tuple(self.errors),
-            results=self.ordered_results() if with_results else None,
         )
 
     def ordered_results(self) -> list[Any]:
@@ -223,8 +225,12 @@ class Job:
         """Wait until the job ends; return its summary with results. Raises ``TimeoutError``."""
         if not self._record.finished.wait(timeout):
             raise TimeoutError(f"job {self.id} ({self.name}) still {self._record.state.value} after {timeout} s")
-        assert self._record.final is not None
-        return self._record.final
+        record = self._record
+        assert record.final is not None
+        with record.results_lock:  # built once, on first asking: a window that never asks never pays
+            if record.final.results is None:
+                record.final = dataclasses.replace(record.final, results=record.ordered_results())
+        return record.final
 
     def results(self) -> list[Any]:
         """Results by input index so far (``None`` where a task has not finished)."""
@@ -346,6 +352,18 @@ class Engine:
 
     def job(self, job_id: int) -> Job:
         return Job(self, self._jobs[job_id])
+
+    def forget(self, job: Job | int) -> None:
+        """Drop a finished job's record (its results and errors) from the engine.
+
+        Handles to it keep working; the memory goes when the last handle does. A job that has
+        not finished is left alone.
+        """
+        job_id = self._job_id(job)
+        with self._lock:
+            record = self._jobs.get(job_id)
+            if record is not None and record.finished.is_set():
+                del self._jobs[job_id]
 
     def shutdown(self, *, cancel: bool = False, terminate: bool = False, timeout: float | None = None) -> None:
         """Stop taking jobs, let running ones finish (or cancel / terminate them), stop the workers.
@@ -962,6 +980,9 @@ class Engine:
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def _fail_task(self, record: JobRecord, error: TaskError) -> None:
+        if len(record.errors) >= ERRORS_WITH_TRACEBACK and error.traceback:
+            # A job where every task fails must not hold a million tracebacks: the first ones tell.
+            error = dataclasses.replace(error, traceback="")
         record.errors.append(error)
         self._count(record, failed=1)
         self._emit(TaskFailed(record.id, error, time.time()))
@@ -1009,9 +1030,9 @@ class Engine:
             if record.id in worker.known_jobs:
                 worker.known_jobs.discard(record.id)
                 self._send(worker, (protocol.MSG_FORGET, record.id))
-        record.final = record.summary(with_results=True)
+        record.final = record.summary()
         self._publish_deltas()
-        self._emit(JobFinished(record.id, record.summary(), time.time()))
+        self._emit(JobFinished(record.id, record.final, time.time()))
         record.finished.set()
 
     def _note_activity(self, worker: _WorkerSlot, job_id: int | None, index: int | None) -> None:
