@@ -156,7 +156,8 @@ class HeadlessRun:
         self.options = options  # Engine keyword arguments
         self.results_file = results_file  # written on the engine thread by on_result
         self.as_json = as_json
-        self.interrupts = 0
+        self.interrupts = 0  # Ctrl-C presses so far
+        self.job: Any = None  # the engine's Job once submitted
         self.err = sys.stderr
         self.tty = self.err.isatty()
         self.last_line = ""
@@ -172,14 +173,18 @@ class HeadlessRun:
         from poolscope.core.engine import Engine
 
         with Engine(events=True, **self.options) as engine:
-            job = engine.submit(self.spec, on_result=self.on_result if self.results_file else None)
-            previous = self.install_interrupt_handler(engine, job)
+            previous = self.install_interrupt_handler(engine)
             try:
-                self.follow(engine, job)
+                if self.spec.backend == "dask":
+                    self.start_dask(engine)
+                self.job = engine.submit(self.spec, on_result=self.on_result if self.results_file else None)
+                if self.interrupts:  # Ctrl-C came before the job existed: act on it now
+                    engine.cancel(self.job) if self.interrupts == 1 else engine.terminate(self.job)
+                self.follow(engine, self.job)
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGINT, previous)
-            summary = job.wait()
+            summary = self.job.wait()
         self.clear_line()
         self.err.write(f"{summary.name}: {summary.status.value}: {summary.done} done, {summary.failed} failed, "
                        f"{summary.cancelled} cancelled of {summary.total} in {summary.wall_seconds:.2f} s\n")
@@ -190,17 +195,41 @@ class HeadlessRun:
             return EXIT_INTERRUPTED
         return EXIT_OK if summary.status.value == "done" else EXIT_FAILED
 
-    def install_interrupt_handler(self, engine: Any, job: Any) -> Any:
+    def start_dask(self, engine: Any) -> None:
+        """Connect to (or start) the Dask cluster before the job, with Ctrl-C ignored meanwhile.
+
+        A local cluster's worker processes share the terminal's process group, and a Ctrl-C
+        while they are still starting would kill them. Started while SIGINT is ignored, they
+        inherit the ignoring (and keep it), so Ctrl-C stays the engine's: cancel, then terminate.
+        A failure to start is the job's to report (it fails with a BackendError).
+        """
+        main = threading.current_thread() is threading.main_thread()
+        ours = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        where = self.options.get("dask_scheduler") or "a local cluster"
+        self.message(f"starting the Dask backend on {where} (Ctrl-C waits until it has started) ...")
+        try:
+            slots = engine.start_backend("dask")
+        except Exception:  # noqa: BLE001 - submitting the job reports it, as a failed job
+            return
+        finally:
+            if ours is not None:
+                signal.signal(signal.SIGINT, ours)
+        self.message(f"the Dask backend is ready: {slots} worker threads")
+
+    def install_interrupt_handler(self, engine: Any) -> Any:
+        """Ctrl-C cancels the job, a second one terminates it. Returns the previous handler."""
         if threading.current_thread() is not threading.main_thread():
             return None
 
         def interrupted(signum: int, frame: object) -> None:
             self.interrupts += 1
+            if self.job is None:
+                return  # run() acts on it once the job exists
             if self.interrupts == 1:
-                engine.cancel(job)
+                engine.cancel(self.job)
                 self.message("cancelling: running tasks finish (Ctrl-C again to terminate)")
             else:
-                engine.terminate(job)
+                engine.terminate(self.job)
                 self.message("terminating: killing the job's processes")
 
         return signal.signal(signal.SIGINT, interrupted)

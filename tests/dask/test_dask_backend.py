@@ -288,8 +288,12 @@ def test_ctrl_c_in_the_terminal_cancels_the_job_and_spares_the_local_clusters_wo
                             "range:0:400", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            env=env, cwd=ROOT, start_new_session=True)  # its own group, as a shell gives it
     try:
-        wait_for(lambda: len(psutil.Process(run.pid).children(recursive=True)) >= 4, 30, "the local cluster")
-        time.sleep(1.5)  # the job is running
+        assert run.stderr is not None
+        lines = []
+        while not any("the Dask backend is ready" in line for line in lines):  # Ctrl-C is ours from here on
+            line = run.stderr.readline()
+            assert line, f"poolscope ended early: {''.join(lines)}"
+            lines.append(line)
         os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground process group
         out, err = run.communicate(timeout=20)
     finally:

@@ -76,12 +76,22 @@ CMD_SUBMIT = "submit"
 CMD_CANCEL = "cancel"
 CMD_TERMINATE = "terminate"
 CMD_STOP = "stop"
+CMD_START_BACKEND = "start_backend"  # (verb, name, scheduler or None, reply: _Reply)
 
 _RESULT_MISSING = object()  # stored where a task has not finished
 
 
 class EngineClosed(RuntimeError):
     """The engine was shut down; it takes no more jobs."""
+
+
+class _Reply:
+    """An answer from the engine thread to a caller waiting on ``done``."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
 
 
 @dataclass(eq=False)
@@ -350,6 +360,27 @@ class Engine:
         """Kill the processes running the job's tasks (and their children); start replacements."""
         self._command(CMD_TERMINATE, self._job_id(job))
 
+    def start_backend(self, name: str, *, scheduler: str | None = None, timeout: float | None = None) -> int:
+        """Start a backend now rather than with its first job; return its number of worker slots.
+
+        For Dask, ``scheduler`` is the address to connect to (None: the engine's, else a local
+        cluster); once Dask has started, another address raises ``ValueError``. Raises what
+        starting the backend raised (e.g. ``ConnectionError`` for an unreachable scheduler).
+        """
+        from poolscope.core.jobs import check_backend
+
+        check_backend(name)
+        reply = _Reply()
+        with self._lock:
+            if self._closed:
+                raise EngineClosed("the engine has been shut down")
+            self._command(CMD_START_BACKEND, name, scheduler, reply)
+        if not reply.done.wait(timeout):
+            raise TimeoutError(f"the {name} backend did not start within {timeout} s")
+        if reply.error is not None:
+            raise reply.error
+        return int(reply.value)
+
     def job(self, job_id: int) -> Job:
         return Job(self, self._jobs[job_id])
 
@@ -461,6 +492,8 @@ class Engine:
                 self._terminate(command[1])
             elif verb == CMD_STOP:
                 self._begin_stop(command[1])
+            elif verb == CMD_START_BACKEND:
+                self._start_backend_for_caller(*command[1:])
 
     def _register(self, record: JobRecord) -> None:
         record.inputs = record.spec.inputs.iterate()
@@ -828,6 +861,19 @@ class Engine:
         return None
 
     # -- worker lifecycle ------------------------------------------------------------------------
+    def _start_backend_for_caller(self, name: str, scheduler: str | None, reply: _Reply) -> None:
+        try:
+            if name == DASK and scheduler is not None:
+                if DASK in self._backends and scheduler != self._dask_scheduler:
+                    raise ValueError(f"the Dask backend already runs on {self._dask_scheduler or 'a local cluster'}; "
+                                     "restart poolscope to use another scheduler")
+                self._dask_scheduler = scheduler
+            backend = self._ensure_backend(name)
+            reply.value = backend.slot_count()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            reply.error = exc
+        reply.done.set()
+
     def _ensure_backend(self, name: str) -> Backend:
         """The backend called ``name``, started with its slots on first use."""
         backend = self._backends.get(name)

@@ -51,7 +51,7 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
 
-from distributed import Client, Event, Future, LocalCluster, WorkerPlugin, get_client, get_worker
+from distributed import Client, Event, Future, LocalCluster, get_client, get_worker
 from distributed.comm import parse_address
 from distributed.comm.registry import get_backend
 from distributed.comm.addressing import parse_host_port
@@ -196,19 +196,17 @@ async def _kill_worker_process(grace: float, dask_worker: Any = None) -> None:
     await dask_worker.kill(timeout=grace)
 
 
-class IgnoreInterrupts(WorkerPlugin):
-    """Ctrl-C is the engine's to handle (cancel, then terminate), never a Dask worker's.
+def dask_setup(worker: Any) -> None:
+    """Worker preload hook (LocalCluster(preload=[this module])): runs in each worker process as it
+    starts, before it joins the scheduler, restarted workers included.
 
-    The workers of a LocalCluster share the terminal's process group with poolscope, so a Ctrl-C
-    reaches them too, and without this each one dies with KeyboardInterrupt (its nanny starts it
-    again, and Dask reruns what it held). ``setup`` runs in each worker process, restarted ones too.
+    Ctrl-C is the engine's to handle (cancel, then terminate), never a Dask worker's. The workers
+    of a LocalCluster share the terminal's process group with poolscope, so a Ctrl-C reaches them
+    too; without this each one would die with KeyboardInterrupt and Dask would rerun what it held.
+    Being a preload, it is in place before the worker can be given a task.
     """
-
-    name = "poolscope-ignore-interrupts"
-
-    def setup(self, worker: Any) -> None:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # -- in the engine's process -----------------------------------------------------------------------
@@ -524,10 +522,10 @@ class DaskBackend:
             # No dashboard, and its HTTP server (which it starts anyway) on a free loopback port.
             self.cluster = LocalCluster(n_workers=max(1, local_workers), threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=logging.CRITICAL,
-                                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+                                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                                        preload=[__name__])  # dask_setup: workers ignore Ctrl-C
             try:
                 self.client = Client(self.cluster, set_as_default=False)
-                self.client.register_plugin(IgnoreInterrupts())
             except BaseException:
                 self.cluster.close(timeout=CLOSE_TIMEOUT)
                 raise
