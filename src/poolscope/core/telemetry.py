@@ -48,7 +48,7 @@ class RingBuffer:
         self.capacity = capacity
         self.width = width
         self._times = np.zeros(capacity, dtype=np.float64)
-        self._values = np.zeros((capacity, width), dtype=dtype)
+        self._values: np.ndarray = np.zeros((capacity, width), dtype=dtype)
         self._next = 0  # the row the next append writes
         self._count = 0  # rows held, up to capacity
 
@@ -245,7 +245,7 @@ class Telemetry:
         ``job_counts``).
         """
         t = time.monotonic() if now is None else now
-        counts: dict[Hashable, float] = dict(job_counts)
+        counts: dict[Hashable, float] = {job_id: float(count) for job_id, count in job_counts.items()}
         counts[_TOTAL] = sum(job_counts.values()) if total_count is None else total_count
         rates = self.throughput.update(t, counts)
         total_rate = max(0.0, rates.pop(_TOTAL))
@@ -253,6 +253,6 @@ class Telemetry:
             time=t,
             cpu=self.cpu.sample(),
             total_rate=total_rate,
-            job_rates={int(key): max(0.0, rate) for key, rate in rates.items()},  # type: ignore[arg-type]
+            job_rates={key: max(0.0, rate) for key, rate in rates.items() if isinstance(key, int)},
             processes=self.processes.sample(worker_pids),
         )
