@@ -329,3 +329,17 @@ def test_an_unreachable_scheduler_fails_the_job_with_a_clear_error():
     assert result.returncode == 1
     assert f"no Dask scheduler at {address}" in json.loads(result.stdout)["errors"][0]["message"]
 
+
+
+@pytest.mark.timeout(60)
+def test_the_scheduler_can_be_changed_until_dask_starts(external):
+    with Engine(workers=1, nice=0) as engine:
+        engine.set_dask_scheduler(f"tcp://127.0.0.1:{free_port()}")  # nobody listens there
+        with pytest.raises(ConnectionError):
+            engine.start_backend("dask")
+        engine.set_dask_scheduler(external)  # a failed start fixes nothing: a corrected address is taken
+        assert engine.start_backend("dask") == 2
+        with pytest.raises(RuntimeError, match="already runs on"):
+            engine.set_dask_scheduler(None)
+        engine.set_dask_scheduler(external)  # the same one is fine
+        assert engine.dask_scheduler == external

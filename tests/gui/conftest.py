@@ -66,8 +66,19 @@ class FakeEngine:
     def terminate(self, job: Any) -> None:
         self.terminated.append(int(job))
 
+    dask_scheduler: str | None = None  # as Engine: the address Dask jobs use
+    dask_started: bool = False  # as Engine: once Dask has started, its address is fixed
+
+    def set_dask_scheduler(self, address: str | None) -> None:
+        if self.dask_started and address != self.dask_scheduler:
+            raise RuntimeError(f"Dask already runs on {self.dask_scheduler or 'a local cluster'}")
+        self.dask_scheduler = address
+
     def worker_pids(self) -> list[int]:
         return []
+
+    def backend_workers(self) -> dict[str, list[dict[str, Any]]]:
+        return {}
 
     def shutdown(self, **kwargs: Any) -> None:
         self.shutdowns.append(kwargs)

@@ -72,3 +72,50 @@ def test_killing_the_window_process_takes_its_workers_down_within_two_seconds():
         if app.poll() is None:
             app.kill()
             app.wait()
+
+
+@pytest.mark.timeout(90)
+def test_poolscope_gui_run_with_backend_dask_opens_the_window_on_a_local_cluster(qtbot):
+    pytest.importorskip("distributed", reason="Dask is not installed: pip install 'poolscope[dask]'")
+    from poolscope.cli import main
+    from tests.conftest import sample
+
+    seen: dict = {}
+
+    def watch() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if hasattr(w, "launch_panel") and w.isVisible()]
+        if not windows:
+            QTimer.singleShot(50, watch)
+            return
+        window = windows[0]
+        views = window.jobs_model.jobs()
+        dask_workers = window.workers_model.workers("dask")
+        if views and views[0].state.is_final and len(dask_workers) == 2:
+            seen["state"] = views[0].state
+            seen["results"] = window.jobs[views[0].job_id].wait(5).results
+            seen["backend"] = window.launch_panel.backend()
+            seen["scheduler"] = window.launch_panel.scheduler_text()
+            seen["workers"] = sorted(view.backend for view in window.workers_model.workers())
+            window.close()  # nothing runs: no question
+        else:
+            QTimer.singleShot(50, watch)
+
+    QTimer.singleShot(50, watch)
+    # the CLI's engine_options() for --backend dask: one idle local worker, a LocalCluster of 2
+    code = main(["gui", "--run", sample("square"), "--inputs", "range:0:12", "--backend", "dask"])
+    assert code == 0
+    assert seen == {"state": JobState.DONE, "results": [x * x for x in range(12)], "backend": "dask",
+                    "scheduler": "", "workers": ["dask", "dask", "processes"]}
+    assert_no_children()
+
+
+def test_run_gui_takes_the_engine_options_the_cli_gives(monkeypatch):
+    """run_gui(spec, **engine_options): the options reach the Engine, and the panel starts on their backend."""
+    import poolscope.gui.app as app_module
+
+    assert app_module._backend_of(None, {"nice": 10, "dask_scheduler": None, "workers": 1, "dask_workers": 2}) == "dask"
+    assert app_module._backend_of(None, {"nice": 10, "dask_scheduler": "tcp://h:8786", "workers": 1}) == "dask"
+    assert app_module._backend_of(None, {"nice": 10, "dask_scheduler": None, "threads": None}) == "threads"
+    assert app_module._backend_of(None, {"nice": 10, "dask_scheduler": None, "workers": None}) is None
+    spec = JobSpec.create("noop", "range:1", backend="threads")
+    assert app_module._backend_of(spec, {"dask_workers": 2}) == "threads"

@@ -11,6 +11,7 @@ import pytest
 
 from poolscope.core.events import (
     JobFinished,
+    JobNotice,
     JobStateChanged,
     JobSubmitted,
     TaskFailed,
@@ -20,7 +21,7 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.jobs import JobState, JobSummary, TaskError
-from poolscope.gui.bridge import FRAME_INTERVAL, STOP_BRIDGE, EventBridge, EventFolder
+from poolscope.gui.bridge import DASK_SLOT, FRAME_INTERVAL, STOP_BRIDGE, EventBridge, EventFolder, local_backend_of
 
 JOBS = 4
 FLOOD_EVENTS = 200_000
@@ -218,3 +219,91 @@ def test_folder_tracks_jobs_workers_and_failures():
     assert any("started in slot 1" in entry.message for entry in update.log)
     assert not folder.has_changes
     assert folder.take_changes().jobs == {}
+
+
+def dask_worker(address: str, *, cpu: float = 50.0, memory: int = 80 << 20, executing: int = 1) -> dict:
+    """A worker as engine.backend_workers() describes it (core/backends/dask.py describe_workers)."""
+    return {"address": address, "name": address[-1], "host": "127.0.0.1", "pid": 1000 + int(address[-1]),
+            "nthreads": 1, "cpu_percent": cpu, "memory_bytes": memory, "memory_limit": 4 << 30,
+            "executing": executing, "ready": 0, "status": "running"}
+
+
+def test_folder_tells_thread_slots_and_dask_forwarders_from_processes_and_shows_notices():
+    backends = {42: "processes", 50: "threads", 60: DASK_SLOT}
+    folder = EventFolder(backend_of=lambda pid: backends.get(pid, "processes"))
+    folder.fold([
+        JobSubmitted(1, "spin", "spin", "range:0:9", 9, 0.0),
+        WorkerStarted(42, 0, 0.0), WorkerStarted(50, 0, 0.0), WorkerStarted(60, 0, 0.0),
+        WorkerActivity(50, 1, 3, None, 2, 0.0), WorkerActivity(60, 1, 4, None, 1, 0.0),
+        JobNotice(1, "threads cannot be killed: the job is cancelled instead", 0.0),
+    ])
+    folder.add_thread_cpu({50: 97.0})
+    update = folder.take_changes()
+    assert {pid: view.backend for pid, view in update.workers.items()} == {42: "processes", 50: "threads"}
+    assert update.workers[50].busy and update.workers[50].cpu_percent == 97.0
+    [notice] = update.notices
+    assert notice.job_id == 1
+    assert notice.message == "Job 1 'spin': threads cannot be killed: the job is cancelled instead"
+    assert any(entry.message == notice.message and entry.level == "warning" for entry in update.log)
+    folder.fold([WorkerExited(60, 0, 0, "shutdown", 0.0), WorkerExited(50, 0, 0, "shutdown", 0.0)])
+    update = folder.take_changes()
+    assert list(update.workers) == [50] and update.workers[50].alive is False  # the forwarder was never shown
+
+
+def test_local_backend_of_knows_slot_threads_by_their_names():
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, name="poolscope-thread-0")
+    forwarder = threading.Thread(target=release.wait, name="poolscope-dask-3")
+    thread.start()
+    forwarder.start()
+    try:
+        assert local_backend_of(thread.native_id) == "threads"
+        assert local_backend_of(forwarder.native_id) == DASK_SLOT
+        assert local_backend_of(threading.main_thread().native_id) == "processes"  # not a slot
+        assert local_backend_of(2**22 + 12345) == "processes"
+    finally:
+        release.set()
+        thread.join()
+        forwarder.join()
+
+
+def test_folder_turns_backend_readings_into_dask_worker_rows_and_cluster_samples():
+    folder = EventFolder()
+    folder.fold_backend_workers({"processes": []}, 1.0)  # no cluster: nothing to show
+    assert not folder.has_changes
+    folder.fold_backend_workers({"processes": [], "dask": [dask_worker("tcp://127.0.0.1:1"),
+                                                           dask_worker("tcp://127.0.0.1:2", cpu=99.0)]}, 2.0)
+    update = folder.take_changes()
+    assert set(update.workers) == {"tcp://127.0.0.1:1", "tcp://127.0.0.1:2"}
+    view = update.workers["tcp://127.0.0.1:2"]
+    assert (view.backend, view.pid, view.cpu_percent, view.rss, view.executing, view.busy) == \
+           ("dask", 1002, 99.0, 80 << 20, 1, True)
+    [sample] = update.cluster
+    assert sample.time == 2.0 and sample.cpu == {"tcp://127.0.0.1:1": 50.0, "tcp://127.0.0.1:2": 99.0}
+    assert sample.labels["tcp://127.0.0.1:1"] == "127.0.0.1:1"
+    # a worker that went away leaves the table
+    folder.fold_backend_workers({"dask": [dask_worker("tcp://127.0.0.1:2", executing=0)]}, 3.0)
+    update = folder.take_changes()
+    assert update.workers["tcp://127.0.0.1:1"].alive is False
+    assert update.workers["tcp://127.0.0.1:2"].alive and not update.workers["tcp://127.0.0.1:2"].busy
+
+
+@pytest.mark.timeout(30)
+def test_backend_workers_are_polled_off_the_gui_and_bridge_threads(qtbot):
+    source: queue.Queue = queue.Queue()
+    callers: list[str] = []
+
+    def backend_workers() -> dict:
+        callers.append(threading.current_thread().name)
+        time.sleep(0.3)  # a slow scheduler must not hold up the events
+        return {"dask": [dask_worker("tcp://127.0.0.1:7")]}
+
+    bridge = EventBridge(source, telemetry_interval=None, backend_workers=backend_workers, backend_interval=0.05)
+    collector = Collector(bridge)
+    bridge.start()
+    source.put([JobSubmitted(1, "a", "noop", "range:3", 3, 0.0)])
+    qtbot.waitUntil(lambda: 1 in collector.jobs, timeout=250)  # folded while the poller waits on the scheduler
+    qtbot.waitUntil(lambda: "tcp://127.0.0.1:7" in collector.workers, timeout=5000)
+    assert bridge.stop()
+    assert set(callers) == {"poolscope-backend-poller"}
+    assert not any(thread.name == "poolscope-backend-poller" for thread in threading.enumerate())

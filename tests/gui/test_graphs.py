@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from poolscope.core.telemetry import TelemetrySample
-from poolscope.gui.widgets.cpu_graph import HEATMAP_ABOVE, CpuGraph
+from poolscope.gui.bridge import ClusterSample
+from poolscope.gui.widgets.cpu_graph import CLUSTER_VIEW, HEATMAP_ABOVE, LOCAL_VIEW, CpuGraph
 from poolscope.gui.widgets.throughput_graph import ThroughputGraph
 
 
@@ -66,3 +67,40 @@ def test_throughput_graph_draws_the_total_and_a_curve_per_job(qtbot):
     # a job that ended longer ago than the longest history leaves by itself
     graph.refresh(data[-1].time + 10_000)
     assert graph.job_curves == {}
+
+
+def cluster_samples(addresses: list[str], count: int, *, start: float = 1000.0,
+                    step: float = 0.5) -> list[ClusterSample]:
+    return [ClusterSample(time=start + i * step, cpu={a: float(10 * n + i % 10) for n, a in enumerate(addresses)},
+                          labels={a: a.removeprefix("tcp://") for a in addresses}) for i in range(count)]
+
+
+def test_cpu_graph_shows_a_curve_per_dask_worker_once_a_cluster_reports(qtbot):
+    graph = CpuGraph(2)
+    qtbot.addWidget(graph)
+    assert graph.view == LOCAL_VIEW and graph.view_combo.isHidden()
+    workers = ["tcp://10.0.0.5:4001", "tcp://10.0.0.6:4001"]
+    data = cluster_samples(workers, 40)
+    graph.add_cluster_samples(data)
+    assert graph.view == CLUSTER_VIEW and not graph.view_combo.isHidden()  # turned to the cluster, once
+    assert graph.title.text() == "CPU per Dask worker (2)"
+    now = data[-1].time
+    graph.refresh(now)
+    for n, address in enumerate(workers):
+        x, y = graph.cluster_curve_data()[address]
+        assert len(x) >= 30 and x[-1] == 0 and y[-1] == 10 * n + 39 % 10  # (clip-to-view may drop an edge point)
+    curves = dict(graph.cluster_curves)
+    # one worker is replaced (restarted): the new one gets a curve, the old line stays until it scrolls away
+    later = cluster_samples([workers[0], "tcp://10.0.0.6:4002"], 10, start=now + 0.5)
+    graph.add_cluster_samples(later)
+    graph.refresh(later[-1].time)
+    assert graph.title.text() == "CPU per Dask worker (2)"
+    assert set(graph.cluster_curves) == set(workers) | {"tcp://10.0.0.6:4002"}
+    assert graph.cluster_curves[workers[0]] is curves[workers[0]]  # made once
+    graph.add_cluster_samples(cluster_samples([workers[0], "tcp://10.0.0.6:4002"], 1, start=now + 120))
+    graph.refresh(now + 120)
+    assert set(graph.cluster_curves) == {workers[0], "tcp://10.0.0.6:4002"}
+    graph.set_view(LOCAL_VIEW)  # the user can go back to this machine's cores
+    assert graph.view == LOCAL_VIEW and graph.title.text() == "CPU per core (2 logical)"
+    graph.add_cluster_samples(cluster_samples(workers, 1, start=now + 121))
+    assert graph.view == LOCAL_VIEW  # and it stays there

@@ -17,6 +17,8 @@ def _set(panel, **values):
     for key, value in values.items():
         if key == "inputs":
             panel.set_inputs_text(value)
+        elif key == "backend":
+            panel.set_backend(value)
         else:
             getattr(panel, key).setText(value)
 
@@ -46,6 +48,11 @@ BAD_FIELDS = [
     ("retries", {"retries_edit": "-1"}, "0 or more"),
     ("retries", {"retries_edit": "x"}, "whole number"),
     ("max_tasks_per_worker", {"max_tasks_edit": "0"}, "at least 1"),
+    ("scheduler", {"backend": "dask", "scheduler_edit": "http://10.0.0.5:8786"}, "unknown scheme 'http'"),
+    ("scheduler", {"backend": "dask", "scheduler_edit": "tcp://10.0.0.5:99999"}, "from 1 to 65535"),
+    ("scheduler", {"backend": "dask", "scheduler_edit": "tcp://:8786"}, "no host"),
+    ("scheduler", {"backend": "dask", "scheduler_edit": "two words"}, "not a host name"),
+    # a good address, but not the one this window's engine was made with (a local cluster)
 ]
 
 
@@ -68,13 +75,13 @@ def test_several_bad_fields_are_all_marked_and_fixing_them_clears_the_marks(qtbo
     panel = fake_window.launch_panel
     panel.set_builtin("primes")
     _set(panel, target_edit="nope:nope", range_stop="x", kwargs_edit="[]", chunksize_edit="0", timeout_edit="-1",
-         retries_edit="r", max_tasks_edit="0")
+         retries_edit="r", max_tasks_edit="0", backend="dask", scheduler_edit="tcp://host:port")
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-    assert set(panel.errors()) == set(FIELDS)
+    assert set(panel.errors()) == set(FIELDS) - {"backend"}  # the backend is only wrong without Dask installed
     assert fake_window.engine.submitted == []
 
     panel.set_builtin("noop")
-    _set(panel, range_stop="5")
+    _set(panel, range_stop="5", backend="processes")  # choosing another backend takes the scheduler's mark away
     for edit in (panel.chunksize_edit, panel.timeout_edit, panel.retries_edit, panel.max_tasks_edit):
         qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
         qtbot.keyClick(edit, Qt.Key.Key_Backspace)  # typing in a field takes its mark away
@@ -159,3 +166,77 @@ def test_last_launch_settings_persist(qtbot, settings):
     assert again.target_edit.text() == "collatz"
     assert (again.range_stop.text(), again.kwargs_edit.text(), again.chunksize_edit.text(), again.timeout_edit.text(),
             again.retries_edit.text()) == ("33", '{"size": 10}', "4", "9", "2")
+    assert again.backend() == "processes"
+
+
+def test_backend_and_scheduler_persist_and_reach_the_spec(qtbot, fake_window, settings):
+    from poolscope.gui.widgets.launch_panel import LaunchPanel
+
+    panel = fake_window.launch_panel
+    panel.set_builtin("noop")
+    assert panel.backend() == "processes" and not panel.scheduler_row.isVisibleTo(panel)
+    panel.set_backend("threads")
+    assert not panel.scheduler_row.isVisibleTo(panel)
+    assert "GIL" in panel.backend_description.text()
+    panel.start()
+    assert fake_window.engine.submitted[-1].backend == "threads"
+    panel.set_backend("dask")
+    assert panel.scheduler_row.isVisibleTo(panel)
+    panel.start()  # empty address: a local cluster, which is what this window's engine uses
+    assert panel.errors() == {} and fake_window.engine.submitted[-1].backend == "dask"
+
+    panel.scheduler_edit.setText("tcp://10.0.0.5:8786")
+    panel.save_settings(settings)
+    settings.sync()
+    again = LaunchPanel()
+    qtbot.addWidget(again)
+    again.restore_settings(settings)
+    assert again.backend() == "dask" and again.scheduler_text() == "tcp://10.0.0.5:8786"
+    assert again.scheduler_row.isVisibleTo(again)
+
+
+def test_any_scheduler_is_taken_until_dask_starts_then_only_that_one(qtbot, settings):
+    from poolscope.gui.main_window import QUIT_TERMINATE, MainWindow
+    from tests.gui.conftest import FakeEngine, close
+
+    engine = FakeEngine(dask_scheduler="tcp://10.0.0.5:8786")
+    window = MainWindow(engine, settings=settings, dask_scheduler="10.0.0.5:8786")
+    try:
+        panel = window.launch_panel
+        assert panel.scheduler_text() == "10.0.0.5:8786"  # filled in from the command line
+        panel.set_builtin("noop")
+        panel.set_backend("dask")
+        panel.scheduler_edit.setText("10.0.0.7:8786")  # Dask has not started: another one is fine
+        panel.start()
+        assert panel.errors() == {} and engine.dask_scheduler == "tcp://10.0.0.7:8786"
+        engine.dask_started = True  # as the engine marks it when the first Dask job starts it
+        panel.scheduler_edit.setText("tcp://10.0.0.7")  # the same address, written out differently
+        panel.start()
+        assert panel.errors() == {}
+        assert [spec.backend for spec in engine.submitted] == ["dask", "dask"]
+        for other in ("", "tcp://10.0.0.6:8786"):
+            panel.scheduler_edit.setText(other)
+            panel.start()
+            message = panel.error_text("scheduler")
+            assert "already runs Dask jobs on the scheduler at tcp://10.0.0.7:8786" in message, message
+            assert "poolscope gui --backend dask" in message
+        assert len(engine.submitted) == 2
+    finally:
+        close(window, QUIT_TERMINATE)
+
+
+def test_choosing_dask_without_it_installed_shows_how_to_install_it(qtbot, fake_window, monkeypatch):
+    import poolscope.core.backends as backends
+    import poolscope.gui.widgets.launch_panel as launch_panel
+
+    monkeypatch.setattr(backends, "dask_available", lambda: False)  # what check_backend asks
+    monkeypatch.setattr(launch_panel, "dask_available", lambda: False)
+    panel = fake_window.launch_panel
+    panel.set_builtin("noop")
+    panel.set_backend("dask")
+    assert backends.DASK_INSTALL_HINT in panel.error_text("backend")  # said at once, before Start
+    panel.start()
+    assert panel.errors() == {"backend": backends.DASK_INSTALL_HINT}
+    assert fake_window.engine.submitted == []
+    panel.set_backend("processes")
+    assert panel.errors() == {}

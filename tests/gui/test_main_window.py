@@ -41,8 +41,9 @@ def test_start_a_builtin_job_by_clicking_start_and_watch_it_finish(qtbot, window
     row = window.jobs_model.row_of(job_id)
     model = window.jobs_model
     assert model.data(model.index(row, JobsModel.PROGRESS_COLUMN)) == "100%"
-    assert model.data(model.index(row, 2)) == "done"
-    assert model.data(model.index(row, 4)) == "12 / 12"
+    assert model.data(model.index(row, JobsModel.STATE_COLUMN)) == "done"
+    assert model.data(model.index(row, JobsModel.DONE_COLUMN)) == "12 / 12"
+    assert model.data(model.index(row, JobsModel.BACKEND_COLUMN)) == "processes"
     view = model.view_of(job_id)
     assert (view.done, view.failed, view.cancelled, view.fraction) == (12, 0, 0, 1.0)
     assert window.windowTitle() == "poolscope"

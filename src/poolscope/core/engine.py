@@ -76,7 +76,7 @@ CMD_SUBMIT = "submit"
 CMD_CANCEL = "cancel"
 CMD_TERMINATE = "terminate"
 CMD_STOP = "stop"
-CMD_START_BACKEND = "start_backend"  # (verb, name, scheduler or None, reply: _Reply)
+CMD_START_BACKEND = "start_backend"  # (verb, name, reply: _Reply)
 
 _RESULT_MISSING = object()  # stored where a task has not finished
 
@@ -287,7 +287,8 @@ class Engine:
         self._size = workers
         self._nice = nice
         self._threads = threads or workers
-        self._dask_scheduler = dask_scheduler  # None: a LocalCluster is started on first use
+        self._dask_scheduler = dask_scheduler  # None: a LocalCluster is started on first use; under _lock
+        self._dask_started = False  # the Dask backend is starting or started: its address is fixed; under _lock
         self._dask_workers = dask_workers
         # Backends in use, started on first need (processes at once); engine thread only.
         self._backends: dict[str, Backend] = {}
@@ -360,21 +361,39 @@ class Engine:
         """Kill the processes running the job's tasks (and their children); start replacements."""
         self._command(CMD_TERMINATE, self._job_id(job))
 
+    @property
+    def dask_scheduler(self) -> str | None:
+        """The Dask scheduler address Dask jobs use (None: a local cluster started on first use)."""
+        with self._lock:
+            return self._dask_scheduler
+
+    def set_dask_scheduler(self, address: str | None) -> None:
+        """Choose the Dask scheduler (None: a local cluster) before the first Dask job starts it.
+
+        Raises ``RuntimeError`` naming the one in use if Dask has started on another address.
+        """
+        with self._lock:
+            if self._dask_started and address != self._dask_scheduler:
+                raise RuntimeError(f"Dask already runs on {self._dask_scheduler or 'a local cluster'}; "
+                                   "another scheduler needs a new poolscope")
+            self._dask_scheduler = address
+
     def start_backend(self, name: str, *, scheduler: str | None = None, timeout: float | None = None) -> int:
         """Start a backend now rather than with its first job; return its number of worker slots.
 
-        For Dask, ``scheduler`` is the address to connect to (None: the engine's, else a local
-        cluster); once Dask has started, another address raises ``ValueError``. Raises what
-        starting the backend raised (e.g. ``ConnectionError`` for an unreachable scheduler).
+        For Dask, ``scheduler`` is set first (see :meth:`set_dask_scheduler`). Raises what starting
+        the backend raised (e.g. ``ConnectionError`` for an unreachable scheduler).
         """
         from poolscope.core.jobs import check_backend
 
         check_backend(name)
+        if name == DASK and scheduler is not None:
+            self.set_dask_scheduler(scheduler)
         reply = _Reply()
         with self._lock:
             if self._closed:
                 raise EngineClosed("the engine has been shut down")
-            self._command(CMD_START_BACKEND, name, scheduler, reply)
+            self._command(CMD_START_BACKEND, name, reply)
         if not reply.done.wait(timeout):
             raise TimeoutError(f"the {name} backend did not start within {timeout} s")
         if reply.error is not None:
@@ -499,7 +518,7 @@ class Engine:
         record.inputs = record.spec.inputs.iterate()
         self._active.append(record)
         self._emit(JobSubmitted(record.id, record.spec.name, record.spec.target.text, record.spec.inputs.text,
-                                record.total, time.time()))
+                                record.total, time.time(), record.spec.backend))
         try:
             backend = self._ensure_backend(record.spec.backend)
         except Exception as exc:  # noqa: BLE001 - e.g. a Dask scheduler that cannot be reached
@@ -744,7 +763,7 @@ class Engine:
             worker.ready = True
             self._startup_failures = 0
             self._update_worker_pids()
-            self._emit(WorkerStarted(worker.pid, worker.slot, time.time()))
+            self._emit(WorkerStarted(worker.pid, worker.slot, time.time(), worker.backend))
         elif kind == protocol.MSG_SETUP_FAILED:
             self._handle_setup_failed(worker, *message[1:])
         elif kind == protocol.MSG_NOTICE:
@@ -861,13 +880,8 @@ class Engine:
         return None
 
     # -- worker lifecycle ------------------------------------------------------------------------
-    def _start_backend_for_caller(self, name: str, scheduler: str | None, reply: _Reply) -> None:
+    def _start_backend_for_caller(self, name: str, reply: _Reply) -> None:
         try:
-            if name == DASK and scheduler is not None:
-                if DASK in self._backends and scheduler != self._dask_scheduler:
-                    raise ValueError(f"the Dask backend already runs on {self._dask_scheduler or 'a local cluster'}; "
-                                     "restart poolscope to use another scheduler")
-                self._dask_scheduler = scheduler
             backend = self._ensure_backend(name)
             reply.value = backend.slot_count()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
@@ -886,7 +900,15 @@ class Engine:
         elif name == DASK:
             from poolscope.core.backends.dask import DaskBackend
 
-            backend = DaskBackend(self._dask_scheduler, self._dask_workers)
+            with self._lock:
+                self._dask_started = True
+                address = self._dask_scheduler
+            try:
+                backend = DaskBackend(address, self._dask_workers)
+            except BaseException:
+                with self._lock:
+                    self._dask_started = False  # a corrected address may be tried with the next job
+                raise
         else:
             raise ValueError(f"unknown backend {name!r}")
         self._backends[name] = backend

@@ -22,6 +22,7 @@ class JobSubmitted:
     inputs: str
     total: int | None  # None when the inputs' number is not known in advance
     time: float
+    backend: str = "processes"  # where its tasks run: "processes", "threads" or "dask"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class WorkerStarted:
     pid: int
     slot: int  # 0..workers-1: a replacement takes the slot of the worker it replaces
     time: float
+    backend: str = "processes"  # "threads": pid is the slot thread's native id; "dask": a forwarder
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import Any
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from poolscope.core.backends import DASK, THREADS
 from poolscope.core.jobs import JobSpec
 
 __all__ = ["APPLICATION", "ORGANIZATION", "run_gui"]
@@ -17,13 +19,26 @@ ORGANIZATION = "poolscope"
 APPLICATION = "poolscope"
 
 
-def run_gui(spec: JobSpec | None = None, workers: int | None = None, nice: int = 10) -> int:
-    """Open the window on a local pool of ``workers`` processes at ``nice``; start ``spec`` if
-    given; return the application's exit code once the window is closed."""
+def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
+    """Open the window on an :class:`Engine` made with ``engine_options`` (its keyword arguments, as
+    the CLI's ``engine_options()`` gives them: ``workers``, ``nice`` (default 10), ``threads``,
+    ``dask_scheduler``, ``dask_workers``); start ``spec`` if given; return the application's exit
+    code once the window is closed.
+
+    The launch panel starts on the backend these are for: ``spec``'s, else Dask when
+    ``dask_workers`` or a ``dask_scheduler`` is given, threads when ``threads`` is (otherwise the
+    last one used). A ``dask_scheduler`` fills the panel's scheduler field: it is the one address
+    this window's Dask jobs can use.
+    """
     import pyqtgraph as pg
 
     from poolscope.core.engine import Engine
     from poolscope.gui.main_window import QUIT_CANCEL, MainWindow
+
+    options = {"nice": 10, **engine_options}
+    options.pop("events", None)  # the window always reads events
+    nice = options["nice"]
+    backend = _backend_of(spec, options)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
@@ -31,10 +46,13 @@ def run_gui(spec: JobSpec | None = None, workers: int | None = None, nice: int =
     app.setApplicationDisplayName("poolscope")
     pg.setConfigOptions(antialias=False, useOpenGL=False)
 
-    engine = Engine(workers, nice=nice, events=True)
+    engine = Engine(events=True, **options)
     window = None
     try:
-        window = MainWindow(engine, settings=QSettings(ORGANIZATION, APPLICATION), nice=nice)
+        window = MainWindow(engine, settings=QSettings(ORGANIZATION, APPLICATION), nice=nice,
+                            dask_scheduler=options.get("dask_scheduler"))
+        if backend is not None:
+            window.launch_panel.set_backend(backend)
         window.show()
         if spec is not None:
             window.submit(spec)
@@ -54,3 +72,14 @@ def run_gui(spec: JobSpec | None = None, workers: int | None = None, nice: int =
             window.shutdown()
         else:
             engine.shutdown(terminate=True, timeout=10)
+
+
+def _backend_of(spec: JobSpec | None, options: dict[str, Any]) -> str | None:
+    """The backend the launch panel starts on (see run_gui), or None: the one last used."""
+    if spec is not None:
+        return spec.backend
+    if options.get("dask_scheduler") or "dask_workers" in options:
+        return DASK
+    if "threads" in options:
+        return THREADS
+    return None

@@ -5,9 +5,12 @@
       │  get / get_nowait, in the bridge thread
       ▼
  EventFolder: per-job counters, per-worker state, log entries      Telemetry: psutil, a few Hz
+      ▲                                                           (processes; thread slots' own CPU)
+      │ latest reading, folded by the bridge thread
+ backend poller thread: engine.backend_workers() every 0.5 s (Dask: the scheduler's worker metrics)
       │  at most once per frame (~30/s), and only when the previous update was taken
       ▼
- BridgeUpdate (changed jobs and workers, new log lines, telemetry samples)
+ BridgeUpdate (changed jobs and workers, new log lines, notices, telemetry and cluster samples)
       │  updates_ready signal (no payload) → GUI thread calls take_update()
       ▼
  models and graphs
@@ -17,6 +20,10 @@ The GUI thread never waits on the queue and never sees one signal per event: how
 events arrive, at most one ``updates_ready`` is queued to it at a time, and an update not yet
 taken absorbs later changes. Counts are folded from incremental events, so the counts the
 window shows equal the engine's once the queue is drained.
+
+``backend_workers()`` may talk to a Dask scheduler over the network, so neither the GUI thread
+nor the bridge thread calls it: a poller thread of the bridge does, and a slow or unreachable
+scheduler delays only the cluster's rows, never the jobs' progress.
 """
 
 from __future__ import annotations
@@ -25,14 +32,17 @@ import dataclasses
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import psutil
 from PySide6.QtCore import QThread, Signal
 
+from poolscope.core.backends import DASK, PROCESSES, THREADS
 from poolscope.core.events import (
     JobFinished,
+    JobNotice,
     JobStateChanged,
     JobSubmitted,
     TaskFailed,
@@ -45,13 +55,16 @@ from poolscope.core.jobs import JobState, JobSummary
 from poolscope.core.telemetry import Telemetry, TelemetrySample
 
 __all__ = [
+    "DASK_SLOT",
     "STOP_BRIDGE",
     "BridgeUpdate",
+    "ClusterSample",
     "EventBridge",
     "EventFolder",
     "JobView",
     "LogEntry",
     "WorkerView",
+    "local_backend_of",
 ]
 
 
@@ -73,6 +86,30 @@ RATE_WINDOW = 2.0
 MAX_LOG_PER_UPDATE = 300
 #: Telemetry samples one update carries at most (only reached if the GUI thread stalls for minutes).
 MAX_SAMPLES_PER_UPDATE = 2400
+#: How often the poller asks the engine what its remote backends' workers do (seconds): 2 Hz.
+BACKEND_POLL_INTERVAL = 0.5
+
+#: The backend of a worker slot that is a thread forwarding chunks to Dask. Such slots are engine
+#: plumbing, not workers: the window lists the Dask workers themselves (from backend_workers()).
+DASK_SLOT = "dask-slot"
+# The names core/backends gives the threads of its slots (threads.py, dask.py). WorkerStarted does
+# not say which backend a slot belongs to, so the bridge (which runs in the engine's process)
+# looks the slot's thread up by its native id; see local_backend_of.
+_THREAD_SLOT_PREFIX = "poolscope-thread-"
+_DASK_SLOT_PREFIX = "poolscope-dask-"
+
+
+def local_backend_of(pid: int) -> str:
+    """The backend of the worker slot ``pid`` names: THREADS or DASK_SLOT when it is the native id
+    of one of this process's slot threads, else PROCESSES (a worker process)."""
+    for thread in threading.enumerate():
+        if thread.native_id == pid:
+            if thread.name.startswith(_THREAD_SLOT_PREFIX):
+                return THREADS
+            if thread.name.startswith(_DASK_SLOT_PREFIX):
+                return DASK_SLOT
+            break
+    return PROCESSES
 
 
 class EventSource(Protocol):
@@ -132,22 +169,45 @@ class JobView:
 
 @dataclass(slots=True)
 class WorkerView:
-    """One worker process as the window shows it."""
+    """One worker as the window shows it: a local process or thread slot, or a Dask worker."""
 
-    pid: int
+    pid: int | None  # process id; a thread slot's native thread id; None for a Dask worker not yet asked
     slot: int | None
-    job_id: int | None = None  # the job whose task it runs, None when idle
+    backend: str = PROCESSES  # PROCESSES, THREADS or DASK (a Dask worker of the cluster)
+    job_id: int | None = None  # the job whose task it runs, None when idle (local slots)
     index: int | None = None  # the input index of that task
     task_progress: float | None = None  # 0..1 when the task reports progress with a total
     tasks_done: int = 0
-    cpu_percent: float = 0.0  # of one core, with its children
-    rss: int = 0  # bytes, with its children
+    cpu_percent: float = 0.0  # of one core, with its children (a thread: its own time only)
+    rss: int = 0  # bytes, with its children (0 for a thread: it shares the process's memory)
     alive: bool = True
     exit_reason: str = ""
+    # -- a Dask worker, as the scheduler last reported it ---------------------------------------
+    address: str = ""  # its address, the key it is known by
+    host: str = ""
+    name: str = ""
+    nthreads: int = 0
+    executing: int = 0  # tasks (poolscope chunks) running on it now
+    queued: int = 0  # tasks waiting on it
+    memory_limit: int = 0  # bytes, 0 when none
+
+    @property
+    def key(self) -> int | str:
+        """What the views are keyed by: the pid of a local slot, the address of a Dask worker."""
+        return self.address if self.backend == DASK else self.pid  # type: ignore[return-value]
 
     @property
     def busy(self) -> bool:
-        return self.job_id is not None
+        return self.job_id is not None or self.executing > 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSample:
+    """One reading of a cluster's workers: what the CPU graph's cluster view appends."""
+
+    time: float  # time.monotonic() when the poller had it
+    cpu: dict[str, float]  # Dask worker address -> CPU % (of one core; the worker process's)
+    labels: dict[str, str]  # address -> a short label for the legend
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,31 +226,45 @@ class BridgeUpdate:
     """What changed since the previous update, as copies the GUI thread may keep."""
 
     jobs: dict[int, JobView] = field(default_factory=dict)  # job id -> its latest view (changed ones)
-    workers: dict[int, WorkerView] = field(default_factory=dict)  # pid -> latest view; alive False: remove
+    # WorkerView.key (pid, or a Dask worker's address) -> latest view; alive False: remove it
+    workers: dict[int | str, WorkerView] = field(default_factory=dict)
     log: list[LogEntry] = field(default_factory=list)
+    notices: list[LogEntry] = field(default_factory=list)  # the engine's JobNotices (also in log), to show plainly
     samples: list[TelemetrySample] = field(default_factory=list)  # oldest first
+    cluster: list[ClusterSample] = field(default_factory=list)  # oldest first; empty when no cluster runs
     finished: list[JobSummary] = field(default_factory=list)  # jobs that ended, in order
     events: int = 0  # events folded into this update (for statistics)
 
 
 class EventFolder:
-    """Folds engine events into per-job and per-worker views. Plain Python, used by one thread."""
+    """Folds engine events into per-job and per-worker views. Plain Python, used by one thread.
 
-    def __init__(self) -> None:
+    ``backend_of(pid)`` names the backend of a slot from its WorkerStarted (default:
+    :func:`local_backend_of`, which needs the folder to run in the engine's process).
+    """
+
+    def __init__(self, backend_of: Callable[[int], str] = local_backend_of) -> None:
+        self._backend_of = backend_of
         self.jobs: dict[int, JobView] = {}  # job id -> view
-        self.workers: dict[int, WorkerView] = {}  # pid -> view of a live worker
+        self.workers: dict[int, WorkerView] = {}  # pid -> view of a live local worker (process or thread)
+        self.cluster_workers: dict[str, WorkerView] = {}  # address -> view of a Dask worker
+        self._dask_slots: set[int] = set()  # native ids of the Dask forwarder threads (not shown)
         self.tasks_finished = 0  # done + failed over every job: the total throughput's count
         self.events = 0  # events folded so far
         # What changed since the last take_changes(): the update's contents.
         self._dirty_jobs: set[int] = set()
         self._dirty_workers: set[int] = set()
-        self._exited: dict[int, WorkerView] = {}
+        self._dirty_cluster: set[str] = set()
+        self._exited: dict[int | str, WorkerView] = {}
         self._log: list[LogEntry] = []
         self._log_dropped = 0
+        self._notices: list[LogEntry] = []
         self._finished: list[JobSummary] = []
         self._samples: list[TelemetrySample] = []
+        self._cluster_samples: list[ClusterSample] = []
         self._events_since = 0
-        self._replaced_slots: set[int] = set()  # slots that had a worker: a new one there is a replacement
+        # (backend, slot) of slots that had a worker: a new one there is a replacement
+        self._replaced_slots: set[tuple[str, int]] = set()
 
     # -- folding ---------------------------------------------------------------------------
 
@@ -248,9 +322,15 @@ class EventFolder:
         self._add_log("error", message, detail=detail, job_id=event.job_id)
 
     def _worker_activity(self, event: WorkerActivity) -> None:
+        if event.pid in self._dask_slots:
+            return
         view = self.workers.get(event.pid)
         if view is None:
-            view = WorkerView(pid=event.pid, slot=None)
+            backend = self._backend_of(event.pid)
+            if backend == DASK_SLOT:
+                self._dask_slots.add(event.pid)
+                return
+            view = WorkerView(pid=event.pid, slot=None, backend=backend)
             self.workers[event.pid] = view
         view.job_id = event.job_id
         view.index = event.index
@@ -261,25 +341,42 @@ class EventFolder:
     def _worker_started(self, event: WorkerStarted) -> None:
         view = self.workers.get(event.pid)
         if view is None:
-            view = WorkerView(pid=event.pid, slot=event.slot)
+            backend = self._backend_of(event.pid)
+            if backend == DASK_SLOT:
+                self._dask_slots.add(event.pid)
+                return
+            view = WorkerView(pid=event.pid, slot=event.slot, backend=backend)
             self.workers[event.pid] = view
         view.slot = event.slot
         self._dirty_workers.add(event.pid)
-        if event.slot in self._replaced_slots:
-            self._add_log("info", f"Worker {event.pid} started in slot {event.slot}")
+        if (view.backend, event.slot) in self._replaced_slots:
+            noun = "Thread" if view.backend == THREADS else "Worker"
+            self._add_log("info", f"{noun} {event.pid} started in slot {event.slot}")
 
     def _worker_exited(self, event: WorkerExited) -> None:
+        if event.pid in self._dask_slots:
+            self._dask_slots.discard(event.pid)
+            if event.reason.startswith("crashed"):
+                self._add_log("warning", f"Dask forwarder thread {event.pid} (slot {event.slot}) ended: {event.reason}")
+            return
         view = self.workers.pop(event.pid, None) or WorkerView(pid=event.pid, slot=event.slot)
         view.alive = False
         view.exit_reason = event.reason
         self._dirty_workers.discard(event.pid)
         self._exited[event.pid] = dataclasses.replace(view)
-        self._replaced_slots.add(event.slot)
+        self._replaced_slots.add((view.backend, event.slot))
         if event.reason not in ("shutdown", "recycled"):
             code = f", exit code {event.exitcode}" if event.exitcode is not None else ""
             job = f" while running job {view.job_id} task {view.index}" if view.job_id is not None else ""
             self._add_log("warning", f"Worker {event.pid} (slot {event.slot}) exited: {event.reason}{code}{job}",
                           job_id=view.job_id)
+
+    def _job_notice(self, event: JobNotice) -> None:
+        view = self.jobs.get(event.job_id)
+        name = f" '{view.name}'" if view is not None else ""
+        message = f"Job {event.job_id}{name}: {event.message}"
+        self._add_log("warning", message, job_id=event.job_id)
+        self._notices.append(LogEntry(time=time.time(), level="warning", message=message, job_id=event.job_id))
 
     def _job_finished(self, event: JobFinished) -> None:
         summary = event.summary
@@ -308,6 +405,7 @@ class EventFolder:
         WorkerActivity: _worker_activity,
         WorkerStarted: _worker_started,
         WorkerExited: _worker_exited,
+        JobNotice: _job_notice,
         JobFinished: _job_finished,
     }
 
@@ -336,14 +434,62 @@ class EventFolder:
                 view.rate = rate
                 self._dirty_jobs.add(job_id)
         for pid, stats in sample.processes.items():
-            view = self.workers.get(pid)
-            if view is not None:
-                view.cpu_percent = stats.cpu_percent
-                view.rss = stats.rss
+            worker = self.workers.get(pid)
+            if worker is not None:
+                worker.cpu_percent = stats.cpu_percent
+                worker.rss = stats.rss
                 self._dirty_workers.add(pid)
         self._samples.append(sample)
         if len(self._samples) > MAX_SAMPLES_PER_UPDATE:
             del self._samples[0]
+
+    def add_thread_cpu(self, cpu: dict[int, float]) -> None:
+        """Merge the CPU % of thread slots (native thread id -> percent of one core)."""
+        for pid, percent in cpu.items():
+            view = self.workers.get(pid)
+            if view is not None:
+                view.cpu_percent = percent
+                self._dirty_workers.add(pid)
+
+    def fold_backend_workers(self, described: dict[str, list[dict[str, Any]]], t: float) -> None:
+        """Fold a reading of ``engine.backend_workers()``: the Dask workers' rows and a cluster sample.
+
+        Workers missing from the reading leave the table; with no Dask backend running, none are shown.
+        """
+        workers = described.get(DASK) or []
+        seen: set[str] = set()
+        cpu: dict[str, float] = {}
+        labels: dict[str, str] = {}
+        for info in workers:
+            address = str(info.get("address") or "")
+            if not address:
+                continue
+            seen.add(address)
+            view = self.cluster_workers.get(address)
+            if view is None:
+                view = self.cluster_workers[address] = WorkerView(pid=None, slot=None, backend=DASK, address=address)
+            view.pid = info.get("pid") if isinstance(info.get("pid"), int) else view.pid
+            view.host = str(info.get("host") or "")
+            view.name = str(info.get("name") or "")
+            view.nthreads = int(info.get("nthreads") or 0)
+            view.cpu_percent = float(info.get("cpu_percent") or 0.0)
+            view.rss = int(info.get("memory_bytes") or 0)
+            view.memory_limit = int(info.get("memory_limit") or 0)
+            view.executing = int(info.get("executing") or 0)
+            view.queued = int(info.get("ready") or 0)
+            self._dirty_cluster.add(address)
+            cpu[address] = view.cpu_percent
+            labels[address] = address.split("://", 1)[-1]
+        for address in list(self.cluster_workers):
+            if address not in seen:
+                view = self.cluster_workers.pop(address)
+                view.alive = False
+                self._dirty_cluster.discard(address)
+                self._exited[address] = dataclasses.replace(view)
+        if cpu:
+            self._cluster_samples.append(ClusterSample(time=t, cpu=cpu, labels=labels))
+            if len(self._cluster_samples) > MAX_SAMPLES_PER_UPDATE:
+                del self._cluster_samples[0]
 
     def running_counts(self) -> dict[int, int]:
         """Tasks completed (done + failed) of every job not yet final: what throughput is rated on."""
@@ -353,8 +499,8 @@ class EventFolder:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self._dirty_jobs or self._dirty_workers or self._exited or self._log or self._log_dropped
-                    or self._samples or self._finished)
+        return bool(self._dirty_jobs or self._dirty_workers or self._dirty_cluster or self._exited or self._log
+                    or self._log_dropped or self._samples or self._cluster_samples or self._finished)
 
     def take_changes(self) -> BridgeUpdate:
         """Everything that changed since the last call, as copies; resets the change sets."""
@@ -362,21 +508,30 @@ class EventFolder:
         if self._log_dropped:
             log.append(LogEntry(time=time.time(), level="warning",
                                 message=f"{self._log_dropped} more log messages not shown (too many at once)"))
+        workers: dict[int | str, WorkerView] = {
+            pid: dataclasses.replace(self.workers[pid]) for pid in self._dirty_workers if pid in self.workers}
+        workers.update({address: dataclasses.replace(self.cluster_workers[address])
+                        for address in self._dirty_cluster if address in self.cluster_workers})
         update = BridgeUpdate(
             jobs={job_id: dataclasses.replace(self.jobs[job_id]) for job_id in self._dirty_jobs},
-            workers={pid: dataclasses.replace(self.workers[pid]) for pid in self._dirty_workers if pid in self.workers},
+            workers=workers,
             log=log,
+            notices=self._notices,
             samples=self._samples,
+            cluster=self._cluster_samples,
             finished=self._finished,
             events=self._events_since,
         )
         update.workers.update(self._exited)
         self._dirty_jobs = set()
         self._dirty_workers = set()
+        self._dirty_cluster = set()
         self._exited = {}
         self._log = []
         self._log_dropped = 0
+        self._notices = []
         self._samples = []
+        self._cluster_samples = []
         self._finished = []
         self._events_since = 0
         return update
@@ -389,19 +544,60 @@ class EventFolder:
             self._dirty_jobs.discard(job_id)
 
 
+class ThreadCpuSampler:
+    """CPU % of threads of this process by native id, measured between two calls.
+
+    A thread slot's id is not a process: ``psutil.Process(tid)`` would report the whole process.
+    Each thread's own user + system time is in ``/proc/self/task/<tid>/stat`` (psutil's
+    ``threads()``), so this shows what the GIL does: CPU-bound thread slots share about one core.
+    """
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._last: dict[int, tuple[float, float]] = {}  # tid -> (monotonic time, cpu seconds) at the last call
+
+    def sample(self, tids: Iterable[int]) -> dict[int, float]:
+        wanted = set(tids)
+        if not wanted:
+            self._last.clear()
+            return {}
+        now = time.monotonic()
+        try:
+            times = {thread.id: thread.user_time + thread.system_time for thread in self._process.threads()}
+        except (psutil.Error, OSError):
+            return {}
+        percents: dict[int, float] = {}
+        last: dict[int, tuple[float, float]] = {}
+        for tid in wanted:
+            if tid not in times:
+                continue
+            previous = self._last.get(tid)
+            if previous is not None and now > previous[0]:
+                percents[tid] = max(0.0, 100.0 * (times[tid] - previous[1]) / (now - previous[0]))
+            last[tid] = (now, times[tid])
+        self._last = last
+        return percents
+
+
 class EventBridge(QThread):
     """Reads the engine's event queue in its own thread and hands coalesced updates to the GUI.
 
     Connect ``updates_ready`` and call :meth:`take_update` in the slot. Stop with :meth:`stop`
     (puts :data:`STOP_BRIDGE` on the queue, so every event before it is still folded) then
     ``wait()``.
+
+    ``backend_workers`` (the engine's method of that name), when given, is called by a poller
+    thread every ``backend_interval`` seconds; each reading becomes the Dask workers' rows and a
+    :class:`ClusterSample`. :meth:`stop_polling` ends the poller (before the engine shuts down).
     """
 
     updates_ready = Signal()  # no payload: an update is waiting; take it with take_update()
     stopped = Signal()  # the bridge thread has ended (its last update is waiting)
 
     def __init__(self, source: EventSource, *, frame_interval: float = FRAME_INTERVAL,
-                 telemetry_interval: float | None = TELEMETRY_INTERVAL, parent: Any = None) -> None:
+                 telemetry_interval: float | None = TELEMETRY_INTERVAL,
+                 backend_workers: Callable[[], dict[str, list[dict[str, Any]]]] | None = None,
+                 backend_interval: float = BACKEND_POLL_INTERVAL, parent: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("poolscope-event-bridge")
         self._source = source  # the engine's event queue: lists of events, written by the engine thread
@@ -409,11 +605,19 @@ class EventBridge(QThread):
         self._telemetry_interval = telemetry_interval  # None: no psutil sampling (tests of the folding)
         self._folder = EventFolder()  # touched only by the bridge thread
         self._telemetry: Telemetry | None = None  # made in the bridge thread
-        self._lock = threading.Lock()  # guards _pending, _forget
+        self._thread_cpu: ThreadCpuSampler | None = None  # made in the bridge thread
+        self._lock = threading.Lock()  # guards _pending, _forget, _polled
         self._pending: BridgeUpdate | None = None  # the update handed over and not yet taken
         self._forget: list[int] = []  # job ids the GUI cleared, for the bridge thread to drop
         self._stop_requested = threading.Event()  # set by stop(), in case the sentinel cannot be queued
         self.signals_emitted = 0  # updates_ready emissions so far (statistics, tests)
+        # -- the backend poller ---------------------------------------------------------------
+        self._backend_workers = backend_workers  # engine.backend_workers: may call a Dask scheduler
+        self._backend_interval = backend_interval
+        self._polled: tuple[float, dict[str, list[dict[str, Any]]]] | None = None  # latest reading, written
+        # by the poller thread, taken by the bridge thread
+        self._poll_stop = threading.Event()  # set by stop_polling() / stop()
+        self._poller: threading.Thread | None = None
 
     # -- GUI thread side -------------------------------------------------------------------
 
@@ -428,8 +632,16 @@ class EventBridge(QThread):
         with self._lock:
             self._forget.append(job_id)
 
+    def stop_polling(self, timeout: float = 2.0) -> None:
+        """End the backend poller (any thread): call before the engine shuts its backends down."""
+        self._poll_stop.set()
+        poller = self._poller
+        if poller is not None and poller is not threading.current_thread():
+            poller.join(timeout)
+
     def stop(self, timeout: float = 5.0) -> bool:
         """Fold what is queued, then end the thread; returns whether it ended within ``timeout``."""
+        self.stop_polling()
         self._stop_requested.set()
         try:
             self._source.put(STOP_BRIDGE)
@@ -443,6 +655,11 @@ class EventBridge(QThread):
         folder = self._folder
         if self._telemetry_interval is not None:
             self._telemetry = Telemetry(window=RATE_WINDOW)
+            self._thread_cpu = ThreadCpuSampler()
+        if self._backend_workers is not None and not self._poll_stop.is_set():
+            poller = threading.Thread(target=self._poll_backends, name="poolscope-backend-poller", daemon=True)
+            poller.start()
+            self._poller = poller  # only once started: stop_polling() may join it from another thread
         now = time.monotonic()
         next_handover = now
         next_sample = now + (self._telemetry_interval or 0.0)
@@ -467,9 +684,11 @@ class EventBridge(QThread):
                 self._sample(folder)
                 next_sample = now + self._telemetry_interval  # type: ignore[operator]
             self._apply_forget(folder)
+            self._fold_polled(folder)
             if folder.has_changes and (now >= next_handover or stopping):
                 if self._hand_over(folder, final=stopping):
                     next_handover = now + self._frame_interval
+        self.stop_polling()
         self._hand_over(folder, final=True)
         self.stopped.emit()
 
@@ -501,10 +720,31 @@ class EventBridge(QThread):
             self._folder.fold(item)
 
     def _sample(self, folder: EventFolder) -> None:
-        assert self._telemetry is not None
-        pids = [pid for pid, view in folder.workers.items() if view.alive]
+        assert self._telemetry is not None and self._thread_cpu is not None
+        pids = [pid for pid, view in folder.workers.items() if view.alive and view.backend == PROCESSES]
+        tids = [pid for pid, view in folder.workers.items() if view.alive and view.backend == THREADS]
         sample = self._telemetry.sample(pids, folder.running_counts(), total_count=folder.tasks_finished)
         folder.add_sample(sample)
+        folder.add_thread_cpu(self._thread_cpu.sample(tids))
+
+    def _poll_backends(self) -> None:
+        """The poller thread: ask the engine about its remote backends' workers, keep the latest."""
+        assert self._backend_workers is not None
+        while not self._poll_stop.is_set():
+            try:
+                described = self._backend_workers()
+            except Exception:  # noqa: BLE001 - a scheduler gone away: the rows stay as they were
+                described = None
+            if described is not None and not self._poll_stop.is_set():
+                with self._lock:
+                    self._polled = (time.monotonic(), described)
+            self._poll_stop.wait(self._backend_interval)
+
+    def _fold_polled(self, folder: EventFolder) -> None:
+        with self._lock:
+            polled, self._polled = self._polled, None
+        if polled is not None:
+            folder.fold_backend_workers(polled[1], polled[0])
 
     def _apply_forget(self, folder: EventFolder) -> None:
         with self._lock:
@@ -533,6 +773,8 @@ def _merge_into(target: BridgeUpdate, later: BridgeUpdate) -> None:
     target.jobs.update(later.jobs)
     target.workers.update(later.workers)
     target.log.extend(later.log)
+    target.notices.extend(later.notices)
     target.samples.extend(later.samples)
+    target.cluster.extend(later.cluster)
     target.finished.extend(later.finished)
     target.events += later.events

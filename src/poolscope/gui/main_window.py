@@ -1,9 +1,14 @@
 """The main window: composition and wiring only.
 
-The window holds an :class:`Engine` (the pool), an :class:`EventBridge` reading its events,
-the models the bridge's updates feed, and the widgets that render them. User actions go
-straight to the engine (submit, cancel, terminate); what they cause comes back as events.
-One QTimer (the frame timer) redraws the graphs and the running jobs' clocks.
+The window holds an :class:`Engine` (the pool), an :class:`EventBridge` reading its events
+(and polling the engine's remote backends' workers), the models the bridge's updates feed, and
+the widgets that render them. User actions go straight to the engine (submit, cancel,
+terminate); what they cause comes back as events. One QTimer (the frame timer) redraws the
+graphs and the running jobs' clocks.
+
+Dask: the engine is given its scheduler address when it is made (``run_gui`` passes the CLI's
+``--scheduler``; none: a local cluster started on the first Dask job). A Dask job asked for with
+another address in the launch panel is refused there, with the reason, and no job is created.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from poolscope.core.backends import DASK
+from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.gui.bridge import BridgeUpdate, EventBridge, LogEntry
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
 from poolscope.gui.widgets.cpu_graph import CpuGraph
 from poolscope.gui.widgets.job_table import JobTable
-from poolscope.gui.widgets.launch_panel import LaunchPanel
+from poolscope.gui.widgets.launch_panel import LaunchPanel, parse_scheduler_address
 from poolscope.gui.widgets.log_view import LogView
 from poolscope.gui.widgets.throughput_graph import ThroughputGraph
 from poolscope.gui.widgets.workers_table import WorkersTable
@@ -44,6 +51,18 @@ CANCEL_GRACE_SECONDS = 5.0
 FRAME_MS = 50
 #: Every this many frames the running jobs' elapsed time and ETA are repainted.
 CLOCK_EVERY_FRAMES = 4
+#: How long a notice from the engine (e.g. "threads cannot be killed") stays in the status bar (ms).
+NOTICE_MS = 20_000
+
+
+def _full_address(address: str | None) -> str | None:
+    """A scheduler address in the launch panel's full form (tcp://host:port), for comparing."""
+    if not address:
+        return None
+    try:
+        return parse_scheduler_address(address)
+    except SpecError:
+        return address.strip()
 
 
 class MainWindow(QMainWindow):
@@ -53,9 +72,12 @@ class MainWindow(QMainWindow):
     job_submitted = Signal(object)  # Job: a job the window submitted to the engine
 
     def __init__(self, engine: Any, *, settings: QSettings | None = None, nice: int | None = None,
-                 parent: QWidget | None = None) -> None:
+                 dask_scheduler: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine  # the pool; the window shuts it down when it closes
+        # The scheduler address the engine was made with (its dask_scheduler); None: a local cluster.
+        self.dask_scheduler = dask_scheduler
+        self._nice = nice
         self.settings = settings if settings is not None else QSettings("poolscope", "poolscope")
         self.jobs: dict[int, Any] = {}  # job id -> engine Job handle, for run again and the quit question
         self._shut_down = False
@@ -87,6 +109,7 @@ class MainWindow(QMainWindow):
         self.right_splitter = self._splitter("right_splitter", Qt.Orientation.Vertical,
                                              self.job_table, self.graphs_splitter, self.bottom_splitter)
         self.right_splitter.setSizes([170, 460, 250])
+        self.bottom_splitter.setSizes([700, 500])  # the workers table's columns fit without scrolling
         self.main_splitter = self._splitter("main_splitter", Qt.Orientation.Horizontal, launch_scroll,
                                             self.right_splitter)
         self.main_splitter.setStretchFactor(0, 0)
@@ -97,11 +120,12 @@ class MainWindow(QMainWindow):
                            self.log_view.splitter)
 
         self.status_workers = QLabel()
+        self.status_workers.setObjectName("status_workers")
         self.status_events = QLabel()
         self.statusBar().addWidget(self.status_workers)
         self.statusBar().addPermanentWidget(self.status_events)
-        nice_text = f", nice {nice}" if nice is not None else ""
-        self.status_workers.setText(f"{engine.workers} worker processes{nice_text} · {cores} logical cores")
+        self._cores = cores
+        self._update_status()
         self._events_seen = 0
         self._events_at = (time.monotonic(), 0)
 
@@ -121,6 +145,7 @@ class MainWindow(QMainWindow):
 
         # -- wiring ---------------------------------------------------------------------------
         self.launch_panel.launch_requested.connect(self.submit)
+        self.launch_panel.set_scheduler_check(self.dask_scheduler_problem)
         self.job_table.cancel_requested.connect(self.cancel_jobs)
         self.job_table.terminate_requested.connect(self.terminate_jobs)
         self.job_table.run_again_requested.connect(self.run_again)
@@ -128,7 +153,7 @@ class MainWindow(QMainWindow):
         self.log_view.job_clicked.connect(self.select_job)
         self.workers_table.job_clicked.connect(self.select_job)
 
-        self.bridge = EventBridge(engine.events, parent=self)
+        self.bridge = EventBridge(engine.events, backend_workers=engine.backend_workers, parent=self)
         self.bridge.updates_ready.connect(self._take_update)
         self.bridge.start()
 
@@ -140,6 +165,8 @@ class MainWindow(QMainWindow):
 
         self.resize(1500, 950)
         self.restore_settings()
+        if dask_scheduler:  # given on the command line: it is the one this engine can use
+            self.launch_panel.set_scheduler_address(dask_scheduler)
         self._update_title()
 
     @staticmethod
@@ -168,10 +195,30 @@ class MainWindow(QMainWindow):
                                             f"{spec.describe()}: {type(exc).__name__}: {exc}")])
             return None
         self.jobs[job.id] = job
+        self.jobs_model.set_backend(job.id, spec.backend)
         self.throughput_graph.set_job_name(job.id, job.name)
         self.launch_panel.save_settings(self.settings)
         self.job_submitted.emit(job)
         return job
+
+    def dask_scheduler_problem(self, address: str | None) -> str | None:
+        """Make ``address`` (None: a local cluster) the engine's Dask scheduler, or say why not.
+
+        Called when Start is pressed for a Dask job. Any address will do until Dask has started;
+        after that only the one it runs on.
+        """
+        wanted = _full_address(address)
+        try:
+            self.engine.set_dask_scheduler(wanted)
+        except RuntimeError:
+            configured = _full_address(self.engine.dask_scheduler)
+            where = "a local cluster" if configured is None else f"the scheduler at {configured}"
+            target = "a local cluster" if wanted is None else wanted
+            command = "poolscope gui --backend dask" + (f" --scheduler {wanted}" if wanted else "")
+            return (f"this window already runs Dask jobs on {where}; to use {target}, "
+                    f"start a new window: {command}")
+        self.dask_scheduler = wanted
+        return None
 
     def cancel_jobs(self, job_ids: list[int]) -> None:
         for job_id in job_ids:
@@ -213,15 +260,40 @@ class MainWindow(QMainWindow):
         if update.workers:
             self.workers_model.apply(update.workers)
             self.workers_table.refresh_title()
+            if any(view.backend == DASK for view in update.workers.values()):
+                self._update_status()
         if update.log:
             self.log_view.append(update.log)
+        if update.notices:
+            more = len(update.notices) - 1
+            self.show_notice(update.notices[-1].message + (f" (and {more} more in the log)" if more else ""))
         if update.samples:
             self.cpu_graph.add_samples(update.samples)
             self.throughput_graph.add_samples(update.samples)
+        if update.cluster:
+            self.cpu_graph.add_cluster_samples(update.cluster)
         self._events_seen += update.events
         if update.jobs:
             self._update_title()
         self.update_applied.emit(update)
+
+    def show_notice(self, message: str) -> None:
+        """Show something the engine said about a job plainly, in the status bar (it is in the log too)."""
+        self.statusBar().showMessage(f"⚠ {message}", NOTICE_MS)
+
+    def _update_status(self) -> None:
+        nice_text = f", nice {self._nice}" if self._nice is not None else ""
+        processes = "worker process" if self.engine.workers == 1 else "worker processes"
+        text = f"{self.engine.workers} {processes}{nice_text} · {self._cores} logical cores"
+        dask_workers = self.workers_model.workers(DASK)
+        if dask_workers:
+            threads = sum(view.nthreads for view in dask_workers)
+            where = "local cluster" if self.dask_scheduler is None else _full_address(self.dask_scheduler)
+            text += (f" · Dask: {len(dask_workers)} worker{'s' if len(dask_workers) != 1 else ''}, "
+                     f"{threads} thread{'s' if threads != 1 else ''} ({where})")
+        elif self.dask_scheduler:
+            text += f" · Dask: {_full_address(self.dask_scheduler)}"
+        self.status_workers.setText(text)
 
     def _on_frame(self) -> None:
         self._frames += 1
@@ -307,6 +379,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.frame_timer.stop()
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        self.bridge.stop_polling()  # before the engine closes its Dask client
         try:
             if mode == QUIT_TERMINATE:
                 self.engine.shutdown(terminate=True, timeout=10)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar, QStyleOptionViewItem
 
+from poolscope.core.backends import DASK, PROCESSES, THREADS
 from poolscope.core.jobs import JobState
 from poolscope.gui.bridge import JobView, LogEntry, WorkerView
 
@@ -65,6 +66,15 @@ def percent_text(fraction: float | None) -> str:
     return "" if fraction is None else f"{math.floor(fraction * 100)}%"
 
 
+#: What each backend is, in a phrase (tooltips).
+BACKEND_DESCRIPTIONS = {
+    PROCESSES: "worker processes on this machine",
+    THREADS: "threads of this process (one GIL: CPU-bound tasks share about one core)",
+    DASK: "the Dask cluster",
+}
+_BACKEND_ORDER = {PROCESSES: 0, THREADS: 1, DASK: 2}
+
+
 def format_rate(rate: float) -> str:
     if rate <= 0:
         return ""
@@ -76,15 +86,31 @@ def format_rate(rate: float) -> str:
 class JobsModel(QAbstractTableModel):
     """One row per job, in submission order."""
 
-    COLUMNS = ("ID", "Name", "State", "Progress", "Done / total", "Failed", "Rate", "Elapsed", "ETA")
-    PROGRESS_COLUMN = 3
-    _TIME_COLUMNS = (6, 7, 8)
+    COLUMNS = ("ID", "Name", "Backend", "State", "Progress", "Done / total", "Failed", "Rate", "Elapsed", "ETA")
+    NAME_COLUMN = 1
+    BACKEND_COLUMN = 2
+    STATE_COLUMN = 3
+    PROGRESS_COLUMN = 4
+    DONE_COLUMN = 5
+    _TIME_COLUMNS = (7, 8, 9)
+    _RIGHT_ALIGNED = (0, 5, 6, 7, 8, 9)
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[JobView] = []  # in submission order
         self._row_of: dict[int, int] = {}  # job id -> row
+        self._backends: dict[int, str] = {}  # job id -> the backend it runs on (from its JobSpec)
         self._now = time.monotonic()  # the clock elapsed times are shown at; advanced by tick()
+
+    def set_backend(self, job_id: int, backend: str) -> None:
+        """Say which backend a job runs on (the window knows it from the spec it submitted)."""
+        self._backends[job_id] = backend
+        row = self._row_of.get(job_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, self.BACKEND_COLUMN), self.index(row, self.BACKEND_COLUMN))
+
+    def backend_of(self, job_id: int) -> str:
+        return self._backends.get(job_id, "")
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -123,6 +149,8 @@ class JobsModel(QAbstractTableModel):
             self.beginResetModel()
             self._rows = keep
             self._row_of = {view.job_id: row for row, view in enumerate(keep)}
+            for job_id in removed:
+                self._backends.pop(job_id, None)
             self.endResetModel()
         return removed
 
@@ -165,15 +193,17 @@ class JobsModel(QAbstractTableModel):
             return view.fraction
         if role == JOB_ID_ROLE:
             return view.job_id
-        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
+        if role == Qt.ItemDataRole.ForegroundRole and column == self.STATE_COLUMN:
             return QBrush(_STATE_COLOURS.get(view.state, QColor("black")))
-        if role == Qt.ItemDataRole.FontRole and column == 2 and not view.state.is_final:
+        if role == Qt.ItemDataRole.FontRole and column == self.STATE_COLUMN and not view.state.is_final:
             font = QFont()
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{view.target} over {view.inputs}" if view.target else None
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 4, 5, 6, 7, 8):
+            backend = self._backends.get(view.job_id)
+            on = f"\non {BACKEND_DESCRIPTIONS.get(backend, backend)}" if backend else ""
+            return f"{view.target} over {view.inputs}{on}" if view.target else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in self._RIGHT_ALIGNED:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -183,19 +213,21 @@ class JobsModel(QAbstractTableModel):
         if column == 1:
             return view.name
         if column == 2:
-            return view.state.value
+            return self._backends.get(view.job_id, "")
         if column == 3:
-            return percent_text(view.fraction)
+            return view.state.value
         if column == 4:
+            return percent_text(view.fraction)
+        if column == 5:
             total = "?" if view.total is None else f"{view.total:,}"
             return f"{view.finished_tasks:,} / {total}"
-        if column == 5:
-            return f"{view.failed:,}" if view.failed else ""
         if column == 6:
-            return format_rate(view.rate)
+            return f"{view.failed:,}" if view.failed else ""
         if column == 7:
-            return format_duration(view.elapsed(self._now))
+            return format_rate(view.rate)
         if column == 8:
+            return format_duration(view.elapsed(self._now))
+        if column == 9:
             return format_duration(view.eta())
         return ""
 
@@ -225,31 +257,34 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class WorkersModel(QAbstractTableModel):
-    """One row per live worker process, ordered by slot."""
+    """One row per worker: local processes and thread slots by slot, then the Dask workers by address."""
 
-    COLUMNS = ("PID", "State", "Job", "Task", "CPU %", "Memory", "Tasks done")
+    COLUMNS = ("Backend", "PID", "Worker", "State", "Job", "Task", "CPU %", "Memory", "Tasks done")
+    BACKEND_COLUMN = 0
+    _RIGHT_ALIGNED = (1, 6, 7, 8)
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[WorkerView] = []  # ordered by slot (unknown slots last), then pid
+        self._rows: list[WorkerView] = []  # ordered by backend, then slot (unknown slots last), then pid/address
         self._job_names: dict[int, str] = {}  # job id -> name, for the Job column
 
     def set_job_names(self, names: dict[int, str]) -> None:
         self._job_names.update(names)
 
-    def apply(self, workers: dict[int, WorkerView]) -> None:
+    def apply(self, workers: dict[int | str, WorkerView]) -> None:
         """Take the changed worker views of an update; ones no longer alive leave the table."""
         if not workers:
             return
-        by_pid = {view.pid: view for view in self._rows}
+        by_key = {view.key: view for view in self._rows}
         structural = False
-        for pid, view in workers.items():
+        for key, view in workers.items():
             if not view.alive:
-                structural |= by_pid.pop(pid, None) is not None
+                structural |= by_key.pop(key, None) is not None
             else:
-                structural |= pid not in by_pid or by_pid[pid].slot != view.slot
-                by_pid[pid] = view
-        rows = sorted(by_pid.values(), key=lambda v: (v.slot is None, v.slot or 0, v.pid))
+                structural |= key not in by_key or by_key[key].slot != view.slot
+                by_key[key] = view
+        rows = sorted(by_key.values(), key=lambda v: (_BACKEND_ORDER.get(v.backend, 9), v.slot is None, v.slot or 0,
+                                                      v.address, v.pid or 0))
         if structural:
             self.beginResetModel()
             self._rows = rows
@@ -259,8 +294,9 @@ class WorkersModel(QAbstractTableModel):
             if rows:
                 self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(self.COLUMNS) - 1))
 
-    def workers(self) -> list[WorkerView]:
-        return list(self._rows)
+    def workers(self, backend: str | None = None) -> list[WorkerView]:
+        """The rows (of one backend when given)."""
+        return [view for view in self._rows if backend is None or view.backend == backend]
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._rows)
@@ -279,34 +315,65 @@ class WorkersModel(QAbstractTableModel):
         view = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return str(view.pid)
-            if column == 1:
-                return "busy" if view.busy else "idle"
-            if column == 2:
-                if view.job_id is None:
-                    return ""
-                name = self._job_names.get(view.job_id)
-                return f"{view.job_id} {name}" if name else str(view.job_id)
-            if column == 3:
-                if view.index is None:
-                    return ""
-                if view.task_progress is not None:
-                    return f"#{view.index} ({view.task_progress * 100:.0f}%)"
-                return f"#{view.index}"
-            if column == 4:
-                return f"{view.cpu_percent:.0f}"
-            if column == 5:
-                return format_bytes(view.rss) if view.rss else ""
-            if column == 6:
-                return f"{view.tasks_done:,}"
+            return self._display(view, column)
         if role == JOB_ID_ROLE:
             return view.job_id
-        if role == Qt.ItemDataRole.ForegroundRole and column == 1:
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(view)
+        if role == Qt.ItemDataRole.ForegroundRole and column == 3:
             return QBrush(QColor("#1d4ed8") if view.busy else QColor("#6b7280"))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 4, 5, 6):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in self._RIGHT_ALIGNED:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def _display(self, view: WorkerView, column: int) -> str:
+        dask = view.backend == DASK
+        if column == 0:
+            return view.backend
+        if column == 1:
+            return "" if view.pid is None else str(view.pid)
+        if column == 2:
+            if dask:  # tcp:// is the usual scheme: the rest is what tells workers apart (the tooltip has it all)
+                return view.address.removeprefix("tcp://")
+            return f"{'thread' if view.backend == THREADS else 'slot'} {view.slot}" if view.slot is not None else ""
+        if column == 3:
+            return "busy" if view.busy else "idle"
+        if column == 4:
+            if view.job_id is None:
+                return ""
+            name = self._job_names.get(view.job_id)
+            return f"{view.job_id} {name}" if name else str(view.job_id)
+        if column == 5:
+            if dask:
+                parts = [f"{view.executing} running"] if view.executing else []
+                parts += [f"{view.queued} queued"] if view.queued else []
+                return ", ".join(parts)
+            if view.index is None:
+                return ""
+            if view.task_progress is not None:
+                return f"#{view.index} ({view.task_progress * 100:.0f}%)"
+            return f"#{view.index}"
+        if column == 6:
+            return f"{view.cpu_percent:.0f}"
+        if column == 7:
+            return format_bytes(view.rss) if view.rss else ""
+        if column == 8:
+            return "" if dask else f"{view.tasks_done:,}"
+        return ""
+
+    @staticmethod
+    def _tooltip(view: WorkerView) -> str:
+        if view.backend == DASK:
+            limit = f" of {format_bytes(view.memory_limit)}" if view.memory_limit else ""
+            pid = f", pid {view.pid}" if view.pid is not None else ""
+            return (f"Dask worker {view.name or view.address} at {view.address}\nhost {view.host}{pid}, "
+                    f"{view.nthreads} thread{'s' if view.nthreads != 1 else ''}\nmemory {format_bytes(view.rss)}"
+                    f"{limit}; {view.executing} running, {view.queued} queued (CPU and memory as the scheduler "
+                    f"last heard)")
+        if view.backend == THREADS:
+            return (f"Thread slot {view.slot} of this process (native thread id {view.pid}): its own CPU time; "
+                    "threads share one GIL")
+        return f"Worker process {view.pid} in slot {view.slot} (CPU and memory include its child processes)"
 
 
 class LogModel(QAbstractListModel):

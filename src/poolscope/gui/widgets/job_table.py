@@ -36,7 +36,8 @@ class JobTable(QWidget):
         self.cancel_action = self._action("Cancel", "Delete", "Cancel the selected jobs: unstarted tasks are "
                                           "dropped, running ones are asked to stop", self._cancel)
         self.terminate_action = self._action("Terminate", "Shift+Delete", "Terminate the selected jobs: kill the "
-                                             "processes running their tasks now", self._terminate)
+                                             "processes running their tasks now (threads cannot be killed: "
+                                             "their jobs are cancelled)", self._terminate)
         self.run_again_action = self._action("Run again", "Ctrl+R", "Start the selected jobs again with the same "
                                              "settings", self._run_again)
         self.clear_action = self._action("Clear finished", "Ctrl+L", "Remove every finished job from the table",
@@ -61,7 +62,7 @@ class JobTable(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(JobsModel.PROGRESS_COLUMN, QHeaderView.ResizeMode.Stretch)
-        for column, width in enumerate((40, 110, 90, 160, 120, 60, 80, 70, 70)):
+        for column, width in enumerate((40, 110, 80, 90, 160, 120, 60, 80, 70, 70)):
             if column != JobsModel.PROGRESS_COLUMN:
                 self.view.setColumnWidth(column, width)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

@@ -3,6 +3,10 @@
 Every field is checked with the core's own parsers (the ones the CLI uses) when Start is
 pressed; each bad field gets the core's message right under it and no job is created. A good
 form emits ``launch_requested`` with a validated :class:`JobSpec`.
+
+Where a job runs is part of the form: local processes (default), threads, or a Dask cluster at
+a scheduler address (empty: a local cluster). The window decides whether an address can be used
+by its engine (:meth:`LaunchPanel.set_scheduler_check`); the panel shows its answer inline.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -31,10 +37,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from poolscope.core.backends import DASK, DASK_INSTALL_HINT, PROCESSES, THREADS, dask_available
 from poolscope.core.errors import SpecError
 from poolscope.core.inputs import parse_inputs
 from poolscope.core.jobs import (
     JobSpec,
+    check_backend,
     parse_int,
     parse_kwargs,
     parse_optional_int,
@@ -42,15 +50,76 @@ from poolscope.core.jobs import (
 )
 from poolscope.core.targets import resolve_target
 
-__all__ = ["LaunchPanel", "functions_in_file"]
+__all__ = ["BACKEND_CHOICES", "LaunchPanel", "functions_in_file", "parse_scheduler_address"]
 
 #: The fields a SpecError can name, in the order they appear on the panel.
-FIELDS = ("target", "inputs", "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker")
+FIELDS = ("target", "inputs", "backend", "scheduler", "kwargs", "chunksize", "timeout", "retries",
+          "max_tasks_per_worker")
+
+#: The backends the panel offers, in order: (core name, label, what it is for).
+BACKEND_CHOICES = (
+    (PROCESSES, "Processes (this machine)", "Worker processes on this machine, one per core: CPU-bound work."),
+    (THREADS, "Threads (I/O-bound work)", "Threads of this process: for I/O-bound work. They share one GIL, so "
+                                          "CPU-bound tasks use about one core, and they cannot be killed "
+                                          "(Terminate cancels)."),
+    (DASK, "Dask cluster", "Chunks run on the Dask cluster at the scheduler address; leave it empty to start a "
+                           "local cluster."),
+)
+_BACKEND_NAMES = tuple(name for name, _, _ in BACKEND_CHOICES)
+
+#: Address schemes a Dask scheduler listens on, and the port it listens on by default.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+DEFAULT_SCHEDULER_PORT = 8786
+_HOST = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
+_IPV6 = re.compile(r"^\[[0-9A-Fa-f:.]+\]$")
 
 INPUT_KINDS = ("range", "json", "file")  # the pages of the inputs stack, in order
 _INPUT_KIND_LABELS = ("Range", "JSON list", "File of inputs")
 
 _ERROR_STYLE = "QLineEdit { border: 1px solid #b91c1c; border-radius: 2px; padding: 1px; }"
+_COMBO_ERROR_STYLE = "QComboBox { border: 1px solid #b91c1c; border-radius: 2px; padding: 1px 4px; }"
+
+
+def parse_scheduler_address(text: str) -> str | None:
+    """A Dask scheduler address in full (``tcp://host:8786``), or None for an empty field (start a
+    local cluster). Checks the form only (nothing is contacted); raises :class:`SpecError`
+    (field ``scheduler``) saying what is wrong.
+
+    Accepts ``host``, ``host:port`` and ``scheme://host[:port]`` (scheme tcp, tls, ws, wss, ucx;
+    an IPv6 host in brackets); the port defaults to 8786, as ``dask scheduler``'s does.
+    """
+    address = text.strip()
+    if not address:
+        return None
+    def bad(reason: str) -> SpecError:
+        return SpecError("scheduler", f"not a Dask scheduler address: {reason} (e.g. tcp://10.0.0.5:8786; "
+                                      "empty: start a local cluster)")
+
+    scheme, separator, rest = address.partition("://")
+    if not separator:
+        scheme, rest = "tcp", address
+    scheme = scheme.lower()
+    if scheme not in SCHEDULER_SCHEMES:
+        raise bad(f"unknown scheme {scheme!r} (one of {', '.join(SCHEDULER_SCHEMES)})")
+    if rest.startswith("["):
+        end = rest.find("]")
+        host, after = (rest[: end + 1], rest[end + 1:]) if end > 0 else (rest, "")
+        if after and not after.startswith(":"):
+            raise bad(f"unexpected {after!r} after the host")
+        port = after[1:] if after else None
+    elif rest.count(":") > 1:
+        raise bad("an IPv6 host goes in brackets, as in tcp://[::1]:8786")
+    else:
+        host, colon, port_text = rest.partition(":")
+        port = port_text if colon else None
+    if not host:
+        raise bad("no host")
+    if not (_HOST.match(host) or _IPV6.match(host)):
+        raise bad(f"{host!r} is not a host name or IP address")
+    if port is not None:
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise bad(f"the port must be a whole number from 1 to 65535, not {port!r}")
+    return f"{scheme}://{host}:{int(port) if port else DEFAULT_SCHEDULER_PORT}"
 
 
 def functions_in_file(path: str) -> list[str]:
@@ -174,6 +243,37 @@ class LaunchPanel(QWidget):
         inputs_layout.addWidget(self._error_label("inputs", self.input_stack))
         layout.addWidget(inputs_box)
 
+        # -- where it runs --------------------------------------------------------------------
+        backend_box = QGroupBox("Run on")
+        backend_layout = QVBoxLayout(backend_box)
+        self.backend_combo = QComboBox()
+        self.backend_combo.setObjectName("backend")
+        for name, label, description in BACKEND_CHOICES:
+            self.backend_combo.addItem(label, name)
+            self.backend_combo.setItemData(self.backend_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+        backend_layout.addWidget(self.backend_combo)
+        self.backend_description = QLabel()
+        self.backend_description.setObjectName("backend_description")
+        self.backend_description.setWordWrap(True)
+        self.backend_description.setStyleSheet("color: palette(mid); font-style: italic;")
+        backend_layout.addWidget(self.backend_description)
+        backend_layout.addWidget(self._error_label("backend", self.backend_combo))
+        self.scheduler_row = QWidget()
+        scheduler_layout = QHBoxLayout(self.scheduler_row)
+        scheduler_layout.setContentsMargins(0, 0, 0, 0)
+        self.scheduler_edit = QLineEdit()
+        self.scheduler_edit.setObjectName("scheduler")
+        self.scheduler_edit.setPlaceholderText("empty: start a local cluster")
+        self.scheduler_edit.setToolTip("The address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (the "
+                                       "address 'dask scheduler' prints); empty: start a local cluster")
+        scheduler_layout.addWidget(QLabel("Scheduler"))
+        scheduler_layout.addWidget(self.scheduler_edit, 1)
+        backend_layout.addWidget(self.scheduler_row)
+        backend_layout.addWidget(self._error_label("scheduler", self.scheduler_edit))
+        self.backend_combo.currentIndexChanged.connect(self._backend_chosen)
+        self._scheduler_check: Callable[[str | None], str | None] | None = None  # set by the window
+        layout.addWidget(backend_box)
+
         # -- settings -------------------------------------------------------------------------
         settings_box = QGroupBox("Settings")
         form = QFormLayout(settings_box)
@@ -218,12 +318,13 @@ class LaunchPanel(QWidget):
         layout.addStretch(1)
 
         for edit in (self.target_edit, self.range_start, self.range_stop, self.range_step, self.json_edit,
-                     self.inputs_file_edit, self.kwargs_edit, self.chunksize_edit, self.timeout_edit,
-                     self.retries_edit, self.max_tasks_edit):
+                     self.inputs_file_edit, self.scheduler_edit, self.kwargs_edit, self.chunksize_edit,
+                     self.timeout_edit, self.retries_edit, self.max_tasks_edit):
             edit.returnPressed.connect(self.start)
 
         if self.builtin_list.count():
             self.builtin_list.setCurrentRow(0)
+        self._backend_chosen(self.backend_combo.currentIndex())
 
     # -- form state ------------------------------------------------------------------------------
 
@@ -259,16 +360,52 @@ class LaunchPanel(QWidget):
         return {name: label.text() for name, label in self._errors.items() if not label.isHidden()}
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        for field_name, label in self._errors.items():
-            message = errors.get(field_name, "")
-            label.setText(message)
-            label.setVisible(bool(message))
-            edit = self._edits[field_name]
-            if isinstance(edit, QLineEdit):
-                edit.setStyleSheet(_ERROR_STYLE if message else "")
-            elif edit is self.input_stack:
-                for child in self.input_stack.findChildren(QLineEdit):
-                    child.setStyleSheet(_ERROR_STYLE if message else "")
+        for field_name in self._errors:
+            self._set_error(field_name, errors.get(field_name, ""))
+
+    def _set_error(self, field_name: str, message: str) -> None:
+        label = self._errors[field_name]
+        label.setText(message)
+        label.setVisible(bool(message))
+        edit = self._edits[field_name]
+        if isinstance(edit, QLineEdit):
+            edit.setStyleSheet(_ERROR_STYLE if message else "")
+        elif isinstance(edit, QComboBox):
+            edit.setStyleSheet(_COMBO_ERROR_STYLE if message else "")
+        elif edit is self.input_stack:
+            for child in self.input_stack.findChildren(QLineEdit):
+                child.setStyleSheet(_ERROR_STYLE if message else "")
+
+    # -- where it runs ---------------------------------------------------------------------------
+
+    def backend(self) -> str:
+        """The chosen backend's core name (processes, threads or dask)."""
+        return str(self.backend_combo.currentData())
+
+    def set_backend(self, name: str) -> None:
+        index = self.backend_combo.findData(name)
+        if index >= 0:
+            self.backend_combo.setCurrentIndex(index)
+
+    def scheduler_text(self) -> str:
+        return self.scheduler_edit.text().strip()
+
+    def set_scheduler_address(self, address: str | None) -> None:
+        self.scheduler_edit.setText(address or "")
+        self._set_error("scheduler", "")
+
+    def set_scheduler_check(self, check: Callable[[str | None], str | None] | None) -> None:
+        """``check(address)`` (the full address, or None for a local cluster) returns why the
+        window's engine cannot run Dask jobs there, or None when it can; asked on Start."""
+        self._scheduler_check = check
+
+    def _backend_chosen(self, index: int) -> None:
+        name = self.backend_combo.itemData(index)
+        self.backend_description.setText(BACKEND_CHOICES[max(0, index)][2])
+        self.scheduler_row.setVisible(name == DASK)
+        self._set_error("scheduler", "")
+        # Say at once what choosing Dask needs, rather than only when Start is pressed.
+        self._set_error("backend", DASK_INSTALL_HINT if name == DASK and not dask_available() else "")
 
     def set_builtin(self, name: str) -> None:
         """Pick a built-in task (and fill in its default inputs and keyword arguments)."""
@@ -390,6 +527,14 @@ class LaunchPanel(QWidget):
         inputs = check(self.inputs_text)
         if inputs is not None:
             check(parse_inputs, inputs)
+        backend = self.backend()
+        check(check_backend, backend)
+        if backend == DASK and "backend" not in errors:
+            address = check(parse_scheduler_address, self.scheduler_edit.text())
+            if "scheduler" not in errors and self._scheduler_check is not None:
+                problem = self._scheduler_check(address)
+                if problem:
+                    errors["scheduler"] = problem
         check(parse_kwargs, self.kwargs_edit.text())
         check(parse_optional_int, "chunksize", self.chunksize_edit.text())
         check(parse_optional_number, "timeout", self.timeout_edit.text())
@@ -404,6 +549,7 @@ class LaunchPanel(QWidget):
                 timeout=self.timeout_edit.text(),
                 retries=self.retries_edit.text().strip() or "0",
                 max_tasks_per_worker=self.max_tasks_edit.text(),
+                backend=backend,
             ))
         shown: dict[str, str] = {}
         for field_name, message in errors.items():
@@ -423,7 +569,7 @@ class LaunchPanel(QWidget):
     # -- persistence -----------------------------------------------------------------------------
 
     _SETTINGS = ("target", "input_kind", "range_start", "range_stop", "range_step", "json_inputs", "inputs_file",
-                 "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker")
+                 "backend", "scheduler", "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker")
 
     def save_settings(self, settings: QSettings) -> None:
         settings.beginGroup("launch")
@@ -445,7 +591,8 @@ class LaunchPanel(QWidget):
             self.target_edit.setText(target)
             self._target_typed(target)
         edits = {"range_start": self.range_start, "range_stop": self.range_stop, "range_step": self.range_step,
-                 "json_inputs": self.json_edit, "inputs_file": self.inputs_file_edit, "kwargs": self.kwargs_edit,
+                 "json_inputs": self.json_edit, "inputs_file": self.inputs_file_edit,
+                 "scheduler": self.scheduler_edit, "kwargs": self.kwargs_edit,
                  "chunksize": self.chunksize_edit, "timeout": self.timeout_edit, "retries": self.retries_edit,
                  "max_tasks_per_worker": self.max_tasks_edit}
         for key, edit in edits.items():
@@ -455,6 +602,8 @@ class LaunchPanel(QWidget):
             self.input_kind.setCurrentIndex(max(0, min(2, int(stored.get("input_kind", 0)))))
         except (TypeError, ValueError):
             pass
+        if stored.get("backend") in _BACKEND_NAMES:
+            self.set_backend(str(stored["backend"]))
 
     def _values(self) -> dict[str, Any]:
         return {
@@ -465,6 +614,8 @@ class LaunchPanel(QWidget):
             "range_step": self.range_step.text(),
             "json_inputs": self.json_edit.text(),
             "inputs_file": self.inputs_file_edit.text(),
+            "backend": self.backend(),
+            "scheduler": self.scheduler_edit.text(),
             "kwargs": self.kwargs_edit.text(),
             "chunksize": self.chunksize_edit.text(),
             "timeout": self.timeout_edit.text(),

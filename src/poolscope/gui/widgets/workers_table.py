@@ -1,13 +1,22 @@
-"""The workers table: pid, idle/busy, the job and task it runs, CPU %, memory, tasks done."""
+"""The workers table: local worker processes and thread slots (pid, idle/busy, the job and task it
+runs, CPU %, memory, tasks done) and, once a Dask job ran, the cluster's workers (address, pid,
+tasks running, CPU %, memory), with a backend column."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
+from poolscope.core.backends import BACKENDS, DASK, PROCESSES, THREADS
 from poolscope.gui.models import JOB_ID_ROLE, WorkersModel
 
 __all__ = ["WorkersTable"]
+
+#: A typical value of each column but the last, to size the columns by.
+_TYPICAL = ("processes", "123456", "127.0.0.1:40163", "busy", "12 primes", "1 running, 2 queued", "100",
+            "123.4 MiB")
+#: How the title counts the workers of each backend: (one, several).
+_NOUNS = {PROCESSES: ("process", "processes"), THREADS: ("thread", "threads"), DASK: ("Dask", "Dask")}
 
 
 class WorkersTable(QWidget):
@@ -32,8 +41,12 @@ class WorkersTable(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((70, 50, 110, 90, 55, 85)):
-            self.view.setColumnWidth(column, width)
+        # Each column fits its header and a typical value in the table's font (the last one stretches).
+        metrics = self.view.fontMetrics()
+        header_metrics = header.fontMetrics()
+        for column, typical in enumerate(_TYPICAL):
+            width = max(metrics.horizontalAdvance(typical), header_metrics.horizontalAdvance(model.COLUMNS[column]))
+            self.view.setColumnWidth(column, width + 12)
         self.view.clicked.connect(self._clicked)
         layout.addWidget(self.view)
         model.modelReset.connect(self._update_title)
@@ -42,7 +55,13 @@ class WorkersTable(QWidget):
     def _update_title(self) -> None:
         workers = self.model.workers()
         busy = sum(1 for view in workers if view.busy)
-        self.title.setText(f"Workers ({len(workers)}, {busy} busy)")
+        counts = [(name, sum(1 for view in workers if view.backend == name)) for name in BACKENDS]
+        present = [(name, count) for name, count in counts if count]
+        if len(present) > 1:
+            parts = ", ".join(f"{count} {_NOUNS[name][count != 1]}" for name, count in present)
+            self.title.setText(f"Workers ({parts}; {busy} busy)")
+        else:
+            self.title.setText(f"Workers ({len(workers)}, {busy} busy)")
 
     def refresh_title(self) -> None:
         self._update_title()

@@ -1,0 +1,113 @@
+"""The window on the other backends: a job on threads (and Terminate turned into cancel, said
+plainly), and a job on a Dask LocalCluster whose workers fill the workers table and the CPU
+graph's cluster view. No process (the cluster's included) outlives a test."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from poolscope.core.backends import DASK, PROCESSES, THREADS, dask_available
+from poolscope.core.jobs import JobState
+from poolscope.gui.bridge import DASK_SLOT
+from poolscope.gui.main_window import QUIT_TERMINATE, MainWindow
+from poolscope.gui.models import JobsModel
+from poolscope.gui.widgets.cpu_graph import CLUSTER_VIEW, LOCAL_VIEW
+from tests.conftest import sample
+from tests.gui.conftest import close
+
+WAIT_MS = 20_000
+
+needs_dask = pytest.mark.skipif(not dask_available(), reason="Dask is not installed: pip install 'poolscope[dask]'")
+
+
+def row_state(window: MainWindow, job_id: int) -> JobState | None:
+    view = window.jobs_model.view_of(job_id)
+    return None if view is None else view.state
+
+
+def start_from_panel(qtbot, window: MainWindow, target: str, inputs: str, kwargs: str, backend: str,
+                     scheduler: str = "") -> int:
+    panel = window.launch_panel
+    panel.target_edit.setText(target)
+    panel.set_inputs_text(inputs)
+    panel.kwargs_edit.setText(kwargs)
+    panel.set_backend(backend)
+    panel.scheduler_edit.setText(scheduler)
+    with qtbot.waitSignal(window.job_submitted, timeout=5000) as submitted:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert panel.errors() == {}
+    return submitted.args[0].id
+
+
+@pytest.mark.timeout(60)
+def test_a_job_on_threads_runs_and_terminate_cancels_it_with_the_engines_notice(qtbot, window):
+    job_id = start_from_panel(qtbot, window, sample("square"), "range:0:40", "", THREADS)
+    qtbot.waitUntil(lambda: row_state(window, job_id) is JobState.DONE, timeout=WAIT_MS)
+    assert window.jobs[job_id].wait(5).results == [x * x for x in range(40)]
+    model = window.jobs_model
+    assert model.data(model.index(model.row_of(job_id), JobsModel.BACKEND_COLUMN)) == THREADS
+    # the thread slots are listed beside the worker processes, with their backend
+    qtbot.waitUntil(lambda: len(window.workers_model.workers(THREADS)) == 2
+                    and len(window.workers_model.workers(PROCESSES)) == 2, timeout=WAIT_MS)  # processes may start later
+    assert "(2 processes, 2 threads;" in window.workers_table.title.text()
+
+    spinning = start_from_panel(qtbot, window, sample("spin"), "range:0:100", '{"seconds": 0.3}', THREADS)
+    qtbot.waitUntil(lambda: row_state(window, spinning) is JobState.RUNNING, timeout=WAIT_MS)
+    # each thread's own CPU time is measured (not its process's): busy threads show load
+    qtbot.waitUntil(lambda: any(view.cpu_percent > 10 for view in window.workers_model.workers(THREADS)),
+                    timeout=WAIT_MS)
+    table = window.job_table
+    table.select_jobs([spinning])
+    button = table.toolbar.widgetForAction(table.terminate_action)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row_state(window, spinning) is JobState.CANCELLED, timeout=WAIT_MS)
+    notices = [entry for entry in window.log_model.entries() if "threads cannot be killed" in entry.message]
+    assert len(notices) == 1 and notices[0].job_id == spinning and notices[0].level == "warning"
+    assert "threads cannot be killed" in window.statusBar().currentMessage()
+    summary = window.jobs[spinning].summary()
+    assert summary.cancelled > 0 and summary.status is JobState.CANCELLED
+
+
+@needs_dask
+@pytest.mark.timeout(90)
+def test_a_job_on_a_local_dask_cluster_lists_its_workers_and_their_cpu(qtbot, settings):
+    from poolscope.core.engine import Engine
+
+    window = MainWindow(Engine(workers=1, dask_workers=2, nice=10, events=True), settings=settings, nice=10)
+    try:
+        window.show()
+        assert window.cpu_graph.view == LOCAL_VIEW and not window.cpu_graph.view_combo.isVisibleTo(window)
+        job_id = start_from_panel(qtbot, window, sample("square"), "range:0:30", "", DASK)  # empty: LocalCluster
+        qtbot.waitUntil(lambda: row_state(window, job_id) is JobState.DONE, timeout=60_000)
+        assert window.jobs[job_id].wait(5).results == [x * x for x in range(30)]
+        model = window.jobs_model
+        assert model.data(model.index(model.row_of(job_id), JobsModel.BACKEND_COLUMN)) == DASK
+
+        workers = window.workers_model
+        qtbot.waitUntil(lambda: len(workers.workers(DASK)) == 2 and all(v.rss > 0 for v in workers.workers(DASK)),
+                        timeout=WAIT_MS)
+        for view in workers.workers(DASK):
+            assert view.address.startswith("tcp://127.0.0.1:") and view.host == "127.0.0.1"
+            assert view.pid and view.nthreads == 1 and view.cpu_percent >= 0
+        row = next(r for r in range(workers.rowCount()) if workers.workers()[r].backend == DASK)
+        shown = [workers.data(workers.index(row, column)) for column in range(workers.columnCount())]
+        assert shown[0] == DASK and shown[2].startswith("127.0.0.1:") and shown[7].endswith("MiB")
+        # the engine's forwarder threads are plumbing, not workers: not listed
+        assert not workers.workers(DASK_SLOT) and len(workers.workers(PROCESSES)) == 1
+        assert "Dask: 2 workers" in window.status_workers.text()
+        assert window.workers_table.title.text().startswith("Workers (1 process, 2 Dask;")
+
+        graph = window.cpu_graph
+        qtbot.waitUntil(lambda: len(graph.cluster_curves) == 2, timeout=WAIT_MS)
+        assert graph.view == CLUSTER_VIEW and graph.view_combo.isVisibleTo(window)
+        assert graph.title.text() == "CPU per Dask worker (2)"
+
+        def drawn() -> bool:
+            return all(x is not None and len(x) >= 2 for x, _ in graph.cluster_curve_data().values())
+
+        qtbot.waitUntil(drawn, timeout=WAIT_MS)
+        graph.set_view(LOCAL_VIEW)  # the per-core view is still there
+        assert graph.title.text().startswith("CPU per core")
+    finally:
+        close(window, QUIT_TERMINATE)
