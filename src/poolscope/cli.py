@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import IO, Any
 
+COMMANDS = ("gui", "run", "tasks")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -61,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or arguments[0] not in COMMANDS + ("-h", "--help"):
+        arguments.insert(0, "gui")  # the window is the default: "poolscope", "poolscope --workers 4"
+    args = parser.parse_args(arguments)
     if args.command == "run":
         return run_command(args, parser)
     if args.command == "tasks":

@@ -117,3 +117,19 @@ def test_ctrl_c_cancels_then_terminates_and_exits_130(tmp_path):
     assert "cancelling" in stderr and "terminating" in stderr
     summary = json.loads(stdout)
     assert (summary["status"], summary["done"], summary["cancelled"]) == ("terminated", 0, 4)
+
+
+def test_poolscope_alone_opens_the_window_with_the_gui_defaults(monkeypatch):
+    import poolscope.cli as cli
+
+    calls = []
+
+    def fake_gui_command(args, parser):
+        calls.append(cli.engine_options(args))
+        return 0
+
+    monkeypatch.setattr(cli, "gui_command", fake_gui_command)
+    assert cli.main([]) == 0
+    assert cli.main(["--workers", "3"]) == 0
+    assert calls == [{"nice": 10, "dask_scheduler": None, "workers": None},
+                     {"nice": 10, "dask_scheduler": None, "workers": 3}]

@@ -237,6 +237,7 @@ class MainWindow(QMainWindow):
     def clear_finished(self) -> None:
         for job_id in self.jobs_model.remove_finished():
             self.jobs.pop(job_id, None)
+            self.engine.forget(job_id)  # its results and errors: the window no longer offers them
             self.bridge.forget_job(job_id)
             self.throughput_graph.forget_job(job_id)
 

@@ -22,6 +22,9 @@ __all__ = ["ThroughputGraph"]
 TOTAL_CAPACITY = int(max(HISTORY_CHOICES) / 0.2) + 1
 #: Samples kept per job: five minutes at 4 Hz, so hundreds of jobs stay cheap.
 JOB_CAPACITY = 1200
+#: Job curves drawn at most (the most recently active jobs); the total covers every job. Each
+#: curve costs a setData per frame and a legend row, so hundreds of them stall the window.
+MAX_JOB_CURVES = 8
 
 _JOB_COLOURS = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#db2777", "#65a30d")
 
@@ -98,8 +101,7 @@ class ThroughputGraph(QWidget):
             for job_id, rate in sample.job_rates.items():
                 buffer = self.jobs.get(job_id)
                 if buffer is None:
-                    buffer = self.jobs[job_id] = RingBuffer(JOB_CAPACITY)
-                    self._make_job_curve(job_id)
+                    buffer = self.jobs[job_id] = RingBuffer(JOB_CAPACITY)  # its curve is made by refresh()
                 buffer.append(sample.time, rate)
 
     def forget_job(self, job_id: int) -> None:
@@ -141,12 +143,21 @@ class ThroughputGraph(QWidget):
             y_max = float(rates.max())
             self.current.setText(f"now {rates[-1]:,.0f}/s")
         for job_id in list(self.jobs):
-            buffer = self.jobs[job_id]
-            last = buffer.last_time()
+            last = self.jobs[job_id].last_time()
             if last is None or last < now - max(HISTORY_CHOICES):
                 self.forget_job(job_id)  # ended long ago: out of every history
-                continue
-            times, values = buffer.since(start)
+        # curves for the most recently active jobs still in view; the others lose theirs
+        in_view = [job_id for job_id, buffer in self.jobs.items() if (buffer.last_time() or 0.0) >= start]
+        in_view.sort(key=lambda job_id: (self.jobs[job_id].last_time(), job_id), reverse=True)
+        shown = set(in_view[:MAX_JOB_CURVES])
+        for job_id in [job_id for job_id in self.job_curves if job_id not in shown]:
+            curve = self.job_curves.pop(job_id)
+            self.legend.removeItem(curve)
+            self.plot.removeItem(curve)
+        for job_id in sorted(shown):
+            if job_id not in self.job_curves:
+                self._make_job_curve(job_id)
+            times, values = self.jobs[job_id].since(start)
             curve = self.job_curves[job_id]
             if times.size:
                 curve.setData(times - now, values[:, 0])

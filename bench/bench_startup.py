@@ -1,0 +1,325 @@
+"""Start-up: from launching ``python -m poolscope`` to a painted window (target 6: < 1.5 s).
+
+Each run is a fresh interpreter started the way the ``poolscope`` command starts (``python -m
+poolscope``, no arguments: the window), through a small driver so the moment of the first paint
+can be seen without changing the app. The driver (``DRIVER`` below, passed with ``python -c``):
+
+  1. imports ``poolscope.gui.app`` and replaces the ``QApplication`` name in it with a subclass
+     that installs an application-wide event filter (the constructor is the same; nothing else
+     in ``run_gui`` changes);
+  2. runs ``poolscope`` exactly as ``python -m poolscope`` does (``runpy`` of
+     ``poolscope.__main__`` with ``sys.argv = ["poolscope"]``): ``cli.main`` -> ``run_gui``,
+     which creates the QApplication, the Engine (spawning the workers), the MainWindow, shows
+     it and enters ``app.exec()``;
+  3. on the first ``QEvent.Paint`` of any widget of the main window it notes the time and posts
+     a zero-time timer, which fires once that paint pass (every dirty widget, then the flush to
+     the window surface) is over: that moment is "painted". It prints the times and quits the
+     event loop; ``run_gui`` then shuts the pool down as usual (timed too, for information).
+
+The clock is ``time.monotonic()`` (CLOCK_MONOTONIC, the same in every process): the parent
+notes it just before ``Popen``, the driver at each step. Settings go to a temporary
+``XDG_CONFIG_HOME`` (a first start, and the user's own settings are left alone).
+
+Also timed, as a floor: ``python -c pass`` and ``python -c "import poolscope.gui.main_window"``
+(launch to exit). ``--profile`` adds ``python -X importtime`` of the window's imports (the
+largest cumulative imports) and a cProfile of one driver run.
+
+The display: the offscreen platform unless ``DISPLAY`` is set (then that X server, e.g. an
+Xvfb); ``--xvfb`` starts a private Xvfb for the runs (xcb platform, real X round trips).
+
+    python bench/bench_startup.py [--repeat 5] [--xvfb] [--profile]
+"""
+
+from __future__ import annotations
+
+import _common  # noqa: F401  (puts src/ on sys.path)
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import psutil
+from _common import median, table, verdict
+
+TARGET_S = 1.5
+
+DRIVER = r"""
+import time
+T = {"interpreter": time.monotonic()}
+import json, os, runpy, sys
+import poolscope.gui.app as app_module
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+T["gui.app imported"] = time.monotonic()
+PAINT = QEvent.Type.Paint
+
+def painted():
+    T["painted"] = time.monotonic()
+    sys.stdout.write("STARTUP " + json.dumps(T) + "\n")
+    sys.stdout.flush()
+    QApplication.instance().quit()
+
+class FirstPaint(QObject):
+    seen = False
+    def eventFilter(self, obj, event):
+        if (not FirstPaint.seen and event.type() == PAINT and obj.isWidgetType()
+                and isinstance(obj.window(), QMainWindow)):
+            FirstPaint.seen = True
+            T["first paint event"] = time.monotonic()
+            QTimer.singleShot(0, painted)
+        return False
+
+class TimedApplication(QApplication):
+    def __init__(self, *args, **kwargs):
+        T["QApplication()"] = time.monotonic()
+        super().__init__(*args, **kwargs)
+        T["QApplication ready"] = time.monotonic()
+        self._first_paint = FirstPaint()
+        self.installEventFilter(self._first_paint)
+
+app_module.QApplication = TimedApplication
+sys.argv = ["poolscope", *sys.argv[1:]]  # python -c DRIVER [args]: as "poolscope [args]"
+try:
+    runpy.run_module("poolscope", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+T["exited"] = time.monotonic()
+sys.stdout.write("EXIT " + json.dumps(T) + "\n")
+"""
+
+STEPS = ("interpreter", "gui.app imported", "QApplication()", "QApplication ready", "first paint event", "painted")
+
+
+def child_env(config_dir: str, display: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = config_dir
+    env.pop("PYTHONPROFILEIMPORTTIME", None)
+    if display:
+        env["DISPLAY"] = display
+        env.pop("QT_QPA_PLATFORM", None)
+    else:
+        env.pop("DISPLAY", None)
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    src = _common.SRC_DIR
+    try:
+        import poolscope
+
+        src = os.path.dirname(os.path.dirname(os.path.abspath(poolscope.__file__)))
+    except ImportError:
+        pass
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+class ChildLoad:
+    """Others' load around a run whose CPU is spent in children that have exited by its end
+    (``_common.LoadMeter`` counts only live processes): ours = this process + reaped children."""
+
+    def __enter__(self) -> "ChildLoad":
+        self._sys0 = psutil.cpu_times()
+        self._self0 = _self_cpu()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = max(1e-9, time.perf_counter() - self._t0)
+        busy = _common._busy(psutil.cpu_times()) - _common._busy(self._sys0)
+        ours = _self_cpu() - self._self0
+        self.foreign = max(0.0, busy - ours) / wall
+
+
+def _self_cpu() -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class StartFailed(RuntimeError):
+    pass
+
+
+def run_driver(env: dict[str, str], argv: list[str], code: str = DRIVER) -> dict[str, float]:
+    """One start of ``poolscope *argv``: seconds from launch to each step, to the window painted, and to exit."""
+    t_launch = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=60)
+    t_end = time.monotonic()
+    times: dict[str, float] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith(("STARTUP ", "EXIT ")):
+            times = json.loads(line.split(" ", 1)[1])
+    if "painted" not in times:
+        raise StartFailed(f"no window painted (exit {proc.returncode}): "
+                          f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+    out = {step: times[step] - t_launch for step in STEPS if step in times}
+    out["process exit"] = t_end - t_launch
+    out["shutdown after paint"] = t_end - times["painted"]
+    return out
+
+
+def run_plain(env: dict[str, str], code: str) -> float:
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=60)
+    return time.monotonic() - t0
+
+
+def import_profile(env: dict[str, str], top: int = 12) -> list[tuple[float, float, str]]:
+    """``python -X importtime`` of the window's imports: the largest cumulative imports (s)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import poolscope.gui.main_window, "
+                           "poolscope.gui.app, poolscope.core.engine"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        self_us, cumulative_us, name = line[len("import time:"):].split("|", 2)
+        name = name[1:].rstrip()  # nesting shows as two more spaces per level
+        rows.append((int(cumulative_us) / 1e6, int(self_us) / 1e6, name))
+    shallow = [r for r in rows if len(r[2]) - len(r[2].lstrip(" ")) <= 4]  # three levels deep at most
+    return sorted(shallow, reverse=True)[:top]
+
+
+def cprofile_driver(env: dict[str, str], argv: list[str], path: str) -> None:
+    code = "import cProfile, sys\nsys.setrecursionlimit(10000)\ncProfile.run(" + repr(DRIVER) + ", " + repr(path) + ")"
+    run_driver(env, argv, code)
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        raise SystemExit("bench_startup: --xvfb needs Xvfb (apt-get install xvfb)")
+    for number in range(140, 200):
+        if os.path.exists(f"/tmp/.X{number}-lock") or os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            continue
+        proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if os.path.exists(f"/tmp/.X11-unix/X{number}"):
+                return proc, f":{number}"
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+    raise SystemExit("bench_startup: could not start Xvfb")
+
+
+def main() -> int:
+    p = _common.parser(__doc__.split("\n\n")[0], repeat=5)
+    p.add_argument("--xvfb", action="store_true", help="start a private Xvfb and run on it (xcb platform)")
+    p.add_argument("--profile", action="store_true", help="also print -X importtime's largest imports and a "
+                   "cProfile of one start")
+    args = p.parse_args()
+
+    xvfb = None
+    display = os.environ.get("DISPLAY") or None
+    if args.xvfb:
+        xvfb, display = start_xvfb()
+    platform_name = f"xcb on {display}" + (" (private Xvfb)" if xvfb else "") if display else "offscreen"
+    config_dir = tempfile.mkdtemp(prefix="poolscope-bench-config-")
+    env = child_env(config_dir, display)
+    print(f"bench_startup: python -m poolscope, launch to painted window, {args.repeat} runs (+1 warm-up), "
+          f"platform {platform_name}")
+    print(_common.machine_line(), flush=True)
+    runs: list[dict[str, float]] = []
+    floors: dict[str, list[float]] = {"python -c pass": [], "import poolscope.gui.main_window": []}
+    foreign: list[float] = []
+    redone = 0
+    argv: list[str] = []  # "poolscope" alone: the window
+    bare_error = ""
+    try:
+        try:
+            run_driver(env, argv)  # warm-up: disk cache, .pyc files, font cache
+        except StartFailed as exc:
+            bare_error = str(exc)
+            argv = ["gui"]
+            print(f"  BUG: 'poolscope' with no arguments does not start: {bare_error}\n"
+                  f"  measuring 'poolscope gui' instead (the same code path once the arguments are parsed)", flush=True)
+            run_driver(env, argv)
+        for name, code in (("python -c pass", "pass"),
+                           ("import poolscope.gui.main_window", "import poolscope.gui.main_window")):
+            run_plain(env, code)
+        for r in range(args.repeat):
+            attempts = 0
+            while True:
+                with ChildLoad() as meter:
+                    result = run_driver(env, argv)
+                if meter.foreign <= _common.NOISY_CORES or attempts >= args.retries:
+                    break
+                attempts += 1
+            redone += attempts
+            foreign.append(meter.foreign)
+            runs.append(result)
+            floors["python -c pass"].append(run_plain(env, "pass"))
+            floors["import poolscope.gui.main_window"].append(run_plain(env, "import poolscope.gui.main_window"))
+            print(f"  run {r + 1}: painted after {result['painted'] * 1000:.0f} ms "
+                  f"(others' load {meter.foreign:.2f} cores)", flush=True)
+        imports = import_profile(env) if args.profile else []
+        if args.profile:
+            path = os.path.join(config_dir, "startup.pstats")
+            cprofile_driver(env, argv, path)
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(5)
+
+    painted = [r["painted"] for r in runs]
+    rows = []
+    previous = 0.0
+    for step in (*STEPS, "process exit"):
+        values = [r[step] for r in runs if step in r]
+        at = median(values)
+        delta = "" if step == "process exit" else f"{(at - previous) * 1000:.0f}"
+        rows.append([step, f"{at * 1000:.0f}", delta, f"{min(values) * 1000:.0f}", f"{max(values) * 1000:.0f}"])
+        if step != "process exit":
+            previous = at
+    print()
+    print(table(["step (from launch)", "median ms", "step ms", "min ms", "max ms"], rows))
+    for name, values in floors.items():
+        print(f"  {name}: {median(values) * 1000:.0f} ms median (launch to exit)")
+    shutdown = median([r["shutdown after paint"] for r in runs])
+    print(f"  quit after the paint (pool shutdown, exit): {shutdown * 1000:.0f} ms median")
+    ok = median(painted) < TARGET_S
+    shown_command = " ".join(["python -m poolscope", *argv])
+    print(f"\n  target 6: '{shown_command}' launch to painted window < {TARGET_S:g} s: median {median(painted):.3f} s "
+          f"(max {max(painted):.3f} s) over {len(painted)} runs, others' load median {median(foreign):.2f} cores, "
+          f"{redone} redone: {verdict(ok)}")
+    noisy = median(foreign) > _common.NOISY_CORES
+    if noisy:
+        print(_common.noise_warning({"startup": foreign}))
+    if args.profile:
+        print("\n  largest imports (python -X importtime, cumulative, up to 3 levels deep, indented by level):")
+        print(table(["module", "cumulative ms", "self ms"],
+                    [[name, f"{cum * 1000:.0f}", f"{own * 1000:.0f}"] for cum, own, name in imports], align="lrr"))
+        import pstats
+
+        print("\n  cProfile of one start (main thread, by cumulative time):")
+        pstats.Stats(path).sort_stats("cumulative").print_stats(25)
+    shutil.rmtree(config_dir, ignore_errors=True)
+
+    command = " ".join(["poolscope", *argv])
+    targets = [
+        {"target": "start-up: 'poolscope' with no arguments opens the window", "goal": "starts",
+         "measured": "crashes: " + bare_error if bare_error else "starts", "peer": "-", "ratio": None,
+         "met": not bare_error},
+        {"target": f"start-up: '{command}' launch to painted window ({platform_name})", "goal": f"< {TARGET_S:g} s",
+         "measured": f"{median(painted):.3f} s", "peer": f"python -c pass {median(floors['python -c pass']):.3f} s",
+         "ratio": round(median(painted) / TARGET_S, 3), "met": ok},
+        {"target": "start-up: import poolscope.gui.main_window (launch to exit, info)", "goal": "-",
+         "measured": f"{median(floors['import poolscope.gui.main_window']):.3f} s", "peer": "-", "ratio": None,
+         "met": None},
+    ]
+    _common.write_json(args.json, "bench_startup", targets,
+                       {"argv": argv, "bare_error": bare_error,
+                        "steps": {step: median([r[step] for r in runs if step in r])
+                                  for step in (*STEPS, "process exit")},
+                        "floors": {k: median(v) for k, v in floors.items()}, "platform": platform_name, "noisy": noisy})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
