@@ -21,7 +21,7 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.jobs import JobState, JobSummary, TaskError
-from poolscope.gui.bridge import DASK_SLOT, FRAME_INTERVAL, STOP_BRIDGE, EventBridge, EventFolder, local_backend_of
+from poolscope.gui.bridge import FRAME_INTERVAL, STOP_BRIDGE, EventBridge, EventFolder
 
 JOBS = 4
 FLOOD_EVENTS = 200_000
@@ -229,11 +229,10 @@ def dask_worker(address: str, *, cpu: float = 50.0, memory: int = 80 << 20, exec
 
 
 def test_folder_tells_thread_slots_and_dask_forwarders_from_processes_and_shows_notices():
-    backends = {42: "processes", 50: "threads", 60: DASK_SLOT}
-    folder = EventFolder(backend_of=lambda pid: backends.get(pid, "processes"))
+    folder = EventFolder()
     folder.fold([
         JobSubmitted(1, "spin", "spin", "range:0:9", 9, 0.0),
-        WorkerStarted(42, 0, 0.0), WorkerStarted(50, 0, 0.0), WorkerStarted(60, 0, 0.0),
+        WorkerStarted(42, 0, 0.0, "processes"), WorkerStarted(50, 0, 0.0, "threads"), WorkerStarted(60, 0, 0.0, "dask"),
         WorkerActivity(50, 1, 3, None, 2, 0.0), WorkerActivity(60, 1, 4, None, 1, 0.0),
         JobNotice(1, "threads cannot be killed: the job is cancelled instead", 0.0),
     ])
@@ -248,23 +247,6 @@ def test_folder_tells_thread_slots_and_dask_forwarders_from_processes_and_shows_
     folder.fold([WorkerExited(60, 0, 0, "shutdown", 0.0), WorkerExited(50, 0, 0, "shutdown", 0.0)])
     update = folder.take_changes()
     assert list(update.workers) == [50] and update.workers[50].alive is False  # the forwarder was never shown
-
-
-def test_local_backend_of_knows_slot_threads_by_their_names():
-    release = threading.Event()
-    thread = threading.Thread(target=release.wait, name="poolscope-thread-0")
-    forwarder = threading.Thread(target=release.wait, name="poolscope-dask-3")
-    thread.start()
-    forwarder.start()
-    try:
-        assert local_backend_of(thread.native_id) == "threads"
-        assert local_backend_of(forwarder.native_id) == DASK_SLOT
-        assert local_backend_of(threading.main_thread().native_id) == "processes"  # not a slot
-        assert local_backend_of(2**22 + 12345) == "processes"
-    finally:
-        release.set()
-        thread.join()
-        forwarder.join()
 
 
 def test_folder_turns_backend_readings_into_dask_worker_rows_and_cluster_samples():

@@ -55,7 +55,6 @@ from poolscope.core.jobs import JobState, JobSummary
 from poolscope.core.telemetry import Telemetry, TelemetrySample
 
 __all__ = [
-    "DASK_SLOT",
     "STOP_BRIDGE",
     "BridgeUpdate",
     "ClusterSample",
@@ -64,7 +63,6 @@ __all__ = [
     "JobView",
     "LogEntry",
     "WorkerView",
-    "local_backend_of",
 ]
 
 
@@ -88,28 +86,6 @@ MAX_LOG_PER_UPDATE = 300
 MAX_SAMPLES_PER_UPDATE = 2400
 #: How often the poller asks the engine what its remote backends' workers do (seconds): 2 Hz.
 BACKEND_POLL_INTERVAL = 0.5
-
-#: The backend of a worker slot that is a thread forwarding chunks to Dask. Such slots are engine
-#: plumbing, not workers: the window lists the Dask workers themselves (from backend_workers()).
-DASK_SLOT = "dask-slot"
-# The names core/backends gives the threads of its slots (threads.py, dask.py). WorkerStarted does
-# not say which backend a slot belongs to, so the bridge (which runs in the engine's process)
-# looks the slot's thread up by its native id; see local_backend_of.
-_THREAD_SLOT_PREFIX = "poolscope-thread-"
-_DASK_SLOT_PREFIX = "poolscope-dask-"
-
-
-def local_backend_of(pid: int) -> str:
-    """The backend of the worker slot ``pid`` names: THREADS or DASK_SLOT when it is the native id
-    of one of this process's slot threads, else PROCESSES (a worker process)."""
-    for thread in threading.enumerate():
-        if thread.native_id == pid:
-            if thread.name.startswith(_THREAD_SLOT_PREFIX):
-                return THREADS
-            if thread.name.startswith(_DASK_SLOT_PREFIX):
-                return DASK_SLOT
-            break
-    return PROCESSES
 
 
 class EventSource(Protocol):
@@ -181,7 +157,6 @@ class WorkerView:
     cpu_percent: float = 0.0  # of one core, with its children (a thread: its own time only)
     rss: int = 0  # bytes, with its children (0 for a thread: it shares the process's memory)
     alive: bool = True
-    exit_reason: str = ""
     # -- a Dask worker, as the scheduler last reported it ---------------------------------------
     address: str = ""  # its address, the key it is known by
     host: str = ""
@@ -237,14 +212,9 @@ class BridgeUpdate:
 
 
 class EventFolder:
-    """Folds engine events into per-job and per-worker views. Plain Python, used by one thread.
+    """Folds engine events into per-job and per-worker views. Plain Python, used by one thread."""
 
-    ``backend_of(pid)`` names the backend of a slot from its WorkerStarted (default:
-    :func:`local_backend_of`, which needs the folder to run in the engine's process).
-    """
-
-    def __init__(self, backend_of: Callable[[int], str] = local_backend_of) -> None:
-        self._backend_of = backend_of
+    def __init__(self) -> None:
         self.jobs: dict[int, JobView] = {}  # job id -> view
         self.workers: dict[int, WorkerView] = {}  # pid -> view of a live local worker (process or thread)
         self.cluster_workers: dict[str, WorkerView] = {}  # address -> view of a Dask worker
@@ -322,16 +292,9 @@ class EventFolder:
         self._add_log("error", message, detail=detail, job_id=event.job_id)
 
     def _worker_activity(self, event: WorkerActivity) -> None:
-        if event.pid in self._dask_slots:
-            return
         view = self.workers.get(event.pid)
-        if view is None:
-            backend = self._backend_of(event.pid)
-            if backend == DASK_SLOT:
-                self._dask_slots.add(event.pid)
-                return
-            view = WorkerView(pid=event.pid, slot=None, backend=backend)
-            self.workers[event.pid] = view
+        if view is None:  # a Dask forwarder slot (not shown), or a worker not announced yet
+            return
         view.job_id = event.job_id
         view.index = event.index
         view.task_progress = event.task_progress
@@ -339,13 +302,12 @@ class EventFolder:
         self._dirty_workers.add(event.pid)
 
     def _worker_started(self, event: WorkerStarted) -> None:
+        if event.backend == DASK:  # a forwarder thread: engine plumbing, the Dask workers are listed instead
+            self._dask_slots.add(event.pid)
+            return
         view = self.workers.get(event.pid)
         if view is None:
-            backend = self._backend_of(event.pid)
-            if backend == DASK_SLOT:
-                self._dask_slots.add(event.pid)
-                return
-            view = WorkerView(pid=event.pid, slot=event.slot, backend=backend)
+            view = WorkerView(pid=event.pid, slot=event.slot, backend=event.backend)
             self.workers[event.pid] = view
         view.slot = event.slot
         self._dirty_workers.add(event.pid)
@@ -361,7 +323,6 @@ class EventFolder:
             return
         view = self.workers.pop(event.pid, None) or WorkerView(pid=event.pid, slot=event.slot)
         view.alive = False
-        view.exit_reason = event.reason
         self._dirty_workers.discard(event.pid)
         self._exited[event.pid] = dataclasses.replace(view)
         self._replaced_slots.add((view.backend, event.slot))

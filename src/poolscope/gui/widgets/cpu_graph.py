@@ -52,7 +52,6 @@ class CpuGraph(QWidget):
         self.history = history
         capacity = int(max(HISTORY_CHOICES) / MIN_SAMPLE_INTERVAL) + 1
         self.buffer = RingBuffer(capacity, width=cores)  # time.monotonic() -> load per core, percent
-        self._drawn_until: tuple[float, float] | None = None  # (last sample time, now) of the last frame
         self.cluster: dict[str, RingBuffer] = {}  # Dask worker address -> its CPU %, oldest first
         self.cluster_curves: dict[str, pg.PlotDataItem] = {}  # address -> its curve, made once
         self._cluster_colours = 0  # curves made so far: the next one's colour
@@ -205,7 +204,6 @@ class CpuGraph(QWidget):
         index = self.history_combo.findData(seconds)
         if index >= 0 and index != self.history_combo.currentIndex():
             self.history_combo.setCurrentIndex(index)
-        self._drawn_until = None
         self.refresh()
         self.history_changed.emit(seconds)
 
