@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import time
 
 import psutil
 import pytest
@@ -22,25 +21,9 @@ from poolscope.core.events import (
 from poolscope.core.jobs import JobSpec, JobState
 from poolscope.tasks import BUILTIN_TASKS
 from tests.conftest import sample
+from tests.helpers.support import drain, wait_until
 
 pytestmark = pytest.mark.timeout(90)
-
-
-def drain(engine: Engine) -> list:
-    events = []
-    while True:
-        try:
-            events.extend(engine.events.get(timeout=0.2))
-        except Exception:  # queue.Empty
-            return events
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 SMALL_BUILTIN_RUNS = {

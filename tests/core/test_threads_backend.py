@@ -10,17 +10,9 @@ from poolscope.core.engine import Engine
 from poolscope.core.events import JobNotice
 from poolscope.core.jobs import JobSpec, JobState
 from tests.conftest import sample
+from tests.helpers.support import drain
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def drain(engine):
-    events = []
-    while True:
-        try:
-            events.extend(engine.events.get(timeout=0.2))
-        except Exception:  # queue.Empty
-            return events
 
 
 def test_threads_give_the_same_results_as_processes():

@@ -29,6 +29,7 @@ from poolscope.core.inputs import parse_inputs  # noqa: E402
 from poolscope.core.jobs import JobSpec, JobState  # noqa: E402
 from poolscope.core.targets import Target  # noqa: E402
 from tests.conftest import ROOT, live_children, sample  # noqa: E402
+from tests.helpers.support import wait_until  # noqa: E402
 
 
 def dask_job(target: str, inputs: str, **options) -> JobSpec:
@@ -45,13 +46,6 @@ def drain(engine: Engine, seconds: float = 0.0) -> list:
         except Exception:  # queue.Empty
             if time.monotonic() >= deadline:
                 return events
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def dask_workers(engine: Engine) -> list[dict]:
@@ -113,7 +107,7 @@ def test_progress_reaches_the_engine_and_cancel_stops_running_dask_tasks(local):
         seen.extend(drain(local))
         return any(isinstance(e, WorkerActivity) and e.job_id == job.id and e.task_progress == 0.5 for e in seen)
 
-    wait_for(progress_seen, 20, "progress from a task on a Dask worker")
+    wait_until(progress_seen, 20, "progress from a task on a Dask worker")
     local.cancel(job)
     summary = job.wait(15)
     assert summary.status is JobState.CANCELLED
@@ -121,7 +115,7 @@ def test_progress_reaches_the_engine_and_cancel_stops_running_dask_tasks(local):
 
     # cancel_requested() inside a Dask task sees the cancel flag (polled from the cluster)
     job = local.submit(dask_job(sample("wait_for_cancel"), "range:4", chunksize=1))
-    wait_for(lambda: sum(w["executing"] for w in dask_workers(local)) == 2 or job.summary().done, 20,
+    wait_until(lambda: sum(w["executing"] for w in dask_workers(local)) == 2 or job.summary().done, 20,
              "both Dask workers to run the job")
     local.cancel(job)
     summary = job.wait(15)
@@ -156,7 +150,7 @@ def test_terminate_restarts_the_dask_workers_running_the_job_and_says_which():
     with Engine(workers=1, dask_workers=2, events=True, nice=0) as engine:
         job = engine.submit(dask_job(sample("spin_ignoring_cancel"), "range:4", chunksize=1,
                                      kwargs={"seconds": 30}))
-        wait_for(lambda: sum(w["executing"] for w in dask_workers(engine)) == 2, 20, "both Dask workers busy")
+        wait_until(lambda: sum(w["executing"] for w in dask_workers(engine)) == 2, 20, "both Dask workers busy")
         busy = {w["address"] for w in dask_workers(engine)}
         started = time.monotonic()
         engine.terminate(job)
@@ -191,7 +185,7 @@ def test_a_dask_worker_killed_mid_job_is_survived_and_a_crashing_task_is_reporte
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
             Engine(workers=1, dask_workers=2, events=True, nice=0) as engine:
         job = engine.submit(dask_job(sample("spin"), "range:10", chunksize=1, kwargs={"seconds": 0.4}))
-        wait_for(lambda: job.summary().done >= 1 and sum(w["executing"] for w in dask_workers(engine)) == 2,
+        wait_until(lambda: job.summary().done >= 1 and sum(w["executing"] for w in dask_workers(engine)) == 2,
                  20, "the job to be half-way")
         victim = dask_workers(engine)[0]
         os.kill(victim["pid"], signal.SIGKILL)
@@ -223,7 +217,7 @@ def external(tmp_path_factory):
                                    "--scheduler-file", str(scheduler_file)], **quiet)]
     pids: set[int] = set()
     try:
-        wait_for(scheduler_file.exists, 30, "the scheduler file")
+        wait_until(scheduler_file.exists, 30, "the scheduler file")
         for _ in range(2):
             processes.append(subprocess.Popen([*dask_cli, "worker", "--scheduler-file", str(scheduler_file),
                                                "--nthreads", "1", "--no-dashboard"], **quiet))

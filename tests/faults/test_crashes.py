@@ -10,7 +10,7 @@ import pytest
 from poolscope.core.events import WorkerExited
 from poolscope.core.jobs import JobSpec, JobState
 from tests.conftest import sample
-from tests.faults.support import drain, full_strength, wait_until
+from tests.helpers.support import drain, full_strength, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 

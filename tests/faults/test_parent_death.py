@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from tests.conftest import ROOT, sample
-from tests.faults.support import gone, wait_until
+from tests.helpers.support import gone, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -9,7 +9,7 @@ import pytest
 
 from poolscope.core.jobs import JobSpec, JobState
 from tests.conftest import sample
-from tests.faults.support import full_strength, gone, wait_until
+from tests.helpers.support import full_strength, gone, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 

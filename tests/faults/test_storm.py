@@ -12,7 +12,7 @@ from poolscope.core.engine import Engine
 from poolscope.core.events import JobFinished
 from poolscope.core.jobs import JobSpec, JobState
 from tests.conftest import sample
-from tests.faults.support import drain, full_strength, wait_until
+from tests.helpers.support import drain, full_strength, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -6,7 +6,7 @@ import pytest
 
 from poolscope.core.jobs import JobSpec, JobState
 from tests.conftest import sample
-from tests.faults.support import wait_until
+from tests.helpers.support import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

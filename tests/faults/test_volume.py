@@ -7,7 +7,7 @@ import pytest
 from poolscope.core.events import WorkerActivity
 from poolscope.core.jobs import JobSpec, JobState
 from tests.conftest import sample
-from tests.faults.support import drain
+from tests.helpers.support import drain
 
 pytestmark = pytest.mark.timeout(120)
 

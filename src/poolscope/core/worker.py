@@ -229,11 +229,6 @@ def encode_result(result: Any) -> tuple[int, Any]:
         return STATUS_ERROR, ("UnpicklableResult", message, _format_traceback(exc))
 
 
-def _pickled_result(index: int, result: Any) -> tuple[int, int, Any]:
-    status, value = encode_result(result)
-    return (index, status, value)
-
-
 def _describe(exc: BaseException) -> tuple[str, str, str]:
     try:
         return (type(exc).__name__, str(exc), _format_traceback(exc))

@@ -61,6 +61,7 @@ from distributed.scheduler import KilledWorker
 from poolscope import api
 from poolscope.api import Cancelled
 from poolscope.core.backends import DASK
+from poolscope.core.backends.threads import ThreadWorker
 from poolscope.core.targets import Target
 from poolscope.core.worker import (
     MSG_CANCEL,
@@ -483,26 +484,12 @@ class _Forwarder:
                 pass
 
 
-class DaskSlot:
+class DaskSlot(ThreadWorker):
     """The engine's handle on one forwarder thread. It cannot be killed: terminate is a message."""
 
-    can_kill = False
-    sentinel = None  # its end is seen as end-of-file on its pipe, or as a dead thread
-
     def __init__(self, forwarder: _Forwarder, thread: threading.Thread) -> None:
+        super().__init__(thread)
         self.forwarder = forwarder
-        self.thread = thread
-        self.pid: int = thread.native_id or 0
-
-    def is_alive(self) -> bool:
-        return self.thread.is_alive()
-
-    def join(self, timeout: float | None = None) -> None:
-        self.thread.join(timeout)
-
-    @property
-    def exitcode(self) -> int | None:
-        return None if self.thread.is_alive() else 0
 
     def kill(self) -> None:
         """Stop the slot's tasks the hard way (restarting the Dask workers running them), then end it."""

@@ -18,6 +18,8 @@ from poolscope.core.backends import THREADS
 
 
 class ThreadWorker:
+    """The engine's handle on a slot that is a thread of its own process."""
+
     can_kill = False
     sentinel = None  # its end is seen as end-of-file on its pipe
 

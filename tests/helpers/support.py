@@ -1,4 +1,4 @@
-"""Helpers for fault tests."""
+"""Waiting on an engine in tests: conditions, its events, its workers."""
 
 from __future__ import annotations
 
