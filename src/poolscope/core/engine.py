@@ -613,9 +613,7 @@ class Engine:
                 tails = [record for record in waiting if self._in_tail(record)]
                 if depth == 1 and (tails or not self._may_prefetch(worker.outstanding[0])):
                     continue
-                record = tails[0] if tails else self._next_job_with_work(worker)
-                if record is None:
-                    continue
+                record = tails[0] if tails else self._take_turn(waiting)
                 chunk = self._next_chunk(record, self._allowance(worker, record))
                 if chunk is not None:
                     self._send_chunk(worker, chunk)
@@ -631,13 +629,13 @@ class Engine:
         per_task = head.job.seconds_per_task
         return per_task is not None and per_task * len(head.inputs) < PREFETCH_BELOW_SECONDS
 
-    def _next_job_with_work(self, worker: _WorkerSlot) -> JobRecord | None:
-        for _ in range(len(self._active)):
-            record = self._active[0]
+    def _take_turn(self, candidates: list[JobRecord]) -> JobRecord:
+        """The next of ``candidates`` (active jobs) in round-robin order; it goes to the back."""
+        while self._active[0] not in candidates:
             self._active.rotate(-1)
-            if record.has_work and record.spec.backend == worker.backend and self._allowance(worker, record) > 0:
-                return record
-        return None
+        record = self._active[0]
+        self._active.rotate(-1)
+        return record
 
     @staticmethod
     def _allowance(worker: _WorkerSlot, record: JobRecord) -> int:
