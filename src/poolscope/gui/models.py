@@ -83,7 +83,49 @@ def format_rate(rate: float) -> str:
     return f"{rate:.1f}/s"
 
 
-class JobsModel(QAbstractTableModel):
+class _ViewTableModel(QAbstractTableModel):
+    """A table with one view object per row: the Qt side that the jobs and workers tables share.
+
+    Subclasses set COLUMNS and _RIGHT_ALIGNED, keep ``_rows``, and say what a cell shows
+    (``_display``) and, for other roles, ``_other_role``.
+    """
+
+    COLUMNS: tuple[str, ...] = ()
+    _RIGHT_ALIGNED: tuple[int, ...] = ()
+    _rows: list[Any]
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        view = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(view, column)
+        if role == JOB_ID_ROLE:
+            return view.job_id
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in self._RIGHT_ALIGNED:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return self._other_role(view, column, role)
+
+    def _display(self, view: Any, column: int) -> str:
+        raise NotImplementedError
+
+    def _other_role(self, view: Any, column: int, role: int) -> Any:
+        return None
+
+
+class JobsModel(_ViewTableModel):
     """One row per job, in submission order."""
 
     COLUMNS = ("ID", "Name", "Backend", "State", "Progress", "Done / total", "Failed", "Rate", "Elapsed", "ETA")
@@ -171,28 +213,9 @@ class JobsModel(QAbstractTableModel):
 
     # -- Qt model interface ------------------------------------------------------------------
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        view = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(view, column)
+    def _other_role(self, view: JobView, column: int, role: int) -> Any:
         if role == PROGRESS_ROLE:
             return view.fraction
-        if role == JOB_ID_ROLE:
-            return view.job_id
         if role == Qt.ItemDataRole.ForegroundRole and column == self.STATE_COLUMN:
             return QBrush(_STATE_COLOURS.get(view.state, QColor("black")))
         if role == Qt.ItemDataRole.FontRole and column == self.STATE_COLUMN and not view.state.is_final:
@@ -203,8 +226,6 @@ class JobsModel(QAbstractTableModel):
             backend = self._backends.get(view.job_id)
             on = f"\non {BACKEND_DESCRIPTIONS.get(backend, backend)}" if backend else ""
             return f"{view.target} over {view.inputs}{on}" if view.target else None
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in self._RIGHT_ALIGNED:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def _display(self, view: JobView, column: int) -> str:
@@ -256,7 +277,7 @@ class ProgressDelegate(QStyledItemDelegate):
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
 
 
-class WorkersModel(QAbstractTableModel):
+class WorkersModel(_ViewTableModel):
     """One row per worker: local processes and thread slots by slot, then the Dask workers by address."""
 
     COLUMNS = ("Backend", "PID", "Worker", "State", "Job", "Task", "CPU %", "Memory", "Tasks done")
@@ -298,32 +319,11 @@ class WorkersModel(QAbstractTableModel):
         """The rows (of one backend when given)."""
         return [view for view in self._rows if backend is None or view.backend == backend]
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        view = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(view, column)
-        if role == JOB_ID_ROLE:
-            return view.job_id
+    def _other_role(self, view: WorkerView, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(view)
         if role == Qt.ItemDataRole.ForegroundRole and column == 3:
             return QBrush(QColor("#1d4ed8") if view.busy else QColor("#6b7280"))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in self._RIGHT_ALIGNED:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def _display(self, view: WorkerView, column: int) -> str:
