@@ -23,7 +23,7 @@ Job table: 500 small jobs (``noop`` over 20 inputs) are submitted through the wi
 finished. Then, with the 500 finished rows in the table and one running job (a progress flood,
 so rows and graphs change every frame), side by side with an empty table (the same running job):
 
-  * event-loop lateness of a 5 ms precise timer (as bench_gui_responsiveness), p50 / p99;
+  * event-loop lateness of a 5 ms precise timer (as bench_gui_latency), p50 / p99;
   * graph frames per second (paints of the CPU graph);
   * table frame: scroll the table one row and process events until its viewport painted,
     timed per step (p50 / p99), at the default layout and with the table made tall (800 px);
@@ -220,7 +220,7 @@ def table_frames(win: Any, steps: int, budget: float = 4.0) -> list[float]:
 
 def smoothness(win: Any, seconds: float, steps: int, retries: int) -> dict[str, Any]:
     """With a progress flood running: lateness, graph fps, table scroll frames (default and tall)."""
-    from bench_gui_responsiveness import measure
+    from bench_gui_latency import measure
 
     r, meter, redone = _common.measured(lambda: measure(win, seconds), retries)
     frames = table_frames(win, steps)
@@ -248,7 +248,7 @@ def main() -> int:
     p.add_argument("--skip-big", action="store_true", help="only the job table part")
     args = p.parse_args()
 
-    from bench_gui_responsiveness import Window, application, platform_name
+    from bench_gui_latency import Window, application, platform_name
 
     from poolscope.core.jobs import JobSpec
 
@@ -289,7 +289,7 @@ def main() -> int:
                 result.pop("job", None)
 
         # the job table: empty (with one running job) vs 500 finished rows (with the same running job)
-        flood_target = os.path.join(os.path.dirname(HERE), "bench_gui_responsiveness.py") + ":progress_flood"
+        flood_target = os.path.join(os.path.dirname(HERE), "bench_gui_latency.py") + ":progress_flood"
         flood = win.window.submit(JobSpec.create(flood_target, "range:0:1000000", kwargs={"seconds": 0.05},
                                                  name="progress flood"))
         win.spin(1.0)

@@ -29,11 +29,9 @@ ARGS = {
     "bench_dispatch": (["--repeat", "3"], ["--repeat", "1"]),
     "bench_scaling": (["--repeat", "3", "--retries", "1"], ["--repeat", "1", "--retries", "0"]),
     "bench_cancel": (["--trials", "50"], ["--trials", "15"]),
-    # the window's benchmarks (targets 3, 5, 6, 7); bench_gui_responsiveness supersedes
-    # bench_gui_latency's table (same probe, with verdicts and JSON), so that one runs short
-    "bench_gui_responsiveness": (["--seconds", "3", "--retries", "1"],
-                                 ["--seconds", "2", "--nice-levels", "10", "--retries", "0"]),
-    "bench_gui_latency": (["--seconds", "1"], ["--seconds", "1"]),
+    # the window's benchmarks (targets 3, 5, 6, 7)
+    "bench_gui_latency": (["--seconds", "3", "--retries", "1"],
+                          ["--seconds", "2", "--nice-levels", "10", "--retries", "0"]),
     "bench_gui_scale": (["--seconds", "2", "--steps", "30", "--retries", "1"],
                         ["--seconds", "2", "--steps", "20", "--retries", "0"]),
     "bench_gui_graphs": (["--repeat", "2", "--frames", "120", "--retries", "1"],

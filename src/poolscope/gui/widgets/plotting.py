@@ -34,7 +34,7 @@ def make_plot(*, left: str, bottom: str = "seconds ago") -> pg.PlotWidget:
     item.hideButtons()
     item.setMouseEnabled(x=False, y=False)
     # No grid: pyqtgraph draws it inside the axes, and it was 4 to 10 ms of each frame
-    # (bench_gui_graphs: 128-core heat map 14.4 -> 3.8 ms a frame; bench_gui_responsiveness).
+    # (bench_gui_graphs: 128-core heat map 14.4 -> 3.8 ms a frame; bench_gui_latency).
     for name in ("left", "bottom"):
         axis = item.getAxis(name)
         axis.setPen(pg.mkPen(foreground))
