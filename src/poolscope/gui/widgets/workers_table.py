@@ -40,13 +40,16 @@ class WorkersTable(QWidget):
         self.view.setAlternatingRowColors(True)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        # Each column fits its header and a typical value in the table's font (the last one stretches).
+        header.setStretchLastSection(False)
+        # Each column fits its header and a typical value in the table's font; the Worker and
+        # Task columns (addresses, free text) share what is left, so every column stays in view.
         metrics = self.view.fontMetrics()
         header_metrics = header.fontMetrics()
         for column, typical in enumerate(_TYPICAL):
             width = max(metrics.horizontalAdvance(typical), header_metrics.horizontalAdvance(model.COLUMNS[column]))
             self.view.setColumnWidth(column, width + 12)
+        for column in (model.COLUMNS.index("Worker"), model.COLUMNS.index("Task")):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         self.view.clicked.connect(self._clicked)
         layout.addWidget(self.view)
         model.modelReset.connect(self._update_title)
