@@ -92,6 +92,38 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+# -- draining an engine's events ------------------------------------------------------------------
+class EventDrain:
+    """A thread draining ``engine.events`` the way the CLI or the window's bridge does, handing
+    each batch to ``on_batch`` (default: drop it). ``stop()`` ends it."""
+
+    def __init__(self, events: Any, on_batch: Any = None) -> None:
+        import threading
+
+        self.events = events
+        self.on_batch = on_batch
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-event-drain", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                batch = self.events.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+            if self.on_batch is not None:
+                self.on_batch(batch)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+
 # -- other people's load -----------------------------------------------------------------------
 class LoadMeter:
     """Measures, around a timed run, how many cores *other* processes used (the machine is shared).

@@ -31,8 +31,6 @@ import _common  # noqa: F401  (puts src/ on sys.path)
 
 import collections
 import os
-import queue
-import threading
 import time
 from typing import Any
 
@@ -53,31 +51,17 @@ def probe_pid(x: int, *, seconds: float = PROBE_SLEEP) -> int:
     return os.getpid()
 
 
-class Activity:
-    """Consumer thread: the latest WorkerActivity per pid (which job each worker is running)."""
+class Activity(_common.EventDrain):
+    """Drains ``engine.events``, keeping the latest WorkerActivity per pid (which job each worker runs)."""
 
     def __init__(self, events: Any) -> None:
-        self.events = events
         self.job_of: dict[int, int | None] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-activity", daemon=True)
-        self._thread.start()
+        super().__init__(events, self._fold)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                batch = self.events.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            except (EOFError, OSError):
-                return
-            for event in batch:
-                if isinstance(event, WorkerActivity):
-                    self.job_of[event.pid] = event.job_id
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
+    def _fold(self, batch: list[Any]) -> None:
+        for event in batch:
+            if isinstance(event, WorkerActivity):
+                self.job_of[event.pid] = event.job_id
 
 
 def wait_for(condition: Any, timeout: float, what: str) -> float:

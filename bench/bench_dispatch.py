@@ -20,7 +20,6 @@ import _common  # noqa: F401  (puts src/ on sys.path)
 import collections
 import concurrent.futures
 import multiprocessing
-import queue
 import threading
 import time
 from typing import Any, Callable
@@ -36,39 +35,25 @@ POOL_CHUNKSIZES = (64, 256, 1024)
 PPE_CHUNKSIZE = 256
 
 
-class EventConsumer:
-    """A thread draining ``engine.events`` the way a CLI or the GUI bridge does; it folds the
-    TasksFinished increments per job so the bench can check that monitoring saw every task."""
+class EventConsumer(_common.EventDrain):
+    """Drains ``engine.events`` and folds the TasksFinished increments per job, so the bench can
+    check that monitoring saw every task."""
 
     def __init__(self, events: Any) -> None:
-        self.events = events
         self.done: collections.Counter[int] = collections.Counter()
         self.finished: dict[int, threading.Event] = collections.defaultdict(threading.Event)
         self.batches = 0
         self.count = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-event-consumer", daemon=True)
-        self._thread.start()
+        super().__init__(events, self._fold)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                batch = self.events.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            except (EOFError, OSError):
-                return
-            self.batches += 1
-            self.count += len(batch)
-            for event in batch:
-                if isinstance(event, TasksFinished):
-                    self.done[event.job_id] += event.done
-                elif isinstance(event, JobFinished):
-                    self.finished[event.job_id].set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
+    def _fold(self, batch: list[Any]) -> None:
+        self.batches += 1
+        self.count += len(batch)
+        for event in batch:
+            if isinstance(event, TasksFinished):
+                self.done[event.job_id] += event.done
+            elif isinstance(event, JobFinished):
+                self.finished[event.job_id].set()
 
 
 # -- contenders: each returns a runner() -> seconds, and a close() ------------------------------

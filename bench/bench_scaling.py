@@ -19,12 +19,10 @@ import _common  # noqa: F401  (puts src/ on sys.path)
 
 import multiprocessing
 import os
-import queue
-import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
-from _common import fmt_ratio, median, table, verdict
+from _common import median, table, verdict
 
 from poolscope.core.engine import Engine
 from poolscope.core.jobs import JobSpec
@@ -56,16 +54,6 @@ def _burn_with(args: tuple[int, int]) -> int:
     return burn(args[0], loops=args[1])
 
 
-def _drain(events: Any, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            events.get(timeout=0.05)
-        except queue.Empty:
-            pass
-        except (EOFError, OSError):
-            return
-
-
 # -- contenders: each returns (run() -> (seconds, results), close()) ----------------------------
 Contender = tuple[Callable[[], tuple[float, list[int]]], Callable[[], None]]
 
@@ -81,9 +69,7 @@ def serial(tasks: int, loops: int) -> Contender:
 
 def poolscope(tasks: int, loops: int, workers: int, nice: int) -> Contender:
     engine = Engine(workers=workers, nice=nice, events=True)
-    stop = threading.Event()
-    consumer = threading.Thread(target=_drain, args=(engine.events, stop), daemon=True)
-    consumer.start()
+    drain = _common.EventDrain(engine.events)
     engine.submit(JobSpec.create("sleep", range(workers), kwargs={"seconds": 0.05})).wait(60)
     engine.submit(JobSpec.create(burn, range(workers * 2), kwargs={"loops": 1000})).wait(60)
 
@@ -97,8 +83,7 @@ def poolscope(tasks: int, loops: int, workers: int, nice: int) -> Contender:
 
     def close() -> None:
         engine.shutdown()
-        stop.set()
-        consumer.join(2)
+        drain.stop()
 
     return run, close
 
