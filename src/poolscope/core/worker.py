@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import pickle
 import queue
@@ -59,25 +60,29 @@ STATUS_VALUE = 3  # the return value itself: a plain type that always pickles an
 PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
 
 REPORT_INTERVAL = 0.05  # seconds between reports while a chunk runs
+BATCH_SECONDS = 0.002  # a batch of tasks stops growing once it takes this long (see run_chunk)
 PR_SET_PDEATHSIG = 1
 
 
 class _TaskContext:
     """The ``poolscope.api`` context of the task this worker runs (see api.TaskContext)."""
 
-    __slots__ = ("cancelled_jobs", "flush", "job_id", "index", "progress", "next_report")
+    __slots__ = ("cancelled_jobs", "flush", "job_id", "batch", "batch_start", "progress", "next_report")
 
     def __init__(self, cancelled_jobs: set[int], flush: Callable[[], None]) -> None:
         self.cancelled_jobs = cancelled_jobs  # written by the reader thread
         self.flush = flush
         self.job_id = -1
-        self.index = -1
+        # The batch being run (see _Worker.run_chunk): its results so far, and its first input's
+        # index. The running task's index is batch_start + len(batch).
+        self.batch: list[Any] | None = None
+        self.batch_start = -1
         self.progress: tuple[int, float, float | None] | None = None  # the latest progress() call
         self.next_report = 0.0
 
     def report_progress(self, done: float, total: float | None) -> None:
         try:
-            self.progress = (self.index, float(done), None if total is None else float(total))
+            self.progress = (self.running_index(), float(done), None if total is None else float(total))
         except (TypeError, ValueError):
             raise TypeError(f"progress() takes numbers, not done={done!r}, total={total!r}") from None
         if self.job_id in self.cancelled_jobs:
@@ -88,6 +93,10 @@ class _TaskContext:
     def cancel_requested(self) -> bool:
         return self.job_id in self.cancelled_jobs
 
+    def running_index(self) -> int:
+        """The input index of the task running now; -1 between tasks."""
+        return -1 if self.batch is None else self.batch_start + len(self.batch)
+
 
 class _Worker:
     """State of the worker loop. Lives in the worker process only."""
@@ -97,7 +106,7 @@ class _Worker:
         self.on_engine_gone = on_engine_gone
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()  # filled by the reader thread
         self.cancelled_jobs: set[int] = set()  # job ids; added to by the reader thread
-        self.jobs: dict[int, tuple[Callable[..., Any], dict[str, Any]] | BaseException] = {}
+        self.jobs: dict[int, Callable[[Any], Any] | BaseException] = {}  # the target, kwargs bound
         # Outcomes of tasks finished since the last report (see MSG_REPORT): main thread only.
         self.values: list[Any] = []
         self.statuses: bytearray | None = None  # None while every outcome is STATUS_VALUE
@@ -138,7 +147,8 @@ class _Worker:
 
     def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any]) -> None:
         try:
-            self.jobs[job_id] = (target.load(), kwargs)
+            function = target.load()
+            self.jobs[job_id] = functools.partial(function, **kwargs) if kwargs else function
         except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
             self.jobs[job_id] = exc
             self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), _format_traceback(exc)))
@@ -154,42 +164,64 @@ class _Worker:
         context.next_report = time.monotonic() + REPORT_INTERVAL
         began = time.perf_counter()
         setup = self.jobs.get(job_id)
-        if not isinstance(setup, tuple):
+        if setup is None or isinstance(setup, BaseException):
             reason = f"worker could not start the job's target: {setup}" if setup else "job was not set up"
             error = ("WorkerStartError", reason, _format_traceback(setup) if setup else "")
             for _ in inputs:
                 self.add(STATUS_ERROR, error)
             self.report(finished=True, busy=time.perf_counter() - began)
             return
-        function, kwargs = setup
-        # The loop below is the pool's hot path: locals only, no call or pickling for plain results.
+        function = setup
+        # The pool's hot path. Tasks run in batches through the C-level map(): a batch's results
+        # land in one list, which is checked for plain types in one pass, so the per-task cost is
+        # the call itself. A batch ends early at the first task that raises; list.extend() keeps
+        # the results before it, so the failing input is known without running anything twice.
+        # Batches grow (doubling) while they take under BATCH_SECONDS: that bounds how late a
+        # cancel is seen and a report is sent, to BATCH_SECONDS beyond one task's time.
         cancelled_jobs = self.cancelled_jobs
-        values = self.values
         plain = PLAIN_TYPES
-        monotonic = time.monotonic
-        index = start - 1
+        perf_counter = time.perf_counter
+        count = len(inputs)
+        position = 0  # offset in inputs of the next task to run
+        step = 1
         api.set_task_context(context)
         try:
-            for value in inputs:
-                index += 1
+            while position < count:
                 if job_id in cancelled_jobs:
-                    self.add(STATUS_CANCELLED, None)
-                    continue
-                context.index = index
+                    for _ in range(position, count):
+                        self.add(STATUS_CANCELLED, None)
+                    break
+                end = min(count, position + step)
+                batch: list[Any] = []
+                context.batch = batch
+                context.batch_start = start + position
+                began_batch = perf_counter()
                 try:
-                    result = function(value, **kwargs) if kwargs else function(value)
+                    batch.extend(map(function, inputs[position:end]))
                 except Cancelled:
-                    self.add(STATUS_CANCELLED, None)
+                    outcome: tuple[int, Any] | None = (STATUS_CANCELLED, None)
                 except BaseException as exc:  # noqa: BLE001 - every task error is reported, the worker lives on
-                    self.add(STATUS_ERROR, _describe(exc))
+                    outcome = (STATUS_ERROR, _describe(exc))
                 else:
-                    if type(result) in plain and self.statuses is None:
-                        values.append(result)
-                    else:
+                    outcome = None
+                if self.statuses is None and plain.issuperset(map(type, batch)):
+                    self.values.extend(batch)
+                else:
+                    for result in batch:
                         self.add(*encode_result(result))
-                if monotonic() >= context.next_report:
+                position += len(batch)
+                if outcome is not None:
+                    self.add(*outcome)
+                    position += 1
+                if perf_counter() - began_batch < BATCH_SECONDS:
+                    step *= 2
+                elif step > 1:
+                    step //= 2
+                context.batch = None
+                if time.monotonic() >= context.next_report:
                     self.report(finished=False, busy=0.0)
         finally:
+            context.batch = None
             api.set_task_context(None)
         self.report(finished=True, busy=time.perf_counter() - began)
 
@@ -209,7 +241,9 @@ class _Worker:
 
     def report(self, *, finished: bool, busy: float) -> None:
         context = self.context
-        progress = context.progress if context.progress and context.progress[0] == context.index else None
+        progress = context.progress
+        if progress is not None and progress[0] != context.running_index():
+            progress = None  # a finished task's progress: its outcome says more
         statuses = None if self.statuses is None else bytes(self.statuses)
         # send() pickles at once, so the list can be emptied (not replaced: run_chunk holds it).
         self.conn.send((MSG_REPORT, self.chunk_id, statuses, self.values, progress, finished, busy))

@@ -1,0 +1,135 @@
+"""The worker's chunk loop, run in this process against a recording connection (no processes).
+
+Tasks run in batches through ``map()`` (core/worker.py, ``_Worker.run_chunk``); these tests pin
+what the batching must not change: one outcome per input, in input order, each on its own input.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+
+from poolscope import Cancelled, progress
+from poolscope.core import worker
+from poolscope.core.worker import (
+    MSG_REPORT,
+    MSG_STARTED,
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    STATUS_PICKLED,
+    STATUS_VALUE,
+)
+
+JOB = 7
+
+
+class RecordingConnection:
+    def __init__(self) -> None:
+        self.messages: list[tuple[Any, ...]] = []
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        self.messages.append(pickle.loads(pickle.dumps(message)))  # a copy, as the pipe would give
+
+    def reports(self) -> list[tuple[Any, ...]]:
+        return [m for m in self.messages if m[0] == MSG_REPORT]
+
+    def outcomes(self) -> list[tuple[int, Any]]:
+        """Every task's (status, value) in the order the reports carried them."""
+        found: list[tuple[int, Any]] = []
+        for _, _, statuses, values, _, _, _ in self.reports():
+            found.extend(zip(statuses or bytes([STATUS_VALUE]) * len(values), values))
+        return found
+
+
+class Loaded:
+    def __init__(self, function: Any) -> None:
+        self.function = function
+
+    def load(self) -> Any:
+        return self.function
+
+
+def run_chunk(function: Any, inputs: list[Any], *, kwargs: dict[str, Any] | None = None,
+              start: int = 0) -> tuple[worker._Worker, RecordingConnection]:
+    connection = RecordingConnection()
+    loop = worker._Worker(connection, lambda: None)  # type: ignore[arg-type]
+    loop.set_up_job(JOB, Loaded(function), kwargs or {})
+    loop.run_chunk(1, JOB, start, inputs)
+    return loop, connection
+
+
+def mixed(x: int, *, offset: int = 0) -> Any:
+    if x % 1000 == 999:
+        raise ValueError(f"bad {x}")
+    if x % 1000 == 500:
+        raise Cancelled()
+    if x % 1000 == 250:
+        return [x]  # not a plain type: pickled on its own
+    return x + offset
+
+
+def test_every_input_gets_its_own_outcome_in_order():
+    inputs = list(range(5000))
+    _, connection = run_chunk(mixed, inputs, kwargs={"offset": 1})
+    outcomes = connection.outcomes()
+    assert len(outcomes) == len(inputs)
+    for x, (status, value) in zip(inputs, outcomes):
+        if x % 1000 == 999:
+            assert status == STATUS_ERROR and value[:2] == ("ValueError", f"bad {x}")
+        elif x % 1000 == 500:
+            assert (status, value) == (STATUS_CANCELLED, None)
+        elif x % 1000 == 250:
+            assert status == STATUS_PICKLED and pickle.loads(value) == [x]
+        else:
+            assert (status, value) == (STATUS_VALUE, x + 1)
+    assert connection.messages[0] == (MSG_STARTED, 1)
+    assert connection.reports()[-1][5] is True  # the last report says the chunk is finished
+
+
+def test_a_failing_first_task_and_a_failing_last_task():
+    _, connection = run_chunk(mixed, [999, 1, 2, 1999])
+    assert [status for status, _ in connection.outcomes()] == [STATUS_ERROR, STATUS_VALUE, STATUS_VALUE, STATUS_ERROR]
+
+
+def test_progress_names_the_running_task(monkeypatch):
+    monkeypatch.setattr(worker, "REPORT_INTERVAL", 0.0)  # every progress() call sends a report
+
+    def reports_at(x: int) -> int:
+        if x == 3456:
+            progress(1, 4)
+        return x
+
+    _, connection = run_chunk(reports_at, list(range(100, 5000)), start=100)
+    sent = [report[4] for report in connection.reports() if report[4] is not None]
+    assert sent == [(3456, 1.0, 4.0)]
+
+
+def test_a_cancel_mid_chunk_cancels_the_rest():
+    loop: worker._Worker | None = None
+
+    def cancels_at(x: int) -> int:
+        if x == 2000:
+            assert loop is not None
+            loop.cancelled_jobs.add(JOB)  # what the reader thread does on MSG_CANCEL
+        return x
+
+    connection = RecordingConnection()
+    loop = worker._Worker(connection, lambda: None)  # type: ignore[arg-type]
+    loop.set_up_job(JOB, Loaded(cancels_at), {})
+    loop.run_chunk(1, JOB, 0, list(range(100_000)))
+    statuses = [status for status, _ in connection.outcomes()]
+    assert len(statuses) == 100_000
+    first_cancelled = statuses.index(STATUS_CANCELLED)
+    assert first_cancelled > 2000  # the task that saw the cancel finished
+    # The batch running at the cancel finishes (it is bounded by BATCH_SECONDS); all after is cancelled.
+    assert set(statuses[:first_cancelled]) == {STATUS_VALUE}
+    assert set(statuses[first_cancelled:]) == {STATUS_CANCELLED}
+    assert first_cancelled < 50_000
+
+
+@pytest.mark.parametrize("inputs", [[], [5]])
+def test_empty_and_single_chunks(inputs):
+    _, connection = run_chunk(mixed, inputs)
+    assert connection.outcomes() == [(STATUS_VALUE, x) for x in inputs]
