@@ -62,6 +62,7 @@ from poolscope.core.events import (
 )
 from poolscope.core.jobs import JobSpec, JobState, JobSummary, SpecError, TaskError
 from poolscope.core.processes import signal_name
+from poolscope.core.results import ResultStore
 
 TARGET_CHUNK_SECONDS = 0.05  # an automatic chunk runs about this long: fair, responsive, cheap
 MAX_CHUNK = 20_000  # tasks in one chunk at most
@@ -77,8 +78,6 @@ CMD_CANCEL = "cancel"
 CMD_TERMINATE = "terminate"
 CMD_STOP = "stop"
 CMD_START_BACKEND = "start_backend"  # (verb, name, reply: _Reply)
-
-_RESULT_MISSING = object()  # stored where a task has not finished
 
 
 class EngineClosed(RuntimeError):
@@ -159,7 +158,7 @@ class JobRecord:
         self.failed = 0
         self.cancelled = 0
         self.errors: list[TaskError] = []
-        self.results: list[Any] = []  # by input index; _RESULT_MISSING where not finished
+        self.results = ResultStore()  # by input index; spills to a temporary file past a few MB
         self.attempts: collections.Counter[int] = collections.Counter()  # crashes per input index
         self.seconds_per_task: float | None = None  # measured, smoothed
         self.cancel_requested = False
@@ -195,13 +194,7 @@ class JobRecord:
         )
 
     def ordered_results(self) -> list[Any]:
-        if self.done == len(self.results):  # nothing missing: a plain copy is much faster
-            results = list(self.results)
-        else:
-            results = [None if value is _RESULT_MISSING else value for value in self.results]
-        if self.total is not None and len(results) < self.total:
-            results.extend([None] * (self.total - len(results)))
-        return results
+        return self.results.ordered(self.total if self.total is not None else self.next_index)
 
 
 class Job:
@@ -662,7 +655,6 @@ class Engine:
         if not inputs:
             return None
         record.next_index += len(inputs)
-        record.results.extend([_RESULT_MISSING] * (record.next_index - len(record.results)))
         if record.total is not None and record.next_index >= record.total:
             record.inputs_exhausted = True
             record.inputs = None
@@ -783,10 +775,9 @@ class Engine:
         if chunk is None:
             return
         record = chunk.job
-        first = chunk.next_index
         count = len(values)
         if statuses is None and record.on_result is None:  # the fast path: plain values, nobody to call
-            record.results[first : first + count] = values
+            record.results.put_block(chunk.next_index, values)
             done, cancelled = count, 0
         else:
             done, cancelled = self._store_outcomes(worker, chunk, statuses, values)
@@ -821,6 +812,7 @@ class Engine:
         """Store a report's outcomes one by one; return how many were done and cancelled."""
         record = chunk.job
         done = cancelled = 0
+        block: list[Any] = [None] * len(values)  # the results; None for a task that failed or was cancelled
         for offset, value in enumerate(values):
             status = protocol.STATUS_VALUE if statuses is None else statuses[offset]
             position = chunk.reported + offset
@@ -835,7 +827,7 @@ class Engine:
                     continue
                 status = protocol.STATUS_VALUE
             if status == protocol.STATUS_VALUE:
-                record.results[index] = value
+                block[offset] = value
                 done += 1
                 if record.on_result is not None:
                     self._call_on_result(record, index, chunk.inputs[position], value)
@@ -845,6 +837,8 @@ class Engine:
                                                   _short_repr(chunk.inputs[position])))
             else:
                 cancelled += 1
+        if done:
+            record.results.put_block(chunk.next_index, block)
         return done, cancelled
 
     def _call_on_result(self, record: JobRecord, index: int, value_in: Any, value_out: Any) -> None:
