@@ -75,3 +75,19 @@ def test_exiting_the_interpreter_with_work_pending_shuts_down_cleanly():
     assert len(pids) == 2
     for pid in pids:
         assert gone(pid)
+
+
+def test_a_script_without_a_main_guard_fails_its_job_and_says_why(tmp_path):
+    """Spawned workers import the main module again; a top-level Engine there must not hang."""
+    script = tmp_path / "no_guard.py"
+    script.write_text(textwrap.dedent("""
+        from poolscope.core.engine import Engine
+        from poolscope.core.jobs import JobSpec
+        engine = Engine(workers=2)
+        print(engine.submit(JobSpec.create("noop", "range:10")).wait(60).status.value)
+        engine.shutdown()
+    """))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert run.stdout.strip() == "failed"
+    assert 'create it under `if __name__ == "__main__":`' in run.stderr

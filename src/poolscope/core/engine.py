@@ -276,6 +276,14 @@ class Engine:
             raise SpecError("threads", f"must be a whole number of at least 1, not {threads!r}")
         if start_method == "fork":
             raise ValueError("start method 'fork' is unsafe in a threaded process; use 'spawn' or 'forkserver'")
+        if getattr(multiprocessing.current_process(), "_inheriting", False):
+            # A spawned process is importing the main module of a script that creates an Engine
+            # at top level. Say so here, where the script's author will read it; the parent's
+            # engine sees its workers die while starting and fails the job.
+            raise RuntimeError(
+                "an Engine was created while a worker process was importing the main module: create "
+                "it under `if __name__ == \"__main__\":` in your script (workers start with spawn, "
+                "which imports the main module again)")
         self._mp = multiprocessing.get_context(start_method)
         self._size = workers
         self._nice = nice
