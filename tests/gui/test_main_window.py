@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psutil
 import pytest
 from PySide6.QtCore import Qt
@@ -204,3 +206,55 @@ def test_window_state_persists(qtbot, settings):
         assert again.cpu_graph.history == 300
     finally:
         close(again, QUIT_TERMINATE)
+
+
+@pytest.mark.timeout(30)
+def test_the_quit_question_follows_jobs_that_end_while_it_is_open_and_still_quits(qtbot, settings):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.gui.conftest import FakeEngine, close
+
+    engine = FakeEngine()
+    window = MainWindow(engine, settings=settings)
+    window.show()
+    first = window.submit(JobSpec.create("noop", "range:3"))
+    second = window.submit(JobSpec.create("noop", "range:3"))
+    seen: list[str] = []
+    errors: list[BaseException] = []
+
+    deadline = time.monotonic() + 5
+
+    def answer() -> None:
+        """Runs inside the question's own event loop: end the jobs one by one, then quit."""
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            if time.monotonic() < deadline:
+                QTimer.singleShot(20, answer)
+            else:
+                errors.append(AssertionError("the quit question was not asked"))
+            return
+        try:
+            seen.append(box.text())
+            first.state = JobState.DONE
+            qtbot.waitUntil(lambda: box.text() == "1 job is still running.", timeout=3000)
+            seen.append(box.text())
+            second.state = JobState.CANCELLED
+            qtbot.waitUntil(lambda: box.text() == "No job is running any more.", timeout=3000)
+            seen.append(box.text())
+            [quit_button] = [b for b in box.buttons() if b.text() == "Cancel jobs and quit"]
+            qtbot.mouseClick(quit_button, Qt.MouseButton.LeftButton)
+        except BaseException as exc:  # noqa: BLE001 - never leave the question open: keep running, fail below
+            errors.append(exc)
+            box.reject()
+
+    try:
+        QTimer.singleShot(0, answer)
+        window.close()
+        assert not errors, errors
+        assert seen == ["2 jobs are still running.", "1 job is still running.", "No job is running any more."]
+        assert not window.isVisible()  # quit, cleanly: the cancel-then-terminate shutdown
+        assert engine.shutdowns == [{"cancel": True, "timeout": 5.0}, {"terminate": True, "timeout": 10}]
+        assert not window.bridge.isRunning()
+    finally:
+        close(window, QUIT_TERMINATE)

@@ -51,6 +51,8 @@ CANCEL_GRACE_SECONDS = 5.0
 FRAME_MS = 50
 #: Every this many frames the running jobs' elapsed time and ETA are repainted.
 CLOCK_EVERY_FRAMES = 4
+#: How often the quit question recounts the running jobs while it is open (ms).
+QUIT_QUESTION_REFRESH_MS = 200
 #: How long a notice from the engine (e.g. "threads cannot be killed") stays in the status bar (ms).
 NOTICE_MS = 20_000
 
@@ -63,6 +65,13 @@ def _full_address(address: str | None) -> str | None:
         return parse_scheduler_address(address)
     except SpecError:
         return address.strip()
+
+
+def _still_running_text(running: int) -> str:
+    """The quit question's text for ``running`` jobs not yet final."""
+    if running == 0:
+        return "No job is running any more."
+    return f"{running} {'job is' if running == 1 else 'jobs are'} still running."
 
 
 class MainWindow(QMainWindow):
@@ -332,20 +341,39 @@ class MainWindow(QMainWindow):
         return [job for job in self.jobs.values() if not job.state.is_final]
 
     def ask_how_to_quit(self, running: int) -> str | None:
-        """Ask whether to cancel or terminate the running jobs; None: do not quit."""
+        """Ask whether to cancel or terminate the running jobs; None: do not quit.
+
+        ``running`` is the count when asked; while the question is open its text follows
+        :meth:`running_jobs` (every ``QUIT_QUESTION_REFRESH_MS``), so a job that ends meanwhile
+        is no longer counted. If all of them end, it says so, and either quit choice still quits.
+        """
         box = QMessageBox(self)
+        box.setObjectName("quit_question")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Quit poolscope")
-        noun = "job is" if running == 1 else "jobs are"
-        box.setText(f"{running} {noun} still running.")
+        box.setText(_still_running_text(running))
         box.setInformativeText("Cancel lets running tasks stop cleanly (a few seconds at most); "
                                "Terminate kills them at once.")
         cancel = box.addButton("Cancel jobs and quit", QMessageBox.ButtonRole.AcceptRole)
         terminate = box.addButton("Terminate jobs and quit", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(cancel)
-        box.exec()
+
+        def recount_running() -> None:
+            text = _still_running_text(len(self.running_jobs()))
+            if text != box.text():
+                box.setText(text)
+
+        recount = QTimer(box)  # the count in the text, kept live while the question is open
+        recount.setInterval(QUIT_QUESTION_REFRESH_MS)
+        recount.timeout.connect(recount_running)
+        recount.start()
+        try:
+            box.exec()
+        finally:
+            recount.stop()
         clicked = box.clickedButton()
+        box.deleteLater()
         if clicked is cancel:
             return QUIT_CANCEL
         if clicked is terminate:
