@@ -74,6 +74,17 @@ class FakeEngine:
             raise RuntimeError(f"Dask already runs on {self.dask_scheduler or 'a local cluster'}")
         self.dask_scheduler = address
 
+    started_backends: list[str] = field(default_factory=list)  # start_backend() calls, in order
+    on_start_backend: Any = None  # called (with the name) as start_backend() begins, in the caller's thread
+
+    def start_backend(self, name: str, *, scheduler: str | None = None, timeout: float | None = None) -> int:
+        self.started_backends.append(name)
+        if self.on_start_backend is not None:
+            self.on_start_backend(name)
+        if name == "dask":
+            self.dask_started = True
+        return 2
+
     def worker_pids(self) -> list[int]:
         return []
 

@@ -4,6 +4,11 @@ graph's cluster view. No process (the cluster's included) outlives a test."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -108,5 +113,112 @@ def test_a_job_on_a_local_dask_cluster_lists_its_workers_and_their_cpu(qtbot, se
         qtbot.waitUntil(drawn, timeout=WAIT_MS)
         graph.set_view(LOCAL_VIEW)  # the per-core view is still there
         assert graph.title.text().startswith("CPU per core")
+    finally:
+        close(window, QUIT_TERMINATE)
+
+
+@pytest.fixture
+def sigint_handler():
+    """A handler of our own for SIGINT (as run_gui installs one), put back as it was after the test."""
+    def handler(signum, frame) -> None:  # pragma: no cover - never called
+        raise AssertionError("SIGINT")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    yield handler
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.timeout(30)
+def test_the_first_local_cluster_job_ignores_ctrl_c_until_the_cluster_started_without_blocking(
+        qtbot, settings, sigint_handler):
+    from tests.gui.conftest import FakeEngine
+
+    engine = FakeEngine()
+    window = MainWindow(engine, settings=settings)
+    go = threading.Event()
+    during: list = []
+
+    def starting(name: str) -> None:  # in the window's helper thread, while the "cluster starts"
+        during.append(signal.getsignal(signal.SIGINT))
+        assert go.wait(10)
+
+    engine.on_start_backend = starting
+    try:
+        panel = window.launch_panel
+        panel.set_builtin("noop")
+        panel.set_backend(DASK)  # empty scheduler: a local cluster
+        with qtbot.waitSignal(window.local_cluster_started, timeout=5000) as started:
+            panel.start()  # returns at once: the window's thread is not the one that waits
+            assert [spec.backend for spec in engine.submitted] == [DASK]
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            qtbot.waitUntil(lambda: bool(during), timeout=5000)
+            go.set()
+        assert started.args == [2] and during == [signal.SIG_IGN] and engine.started_backends == [DASK]
+        assert signal.getsignal(signal.SIGINT) is sigint_handler  # Ctrl-C is the window's again
+        assert "local Dask cluster is ready" in window.statusBar().currentMessage()
+
+        panel.start()  # the cluster runs: nothing to wait for
+        panel.set_backend(PROCESSES)
+        panel.start()
+        assert len(engine.submitted) == 3 and engine.started_backends == [DASK]
+        assert signal.getsignal(signal.SIGINT) is sigint_handler
+    finally:
+        go.set()
+        close(window, QUIT_TERMINATE)
+
+    # a scheduler of one's own: no process starts here, Ctrl-C is never ignored
+    engine = FakeEngine(dask_scheduler="tcp://10.0.0.5:8786")
+    window = MainWindow(engine, settings=settings, dask_scheduler="tcp://10.0.0.5:8786")
+    try:
+        window.launch_panel.set_builtin("noop")
+        window.launch_panel.set_backend(DASK)
+        window.launch_panel.start()
+        assert [spec.backend for spec in engine.submitted] == [DASK] and engine.started_backends == []
+        assert signal.getsignal(signal.SIGINT) is sigint_handler
+    finally:
+        close(window, QUIT_TERMINATE)
+
+
+def sigint_ignored_in(pid: int) -> bool:
+    """Whether process ``pid`` ignores SIGINT (its SigIgn mask in /proc, Linux)."""
+    with open(f"/proc/{pid}/status") as status:
+        mask = next(line.split()[1] for line in status if line.startswith("SigIgn:"))
+    return bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))
+
+
+@needs_dask
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/<pid>/status")
+@pytest.mark.timeout(90)
+def test_a_local_cluster_started_by_the_window_has_workers_that_ignore_ctrl_c_from_their_start(
+        qtbot, settings, monkeypatch, sigint_handler):
+    """Without Dask's preload hook, so that only what the workers inherited at their start counts."""
+    import poolscope.core.backends.dask as dask_backend
+    from poolscope.core.engine import Engine
+
+    real_local_cluster = dask_backend.LocalCluster
+    handler_at_start: list = []
+
+    def local_cluster(*args, **kwargs):  # in the engine's thread
+        handler_at_start.append(signal.getsignal(signal.SIGINT))
+        kwargs.pop("preload", None)
+        return real_local_cluster(*args, **kwargs)
+
+    monkeypatch.setattr(dask_backend, "LocalCluster", local_cluster)
+    window = MainWindow(Engine(workers=1, dask_workers=2, nice=10, events=True), settings=settings, nice=10)
+    try:
+        window.show()
+        with qtbot.waitSignal(window.local_cluster_started, timeout=60_000) as started:
+            job_id = start_from_panel(qtbot, window, sample("square"), "range:0:10", "", DASK)
+        assert started.args == [2] and handler_at_start == [signal.SIG_IGN]
+        assert signal.getsignal(signal.SIGINT) is sigint_handler
+        qtbot.waitUntil(lambda: row_state(window, job_id) is JobState.DONE, timeout=60_000)
+        pids = [worker["pid"] for worker in window.engine.backend_workers()[DASK]]
+        assert len(pids) == 2 and all(pids)
+        assert all(sigint_ignored_in(pid) for pid in pids)
+        for pid in pids:  # a Ctrl-C reaches them too: they live on and run the next job
+            os.kill(pid, signal.SIGINT)
+        again = start_from_panel(qtbot, window, sample("square"), "range:0:10", "", DASK)
+        qtbot.waitUntil(lambda: row_state(window, again) is JobState.DONE, timeout=WAIT_MS)
+        assert sorted(worker["pid"] for worker in window.engine.backend_workers()[DASK]) == sorted(pids)
     finally:
         close(window, QUIT_TERMINATE)

@@ -54,15 +54,16 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
         if backend is not None:
             window.launch_panel.set_backend(backend)
         window.show()
-        if spec is not None:
-            window.submit(spec)
         # Ctrl-C in the terminal closes the window (cancelling its jobs) instead of being
-        # swallowed by Qt's event loop; the timer lets Python run its signal handlers.
+        # swallowed by Qt's event loop; the timer lets Python run its signal handlers. Set before
+        # the first job: one that starts a local Dask cluster ignores Ctrl-C until it has started.
         previous = signal.signal(signal.SIGINT, lambda *_: window.quit_now(QUIT_CANCEL))
         wake = QTimer()
         wake.timeout.connect(lambda: None)
         wake.start(250)
         try:
+            if spec is not None:
+                window.submit(spec)
             return int(app.exec())
         finally:
             wake.stop()

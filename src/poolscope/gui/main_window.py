@@ -9,10 +9,13 @@ graphs and the running jobs' clocks.
 Dask: the engine is given its scheduler address when it is made (``run_gui`` passes the CLI's
 ``--scheduler``; none: a local cluster started on the first Dask job). A Dask job asked for with
 another address in the launch panel is refused there, with the reason, and no job is created.
+A local cluster is started with Ctrl-C ignored, as ``poolscope run`` starts it (see
+:meth:`MainWindow.submit`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -28,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from poolscope.cli import ignore_sigint
 from poolscope.core.backends import DASK
 from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
@@ -53,6 +57,8 @@ FRAME_MS = 50
 CLOCK_EVERY_FRAMES = 4
 #: How often the quit question recounts the running jobs while it is open (ms).
 QUIT_QUESTION_REFRESH_MS = 200
+#: Seconds the window waits for a local Dask cluster to start before it takes Ctrl-C back.
+DASK_START_TIMEOUT = 120.0
 #: How long a notice from the engine (e.g. "threads cannot be killed") stays in the status bar (ms).
 NOTICE_MS = 20_000
 
@@ -79,6 +85,9 @@ class MainWindow(QMainWindow):
 
     update_applied = Signal(object)  # BridgeUpdate: an update from the bridge, now shown
     job_submitted = Signal(object)  # Job: a job the window submitted to the engine
+    # int (its worker slots) or the exception: the local Dask cluster has started, or failed to;
+    # emitted from the thread that waited for it
+    local_cluster_started = Signal(object)
 
     def __init__(self, engine: Any, *, settings: QSettings | None = None, nice: int | None = None,
                  dask_scheduler: str | None = None, parent: QWidget | None = None) -> None:
@@ -92,6 +101,10 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._quit_mode: str | None = None  # set by quit_now(): skip the question
         self._frames = 0
+        # Puts SIGINT's handler back once the local Dask cluster has started (see submit); None:
+        # no cluster is starting. Main thread only.
+        self._restore_sigint: Any = None
+        self._local_cluster_up = False  # the local Dask cluster started (this window's engine keeps it)
 
         # -- models and widgets ---------------------------------------------------------------
         self.jobs_model = JobsModel(self)
@@ -154,6 +167,7 @@ class MainWindow(QMainWindow):
 
         # -- wiring ---------------------------------------------------------------------------
         self.launch_panel.launch_requested.connect(self.submit)
+        self.local_cluster_started.connect(self._local_cluster_ready)
         self.launch_panel.set_scheduler_check(self.dask_scheduler_problem)
         self.job_table.cancel_requested.connect(self.cancel_jobs)
         self.job_table.terminate_requested.connect(self.terminate_jobs)
@@ -196,19 +210,69 @@ class MainWindow(QMainWindow):
 
     def submit(self, spec: JobSpec) -> Any:
         """Start ``spec`` on the engine; its row appears when the engine reports it. Returns the
-        engine's Job, or None (and a log line) if the engine refused it."""
+        engine's Job, or None (and a log line) if the engine refused it.
+
+        The first Dask job on a local cluster starts the cluster (in the engine's thread, with the
+        job). Like ``poolscope run``, the window ignores Ctrl-C meanwhile, so that the cluster's
+        worker processes start with it ignored (see :func:`poolscope.cli.ignore_sigint`); it does
+        not block its own thread for that: a helper thread waits for the cluster and
+        ``local_cluster_started`` gives Ctrl-C back to the window.
+        """
+        starts_cluster = (spec.backend == DASK and not self._local_cluster_up and self._restore_sigint is None
+                          and self.engine.dask_scheduler is None)
+        if starts_cluster:
+            self._restore_sigint = ignore_sigint()
         try:
             job = self.engine.submit(spec)
         except Exception as exc:  # noqa: BLE001 - e.g. the pool is shutting down: say so, do not crash
+            if starts_cluster:
+                self._take_sigint_back()
             self.log_model.append([LogEntry(time=time.time(), level="error", message=f"Could not start "
                                             f"{spec.describe()}: {type(exc).__name__}: {exc}")])
             return None
+        if starts_cluster:
+            self._wait_for_local_cluster()
         self.jobs[job.id] = job
         self.jobs_model.set_backend(job.id, spec.backend)
         self.throughput_graph.set_job_name(job.id, job.name)
         self.launch_panel.save_settings(self.settings)
         self.job_submitted.emit(job)
         return job
+
+    def _wait_for_local_cluster(self) -> None:
+        """Wait, in a helper thread, for the local Dask cluster the job just submitted starts."""
+        self.statusBar().showMessage("Starting a local Dask cluster (Ctrl-C in the terminal waits until "
+                                     "it has started) ...", NOTICE_MS)
+        engine, started = self.engine, self.local_cluster_started
+
+        def wait() -> None:
+            result: Any
+            try:
+                # Queued after the job, so it returns once the job's start of the cluster is over.
+                result = engine.start_backend(DASK, timeout=DASK_START_TIMEOUT)
+            except BaseException as exc:  # noqa: BLE001 - the job reports its own failure
+                result = exc
+            try:
+                started.emit(result)
+            except RuntimeError:  # the window is gone; so is the handler it would restore
+                pass
+
+        threading.Thread(target=wait, name="poolscope-dask-start", daemon=True).start()
+
+    def _local_cluster_ready(self, result: Any) -> None:
+        if self._restore_sigint is None:
+            return  # the window shut down meanwhile
+        self._take_sigint_back()
+        if isinstance(result, BaseException):
+            self.statusBar().clearMessage()  # the job's row and the log say why
+            return
+        self._local_cluster_up = True
+        self.statusBar().showMessage(f"The local Dask cluster is ready: {result} worker threads", NOTICE_MS)
+
+    def _take_sigint_back(self) -> None:
+        restore, self._restore_sigint = self._restore_sigint, None
+        if restore is not None:
+            restore()
 
     def dask_scheduler_problem(self, address: str | None) -> str | None:
         """Make ``address`` (None: a local cluster) the engine's Dask scheduler, or say why not.
@@ -416,6 +480,7 @@ class MainWindow(QMainWindow):
                 self.engine.shutdown(cancel=True, timeout=CANCEL_GRACE_SECONDS)
                 self.engine.shutdown(terminate=True, timeout=10)  # what did not stop in time
         finally:
+            self._take_sigint_back()  # a local Dask cluster still starting was stopped with the engine
             self.bridge.stop()
             update = self.bridge.take_update()
             if update is not None:
