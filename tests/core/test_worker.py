@@ -20,6 +20,7 @@ from poolscope.core.worker import (
     STATUS_ERROR,
     STATUS_PICKLED,
     STATUS_VALUE,
+    PickledValues,
 )
 
 JOB = 7
@@ -39,6 +40,10 @@ class RecordingConnection:
         """Every task's (status, value) in the order the reports carried them."""
         found: list[tuple[int, Any]] = []
         for _, _, statuses, values, _, _, _ in self.reports():
+            if isinstance(values, PickledValues):  # plain values, pickled as one list
+                assert statuses is None
+                values = pickle.loads(values.data)
+                assert len(values) > 0
             found.extend(zip(statuses or bytes([STATUS_VALUE]) * len(values), values))
         return found
 

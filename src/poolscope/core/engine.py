@@ -777,18 +777,27 @@ class Engine:
         if chunk.job.terminate_requested and worker.stopping_reason is None and worker.handle.can_kill:
             self._kill(worker, f"terminated with job {chunk.job.id}")  # it started before our cancel arrived
 
-    def _handle_report(self, worker: _WorkerSlot, chunk_id: int, statuses: bytes | None, values: list[Any],
+    def _handle_report(self, worker: _WorkerSlot, chunk_id: int, statuses: bytes | None,
+                       values: list[Any] | protocol.PickledValues,
                        progress: tuple[int, float, float | None] | None, finished: bool, busy: float) -> None:
         chunk = self._find_chunk(worker, chunk_id)
         if chunk is None:
             return
         record = chunk.job
-        count = len(values)
-        if statuses is None and record.on_result is None:  # the fast path: plain values, nobody to call
-            record.results.put_block(chunk.next_index, values)
-            done, cancelled = count, 0
+        if isinstance(values, protocol.PickledValues):  # plain values, pickled as one list by the worker
+            count = values.size
+            if record.on_result is None:  # the fast path: stored as they came, never unpickled here
+                record.results.put_pickled(chunk.next_index, values.data)
+                done, cancelled = count, 0
+            else:
+                done, cancelled = self._store_outcomes(worker, chunk, None, pickle.loads(values.data))
         else:
-            done, cancelled = self._store_outcomes(worker, chunk, statuses, values)
+            count = len(values)
+            if statuses is None and record.on_result is None:  # plain values (from a Dask chunk)
+                record.results.put(chunk.next_index, values)
+                done, cancelled = count, 0
+            else:
+                done, cancelled = self._store_outcomes(worker, chunk, statuses, values)
         chunk.reported += count
         worker.tasks_done += count
         worker.job_tasks_done[record.id] += count
@@ -846,7 +855,7 @@ class Engine:
             else:
                 cancelled += 1
         if done:
-            record.results.put_block(chunk.next_index, block)
+            record.results.put(chunk.next_index, block)
         return done, cancelled
 
     def _call_on_result(self, record: JobRecord, index: int, value_in: Any, value_out: Any) -> None:

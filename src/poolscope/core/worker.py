@@ -28,7 +28,7 @@ import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 
 from poolscope import api
 from poolscope.api import Cancelled
@@ -44,14 +44,15 @@ MSG_STOP = "stop"  # (MSG_STOP,): finish and exit
 # worker -> engine
 MSG_READY = "ready"  # (MSG_READY, pid)
 MSG_STARTED = "started"  # (MSG_STARTED, chunk_id)
-MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, statuses | None, values, progress | None, finished, busy_seconds)
+MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, statuses | None, values | PickledValues, progress | None, finished, busy_seconds)
 MSG_DROPPED = "dropped"  # (MSG_DROPPED, chunk_id): a chunk of a cancelled job, not run
 MSG_SETUP_FAILED = "setup_failed"  # (MSG_SETUP_FAILED, job_id, type, message, traceback)
 MSG_NOTICE = "notice"  # (MSG_NOTICE, job_id, text): something the user should read
 
 # A report carries the outcomes of the chunk's next len(values) tasks, in input order: values[i]
-# is read by statuses[i] (a bytes); statuses None means every one is STATUS_VALUE (the fast path
-# for the common case of plain results: no per-task pickling on either side).
+# is read by statuses[i] (a bytes); statuses None means every one is STATUS_VALUE. That is the
+# fast path for the common case of plain results: a worker sends them as PickledValues, one list
+# pickled once, which the engine stores as it is (core/results.py): no per-task work there.
 STATUS_PICKLED = 0  # the return value, pickled here on its own (so unpickling can fail alone)
 STATUS_ERROR = 1  # (exception type, message, traceback text)
 STATUS_CANCELLED = 2  # None
@@ -62,6 +63,17 @@ PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
 REPORT_INTERVAL = 0.05  # seconds between reports while a chunk runs
 BATCH_SECONDS = 0.002  # a batch of tasks stops growing once it takes this long (see run_chunk)
 PR_SET_PDEATHSIG = 1
+
+
+class PickledValues(NamedTuple):
+    """A report's values when all are plain: ``pickle.loads(data)`` is the list of ``size`` values."""
+
+    size: int
+    data: bytes
+
+    @classmethod
+    def of(cls, values: list[Any]) -> PickledValues:
+        return cls(len(values), pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class _TaskContext:
@@ -244,9 +256,15 @@ class _Worker:
         progress = context.progress
         if progress is not None and progress[0] != context.running_index():
             progress = None  # a finished task's progress: its outcome says more
-        statuses = None if self.statuses is None else bytes(self.statuses)
+        values: list[Any] | PickledValues = self.values
+        if self.statuses is None:
+            statuses = None
+            if self.values:
+                values = PickledValues.of(self.values)
+        else:
+            statuses = bytes(self.statuses)
         # send() pickles at once, so the list can be emptied (not replaced: run_chunk holds it).
-        self.conn.send((MSG_REPORT, self.chunk_id, statuses, self.values, progress, finished, busy))
+        self.conn.send((MSG_REPORT, self.chunk_id, statuses, values, progress, finished, busy))
         self.values.clear()
         self.statuses = None
         context.next_report = time.monotonic() + REPORT_INTERVAL
