@@ -27,7 +27,9 @@ def test_os_exit_fails_only_that_task_and_the_worker_is_replaced(engine):
     assert bystander.wait(30).results == list(range(20))
     wait_until(lambda: full_strength(engine), timeout=5, what="pool back to full strength")
     exits = [e for e in drain(engine) if isinstance(e, WorkerExited)]
-    assert [e.exitcode for e in exits] == [7]
+    # Once if input 4 ran in a chunk of its own; twice if it shared one (the chunk's unfinished
+    # tasks then rerun one by one, so that the crash is pinned on its input before it counts).
+    assert [e.exitcode for e in exits] in ([7], [7, 7])
 
 
 def test_a_segfault_is_named_and_retried_up_to_the_retry_count(engine):

@@ -66,6 +66,7 @@ from poolscope.core.results import ResultStore
 
 TARGET_CHUNK_SECONDS = 0.05  # an automatic chunk runs about this long: fair, responsive, cheap
 MAX_CHUNK = 20_000  # tasks in one chunk at most
+MIN_TAIL_CHUNK_SECONDS = 0.002  # a job's last chunks shrink to balance the workers, but not below this
 PREFETCH_BELOW_SECONDS = 0.25  # a worker gets a second chunk only when chunks are this short
 PUBLISH_INTERVAL = 0.025  # seconds between event batches on the queue
 HOUSEKEEPING_INTERVAL = 0.1  # the engine loop wakes at least this often
@@ -675,8 +676,9 @@ class Engine:
         if spec.timeout is not None or record.seconds_per_task is None:
             return 1  # a timeout is per task; an unmeasured job starts with one task per chunk
         size = int(TARGET_CHUNK_SECONDS / max(record.seconds_per_task, 1e-7))
-        if record.total is not None:  # keep the tail balanced across workers
-            size = min(size, max(1, (record.total - record.next_index) // (2 * max(1, record.workers))))
+        if record.total is not None:  # keep the tail balanced across workers, in chunks worth a round trip
+            balanced = (record.total - record.next_index) // (2 * max(1, record.workers))
+            size = min(size, max(balanced, int(MIN_TAIL_CHUNK_SECONDS / max(record.seconds_per_task, 1e-7))))
         return max(1, min(size, MAX_CHUNK))
 
     def _send_chunk(self, worker: _WorkerSlot, chunk: _Chunk) -> None:
