@@ -154,3 +154,15 @@ def test_json_safe_falls_back_to_repr():
     assert json_safe([1, 2.5, "a", None, {"k": (1, 2)}]) == [1, 2.5, "a", None, {"k": [1, 2]}]
     assert json_safe({1, 2}) == repr({1, 2})
     assert json_safe(float("inf")) == "inf"
+
+
+def test_a_range_is_read_in_chunks_that_are_ranges():
+    reader = parse_inputs("range:10:0:-3").open()  # 10, 7, 4, 1
+    assert [reader.take(3), reader.take(3), reader.take(3)] == [range(10, 1, -3), range(1, -2, -3), range(1, 1, -3)]
+    huge = parse_inputs("range:100000000").open()
+    assert huge.take(20_000) == range(20_000)  # a few bytes to send, however many inputs
+
+
+def test_other_inputs_are_read_in_chunks_that_are_lists():
+    reader = parse_inputs('json:[1, "a", [2]]').open()
+    assert [reader.take(2), reader.take(2), reader.take(2)] == [[1, "a"], [[2]], []]

@@ -40,7 +40,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -60,6 +60,7 @@ from poolscope.core.events import (
     WorkerExited,
     WorkerStarted,
 )
+from poolscope.core.inputs import InputReader
 from poolscope.core.jobs import JobSpec, JobState, JobSummary, SpecError, TaskError
 from poolscope.core.processes import signal_name
 from poolscope.core.results import ResultStore
@@ -101,7 +102,7 @@ class _Chunk:
     id: int
     job: JobRecord
     start: int  # the input index of inputs[0]; the chunk holds start, start+1, ...
-    inputs: list[Any]
+    inputs: Sequence[Any]  # a list, or a range (a chunk of a range input)
     isolated: bool = False  # rerun alone after a crash in a bigger chunk: a crash now is its own
     reported: int = 0  # how many of its tasks the worker has reported (in order)
     started_at: float | None = None  # monotonic time of the worker's STARTED
@@ -150,7 +151,7 @@ class JobRecord:
         self.on_result = on_result  # called on the engine thread with (index, input, result)
         self.state = JobState.PENDING
         self.total = spec.inputs.total
-        self.inputs: Iterator[Any] | None = None  # opened when the job is registered
+        self.inputs: InputReader | None = None  # opened when the job is registered
         self.next_index = 0  # inputs taken from the iterator so far
         self.inputs_exhausted = False
         self.requeued: collections.deque[_Chunk] = collections.deque()  # to run again, before new inputs
@@ -517,7 +518,7 @@ class Engine:
                 self._start_backend_for_caller(*command[1:])
 
     def _register(self, record: JobRecord) -> None:
-        record.inputs = record.spec.inputs.iterate()
+        record.inputs = record.spec.inputs.open()
         self._active.append(record)
         self._emit(JobSubmitted(record.id, record.spec.name, record.spec.target.text, record.spec.inputs.text,
                                 record.total, time.time(), record.spec.backend))
@@ -654,7 +655,7 @@ class Engine:
             return chunk
         assert record.inputs is not None
         size = min(self._chunk_size(record), allowance)
-        inputs = list(itertools.islice(record.inputs, size))
+        inputs = record.inputs.take(size)
         start = record.next_index
         if len(inputs) < size:
             record.inputs_exhausted = True

@@ -7,9 +7,10 @@ streamed: ``iterate()`` yields them one at a time and ``range:100000000`` never 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,10 @@ class InputSpec:
         return cls(text=f"<{type(values).__name__} of {total if total is not None else '?'} inputs>",
                    kind="iterable", total=total, _iterable=values)
 
+    def open(self) -> InputReader:
+        """A reader that hands out the inputs a chunk at a time (see :class:`InputReader`)."""
+        return InputReader(self._range if self._range is not None else self.iterate())
+
     def iterate(self) -> Iterator[Any]:
         """The inputs, one at a time, in order."""
         if self._range is not None:
@@ -55,6 +60,29 @@ class InputSpec:
             return _iterate_file(self._path)
         assert self._iterable is not None
         return iter(self._iterable)
+
+
+class InputReader:
+    """A job's inputs, taken in order a chunk at a time.
+
+    A range is sliced, so a chunk of a range is a ``range`` too: it pickles in a few bytes however
+    many inputs it holds (a chunk of 20,000 ints would be about 100 kB to pickle, send and unpickle).
+    """
+
+    def __init__(self, source: range | Iterator[Any]) -> None:
+        self._range = source if isinstance(source, range) else None
+        self._iterator = None if isinstance(source, range) else source
+        self._taken = 0
+
+    def take(self, count: int) -> Sequence[Any]:
+        """The next ``count`` inputs, fewer at the end."""
+        if self._range is not None:
+            chunk: Sequence[Any] = self._range[self._taken : self._taken + count]
+        else:
+            assert self._iterator is not None
+            chunk = list(itertools.islice(self._iterator, count))
+        self._taken += len(chunk)
+        return chunk
 
 
 def parse_inputs(text: str) -> InputSpec:

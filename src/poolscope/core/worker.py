@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
@@ -165,7 +165,7 @@ class _Worker:
             self.jobs[job_id] = exc
             self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), _format_traceback(exc)))
 
-    def run_chunk(self, chunk_id: int, job_id: int, start: int, inputs: list[Any]) -> None:
+    def run_chunk(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any]) -> None:
         if job_id in self.cancelled_jobs:
             self.conn.send((MSG_DROPPED, chunk_id))
             return

@@ -47,6 +47,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
@@ -146,7 +147,7 @@ class _RemoteTaskContext:
             self.worker.log_event(self.topic, message)  # queued on the worker's batched stream
 
 
-def run_chunk_remote(target: Target, kwargs: dict[str, Any], start: int, inputs: list[Any], topic: str,
+def run_chunk_remote(target: Target, kwargs: dict[str, Any], start: int, inputs: Sequence[Any], topic: str,
                      chunk_id: int, cancel_name: str) -> Outcome:
     """One chunk (inputs ``start``, ``start + 1``, ...) run as one Dask task on a Dask worker.
 
@@ -218,7 +219,7 @@ class _RemoteChunk:
     id: int
     job_id: int
     start: int  # the input index of inputs[0]
-    inputs: list[Any]
+    inputs: Sequence[Any]
     future: Future
     started: bool = False  # it began on a Dask worker (we heard its EVENT_STARTED); MSG_STARTED sent
     worker: str | None = None  # the Dask worker that runs it (from its EVENT_STARTED)
@@ -310,7 +311,7 @@ class _Forwarder:
         elif kind == MSG_FORGET:
             self.forget(message[1])
 
-    def submit(self, chunk_id: int, job_id: int, start: int, inputs: list[Any]) -> None:
+    def submit(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any]) -> None:
         if job_id in self.cancelled_jobs:
             self.conn.send((MSG_DROPPED, chunk_id))
             return
@@ -321,7 +322,7 @@ class _Forwarder:
             return
         self.send_to_cluster(chunk_id, job_id, start, inputs, 0)
 
-    def send_to_cluster(self, chunk_id: int, job_id: int, start: int, inputs: list[Any], resubmitted: int) -> None:
+    def send_to_cluster(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any], resubmitted: int) -> None:
         target, kwargs = self.jobs[job_id]
         key = f"poolscope-job{job_id}-chunk{chunk_id}-{resubmitted}-{self.backend.token}"  # unique on the cluster
         try:
