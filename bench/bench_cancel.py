@@ -11,10 +11,8 @@ Cancel: a job of 400 CPU-bound tasks of ~25 ms (the ``pi`` built-in, which calls
 Terminate: a job of long CPU-bound tasks occupies every worker (seen through ``WorkerActivity``
 events); then ``engine.terminate(job)``. Measured from the call:
   * processes dead: every pid that ran the job's tasks is gone or a zombie (psutil);
-  * replaced: ``engine.worker_pids()`` again lists ``engine.workers`` pids, none of them old;
-  * ready: every replacement has told the engine it is ready (READY on its pipe). The engine has
-    no public way to tell this: it is read from the private ``Engine._workers[i].ready``, and the
-    row says so. A public cross-check follows:
+  * replaced and ready: ``engine.worker_pids()`` (which lists workers that have told the engine
+    they are ready) again lists ``engine.workers`` pids, none of them old. A cross-check follows:
   * parallel again: a probe job of ``workers`` tasks that each sleep 100 ms and return their pid,
     submitted right after terminate, ends at (slowest worker ready) + 100 ms when each task ran
     on its own new worker; the row shows that end minus 100 ms (trials where one worker ran two
@@ -97,18 +95,6 @@ def is_dead(pid: int) -> bool:
         return True
 
 
-def private_all_ready(engine: Engine) -> bool | None:
-    """Whether every worker slot is ready, from the engine's private state (None: cannot tell)."""
-    slots = getattr(engine, "_workers", None)
-    if slots is None:
-        return None
-    try:
-        slots = list(slots)
-        return len(slots) == engine.workers and all(getattr(slot, "ready") for slot in slots)
-    except (AttributeError, RuntimeError):
-        return None
-
-
 # -- trials ---------------------------------------------------------------------------------------
 def cancel_trial(engine: Engine, samples: int, tasks: int) -> dict[str, float]:
     w = engine.workers
@@ -138,7 +124,7 @@ def cancel_trial(engine: Engine, samples: int, tasks: int) -> dict[str, float]:
 
 def terminate_trial(engine: Engine, activity: Activity, samples: int, meter: Any) -> dict[str, float]:
     w = engine.workers
-    wait_for(lambda: len(engine.worker_pids()) == w and private_all_ready(engine) is not False, 30, "pool ready")
+    wait_for(lambda: len(engine.worker_pids()) == w, 30, "pool ready")
     job = engine.submit(JobSpec.create("pi", range(w * 4), kwargs={"samples": samples}))
     wait_for(lambda: len(set(engine.worker_pids())) == w
              and all(activity.job_of.get(pid) == job.id for pid in engine.worker_pids()), 30,
@@ -148,21 +134,15 @@ def terminate_trial(engine: Engine, activity: Activity, samples: int, meter: Any
     start = time.perf_counter()
     engine.terminate(job)
     probe = engine.submit(JobSpec.create(probe_pid, range(w), kwargs={"seconds": PROBE_SLEEP}))
-    times: dict[str, float | None] = {"processes dead": None, "replaced": None, "ready (private attr)": None,
+    times: dict[str, float | None] = {"processes dead": None, "replaced and ready": None,
                                       "job ended": None}
     while any(v is None for v in times.values()):
         now = time.perf_counter()
         if times["processes dead"] is None and all(is_dead(pid) for pid in victims):
             times["processes dead"] = now
         pids = engine.worker_pids()
-        if times["replaced"] is None and len(pids) == w and not victims & set(pids):
-            times["replaced"] = now
-        if times["ready (private attr)"] is None and times["replaced"] is not None:
-            ready = private_all_ready(engine)
-            if ready is None:
-                times["ready (private attr)"] = float("nan")
-            elif ready and not victims & set(engine.worker_pids()):
-                times["ready (private attr)"] = now
+        if times["replaced and ready"] is None and len(pids) == w and not victims & set(pids):
+            times["replaced and ready"] = now
         if times["job ended"] is None and job.state.is_final:
             times["job ended"] = now
         if now - start > 30:
@@ -228,14 +208,13 @@ def main() -> None:
             activity.stop()
 
     rows = summarize("cancel", cancel, {"pending gone": 0.050})
-    rows += summarize("terminate", term, {"processes dead": 0.250, "ready (private attr)": 1.0,
+    rows += summarize("terminate", term, {"processes dead": 0.250, "replaced and ready": 1.0,
                                           "parallel again (probe)": 1.0})
     print()
     print(table(["metric (from the call)", "n", "p50 ms", "p95 ms", "max ms", "target ms (p95)", "verdict"], rows))
     unparallel = sum(1 for v in term["parallel again (probe)"] if v != v)
     if unparallel:
         print(f"  parallel again: {unparallel} trial(s) ran two probe tasks on one worker (a replacement was slow)")
-    print("  ready: read from Engine._workers[i].ready (private): the engine exposes no public 'worker ready' signal")
 
     def p95(d: dict[str, list[float]], k: str) -> float:
         return percentile([v for v in d[k] if v == v], 95)
@@ -247,8 +226,8 @@ def main() -> None:
          "measured": f"{fmt_ms(p95(term, 'processes dead'))} ms", "peer": "-",
          "ratio": round(p95(term, "processes dead") / 0.250, 3), "met": p95(term, "processes dead") < 0.250},
         {"target": "terminate: full strength, ready (p95)", "goal": "< 1000 ms",
-         "measured": f"{fmt_ms(p95(term, 'ready (private attr)'))} ms", "peer": "-",
-         "ratio": round(p95(term, "ready (private attr)") / 1.0, 3), "met": p95(term, "ready (private attr)") < 1.0},
+         "measured": f"{fmt_ms(p95(term, 'replaced and ready'))} ms", "peer": "-",
+         "ratio": round(p95(term, "replaced and ready") / 1.0, 3), "met": p95(term, "replaced and ready") < 1.0},
     ]
     print()
     print(table(["target", "goal", "measured", "share of budget", "verdict"],
