@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 
 COMMANDS = ("gui", "run", "tasks")
@@ -22,33 +22,6 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 PROGRESS_INTERVAL = 0.25  # seconds between progress updates on a terminal
 PROGRESS_INTERVAL_LOG = 2.0  # ... and when stderr is a file or a pipe
-
-
-def ignore_sigint() -> Callable[[], None]:
-    """Ignore SIGINT (Ctrl-C) in this process from now on; return the function that puts the
-    previous handler back. Both ``poolscope run`` and the window call it around starting a local
-    Dask cluster.
-
-    A LocalCluster's worker processes share the terminal's process group, so a Ctrl-C reaches
-    them too; one while they are still starting (before Dask's preload hook makes them ignore it)
-    kills them. Processes started while SIGINT is ignored, from any thread of this process,
-    inherit the ignoring, and Python keeps it, so Ctrl-C stays poolscope's (the engine's cancel,
-    then terminate; the window's quit). A Ctrl-C pressed meanwhile is lost.
-
-    Only the main thread may set a signal handler: called from another thread this ignores
-    nothing and the returned function does nothing. Call the returned function on the main
-    thread too; it puts the handler back only if SIGINT is still ignored, so a handler set
-    meanwhile (e.g. the window's, installed or removed as it opens or closes) is kept.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def restore() -> None:
-        if previous is not None and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-            signal.signal(signal.SIGINT, previous)
-
-    return restore
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,9 +202,11 @@ class HeadlessRun:
     def start_dask(self, engine: Any) -> None:
         """Connect to (or start) the Dask cluster before the job, with Ctrl-C ignored meanwhile.
 
-        See :func:`ignore_sigint` for why. A failure to start is the job's to report (it fails
-        with a BackendError).
+        See :func:`poolscope.core.processes.ignore_sigint` for why. A failure to start is the job's
+        to report (it fails with a BackendError).
         """
+        from poolscope.core.processes import ignore_sigint
+
         where = self.options.get("dask_scheduler") or "a local cluster"
         self.message(f"starting the Dask backend on {where} (Ctrl-C waits until it has started) ...")
         restore_sigint = ignore_sigint()

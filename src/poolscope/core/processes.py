@@ -1,10 +1,13 @@
-"""Process-tree helpers (psutil): kill a worker with every process it started."""
+"""Process helpers: kill a worker with every process it started (psutil); start children with
+Ctrl-C ignored."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import threading
+from collections.abc import Callable
 
 import psutil
 
@@ -61,3 +64,30 @@ def signal_name(exitcode: int | None) -> str:
         except ValueError:
             return f"signal {-exitcode}"
     return f"exit code {exitcode}"
+
+
+def ignore_sigint() -> Callable[[], None]:
+    """Ignore SIGINT (Ctrl-C) in this process from now on; return the function that puts the
+    previous handler back. Both ``poolscope run`` and the window call it around starting a local
+    Dask cluster.
+
+    A LocalCluster's worker processes share the terminal's process group, so a Ctrl-C reaches
+    them too; one while they are still starting (before Dask's preload hook makes them ignore it)
+    kills them. Processes started while SIGINT is ignored, from any thread of this process,
+    inherit the ignoring, and Python keeps it, so Ctrl-C stays poolscope's (the engine's cancel,
+    then terminate; the window's quit). A Ctrl-C pressed meanwhile is lost.
+
+    Only the main thread may set a signal handler: called from another thread this ignores
+    nothing and the returned function does nothing. Call the returned function on the main
+    thread too; it puts the handler back only if SIGINT is still ignored, so a handler set
+    meanwhile (e.g. the window's, installed or removed as it opens or closes) is kept.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def restore() -> None:
+        if previous is not None and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
+
+    return restore

@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poolscope.cli import ignore_sigint
 from poolscope.core.backends import DASK
 from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
+from poolscope.core.processes import ignore_sigint
 from poolscope.gui.bridge import BridgeUpdate, EventBridge, LogEntry
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
 from poolscope.gui.widgets.cpu_graph import CpuGraph
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
 
         The first Dask job on a local cluster starts the cluster (in the engine's thread, with the
         job). Like ``poolscope run``, the window ignores Ctrl-C meanwhile, so that the cluster's
-        worker processes start with it ignored (see :func:`poolscope.cli.ignore_sigint`); it does
+        worker processes start with it ignored (see :func:`poolscope.core.processes.ignore_sigint`); it does
         not block its own thread for that: a helper thread waits for the cluster and
         ``local_cluster_started`` gives Ctrl-C back to the window.
         """
