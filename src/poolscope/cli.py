@@ -167,11 +167,10 @@ class HeadlessRun:
         self.last_line = ""
 
     def on_result(self, index: int, value_in: Any, value_out: Any) -> None:
-        from poolscope.core.jobs import json_safe
+        from poolscope.core.jobs import result_line
 
         assert self.results_file is not None
-        self.results_file.write(json.dumps({"index": index, "input": json_safe(value_in),
-                                            "result": json_safe(value_out)}) + "\n")
+        self.results_file.write(result_line(index, value_in, value_out))
 
     def run(self) -> int:
         from poolscope.core.engine import Engine

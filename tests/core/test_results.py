@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from poolscope.core import results as results_module
 from poolscope.core.engine import Engine
 from poolscope.core.jobs import JobSpec
@@ -80,3 +82,45 @@ def test_an_engine_job_keeps_every_result_when_they_spill(monkeypatch):
         summary = job.wait(60)
         assert summary.results == list(range(30_000))
         assert job._record.results.spilled_bytes > 0  # noqa: SLF001 - the point of the test
+
+
+def test_items_come_in_input_order_from_file_memory_and_unpicklable_blocks():
+    store = ResultStore(memory_limit=2_000)
+    odd = PicklesOnce()
+    PicklesOnce.pickled = 1
+    store.put(1_002, [odd])
+    for start in range(1_000, 0, -100):  # newest first, most of them spilled
+        store.put(start - 100, list(range(start - 100, start)))
+    store.put(1_000, [1_000, 1_001])
+    assert store.spilled_bytes > 0
+    items = list(store.items())
+    assert [index for index, _ in items] == list(range(1_003))
+    assert [value for _, value in items[:1_002]] == list(range(1_002)) and items[1_002][1] is odd
+
+
+def test_a_job_saves_its_finished_results_as_json_lines(engine, tmp_path, monkeypatch):
+    import json
+
+    from tests.conftest import sample
+
+    monkeypatch.setattr(results_module, "MEMORY_LIMIT", 64)  # spill at once: read back from the file
+    job = engine.submit(JobSpec.create(sample("fail_on"), "range:100:120", kwargs={"bad": 103}))
+    job.wait(60)
+    path = tmp_path / "results.jsonl"
+    assert job.save_results(str(path)) == 19
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [{"index": i, "input": 100 + i, "result": 100 + i} for i in range(20) if i != 3]
+    assert [index for index, _ in job.iter_results()] == [i for i in range(20) if i != 3]
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_saving_to_a_place_that_cannot_be_written_raises_and_leaves_nothing(engine, tmp_path):
+    job = engine.submit(JobSpec.create("noop", "range:5"))
+    job.wait(60)
+    with pytest.raises(OSError):
+        job.save_results(str(tmp_path / "missing-dir" / "results.jsonl"))
+    target = tmp_path / "results.jsonl"
+    target.mkdir()  # a directory where the file should go: the rename fails
+    with pytest.raises(OSError):
+        job.save_results(str(target))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.jsonl"]

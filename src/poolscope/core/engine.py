@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import dataclasses
 import itertools
 import multiprocessing
@@ -40,7 +41,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -61,7 +62,7 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.inputs import InputReader
-from poolscope.core.jobs import JobSpec, JobState, JobSummary, SpecError, TaskError
+from poolscope.core.jobs import JobSpec, JobState, JobSummary, SpecError, TaskError, write_results
 from poolscope.core.processes import signal_name
 from poolscope.core.results import ResultStore
 
@@ -240,6 +241,33 @@ class Job:
     def results(self) -> list[Any]:
         """Results by input index so far (``None`` where a task has not finished)."""
         return self._record.ordered_results()
+
+    def iter_results(self) -> Iterator[tuple[int, Any]]:
+        """``(input index, result)`` of every task finished so far, in input order.
+
+        Read from where the engine keeps them one block at a time: unlike :meth:`results`, this
+        never holds every result in memory at once.
+        """
+        return self._record.results.items()
+
+    def save_results(self, path: str) -> int:
+        """Write the results so far to ``path`` as JSON Lines, as ``poolscope run --results`` does.
+
+        One line per finished task, in input order; failed, cancelled and unfinished tasks have
+        none. The file appears whole or not at all (written beside it, then renamed). Returns how
+        many results were written; raises ``OSError`` if the file cannot be written.
+        """
+        inputs = self.spec.inputs
+        partial = f"{path}.part"
+        try:
+            with open(partial, "w", encoding="utf-8") as stream:
+                count = write_results(stream, self.iter_results(), inputs.iterate() if inputs.repeatable else None)
+            os.replace(partial, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(partial)
+            raise
+        return count
 
     def cancel(self) -> None:
         self._engine.cancel(self)
@@ -832,7 +860,8 @@ class Engine:
         """Store a report's outcomes one by one; return how many were done and cancelled."""
         record = chunk.job
         done = cancelled = 0
-        block: list[Any] = [None] * len(values)  # the results; None for a task that failed or was cancelled
+        # The results, as runs of consecutive finished tasks: the store holds finished tasks only.
+        runs: list[tuple[int, list[Any]]] = []
         for offset, value in enumerate(values):
             status = protocol.STATUS_VALUE if statuses is None else statuses[offset]
             position = chunk.reported + offset
@@ -847,7 +876,10 @@ class Engine:
                     continue
                 status = protocol.STATUS_VALUE
             if status == protocol.STATUS_VALUE:
-                block[offset] = value
+                if runs and runs[-1][0] + len(runs[-1][1]) == index:
+                    runs[-1][1].append(value)
+                else:
+                    runs.append((index, [value]))
                 done += 1
                 if record.on_result is not None:
                     self._call_on_result(record, index, chunk.inputs[position], value)
@@ -857,8 +889,8 @@ class Engine:
                                                   _short_repr(chunk.inputs[position])))
             else:
                 cancelled += 1
-        if done:
-            record.results.put(chunk.next_index, block)
+        for start, run in runs:
+            record.results.put(start, run)
         return done, cancelled
 
     def _call_on_result(self, record: JobRecord, index: int, value_in: Any, value_out: Any) -> None:

@@ -46,6 +46,11 @@ class InputSpec:
         return cls(text=f"<{type(values).__name__} of {total if total is not None else '?'} inputs>",
                    kind="iterable", total=total, _iterable=values)
 
+    @property
+    def repeatable(self) -> bool:
+        """Whether :meth:`iterate` gives the inputs again (false for a one-shot iterator)."""
+        return self._iterable is None or isinstance(self._iterable, Sequence)
+
     def open(self) -> InputReader:
         """A reader that hands out the inputs a chunk at a time (see :class:`InputReader`)."""
         return InputReader(self._range if self._range is not None else self.iterate())

@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from poolscope.core.errors import SpecError
 from poolscope.core.inputs import InputSpec, parse_inputs
@@ -195,6 +195,32 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, dict) and all(isinstance(key, str) for key in value):
         return {key: json_safe(item) for key, item in value.items()}
     return repr(value)
+
+
+def result_line(index: int, value_in: Any, value_out: Any) -> str:
+    """One line of a results file (JSON Lines), as ``poolscope run --results`` and the window's
+    "Save results" write it: ``{"index": i, "input": x, "result": r}``."""
+    return json.dumps({"index": index, "input": json_safe(value_in), "result": json_safe(value_out)}) + "\n"
+
+
+def write_results(stream: IO[str], results: Iterable[tuple[int, Any]], inputs: Iterable[Any] | None) -> int:
+    """Write ``(index, result)`` pairs, in input order, as result lines; return how many.
+
+    ``inputs`` (the job's inputs again, in order; None: not known, written as null) is read
+    alongside, so neither needs to be in memory at once.
+    """
+    pending = enumerate(inputs) if inputs is not None else None
+    count = 0
+    for index, value_out in results:
+        value_in = None
+        if pending is not None:
+            for position, value in pending:  # advance to this index
+                if position == index:
+                    value_in = value
+                    break
+        stream.write(result_line(index, value_in, value_out))
+        count += 1
+    return count
 
 
 # -- field parsing, shared by JobSpec, the CLI and the launch panel ---------------------------

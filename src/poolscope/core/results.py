@@ -22,6 +22,7 @@ import os
 import pickle
 import tempfile
 import threading
+from collections.abc import Iterator
 from typing import IO, Any
 
 MEMORY_LIMIT = 2 * 1024 * 1024  # bytes of pickled results a job keeps in memory before spilling them
@@ -37,7 +38,7 @@ class ResultStore:
         self._memory = 0  # bytes in _blocks
         self._unpicklable: list[tuple[int, list[Any]]] = []  # blocks that would not pickle, kept as they are
         self._file: IO[bytes] | None = None  # opened on the first spill
-        self._spilled: list[tuple[int, int]] = []  # (first index, length) of each block on file, in file order
+        self._spilled: list[tuple[int, int, int]] = []  # (first index, offset, length) of each block on file
         self._spilled_bytes = 0
 
     def put_pickled(self, start: int, data: bytes) -> None:
@@ -49,7 +50,7 @@ class ResultStore:
                 self._spill()
 
     def put(self, start: int, values: list[Any]) -> None:
-        """Store the results of inputs start, start + 1, ... (None for a task without one)."""
+        """Store the results of inputs start, start + 1, ... (each of them a finished task)."""
         if not values:
             return
         try:
@@ -73,13 +74,18 @@ class ResultStore:
     def ordered(self, length: int) -> list[Any]:
         """Every result by input index, as a new list of ``length`` (None where there is none)."""
         results: list[Any] = [None] * length
-        with self._lock:
-            blocks = self._read_spilled()
-            blocks += [(start, pickle.loads(data)) for start, data in self._blocks]
-            for start, values in blocks + self._unpicklable:
-                results[start : start + len(values)] = values
+        for start, values in self._blocks_in_order():
+            results[start : start + len(values)] = values
         del results[length:]  # a block can only reach past length if length was given too short
         return results
+
+    def items(self) -> Iterator[tuple[int, Any]]:
+        """(input index, result) of every finished task stored so far, in input order.
+
+        Reads one block at a time, so a million results on file never need to be in memory at once.
+        """
+        for start, values in self._blocks_in_order():
+            yield from enumerate(values, start)
 
     def close(self) -> None:
         """Drop every result and the temporary file."""
@@ -96,17 +102,33 @@ class ResultStore:
     def _spill(self) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="poolscope-results-")
-        self._file.seek(0, os.SEEK_END)
+        offset = self._file.seek(0, os.SEEK_END)
+        for start, data in self._blocks:
+            self._spilled.append((start, offset, len(data)))
+            offset += len(data)
         self._file.write(b"".join(data for _, data in self._blocks))
-        self._spilled.extend((start, len(data)) for start, data in self._blocks)
         self._file.flush()
         self._spilled_bytes += self._memory
         self._blocks = []
         self._memory = 0
 
-    def _read_spilled(self) -> list[tuple[int, list[Any]]]:
-        if self._file is None:
-            return []
-        self._file.seek(0)
-        return [(start, pickle.loads(self._file.read(length))) for start, length in self._spilled]
+    # -- reading: a snapshot of where the blocks are, then each one loaded in turn ---------------
+    def _blocks_in_order(self) -> Iterator[tuple[int, list[Any]]]:
+        with self._lock:
+            where: list[tuple[int, bytes | tuple[int, int] | list[Any]]] = [
+                *((start, (offset, length)) for start, offset, length in self._spilled),
+                *self._blocks, *self._unpicklable]
+        where.sort(key=lambda block: block[0])
+        for start, source in where:
+            if isinstance(source, bytes):
+                yield start, pickle.loads(source)
+            elif isinstance(source, tuple):  # on file, which only grows: the offsets stay right
+                with self._lock:
+                    if self._file is None:  # closed meanwhile: the results were dropped
+                        return
+                    self._file.seek(source[0])
+                    data = self._file.read(source[1])
+                yield start, pickle.loads(data)
+            else:
+                yield start, source
 
