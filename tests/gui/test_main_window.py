@@ -258,3 +258,35 @@ def test_the_quit_question_follows_jobs_that_end_while_it_is_open_and_still_quit
         assert not window.bridge.isRunning()
     finally:
         close(window, QUIT_TERMINATE)
+
+
+@pytest.mark.timeout(60)
+def test_save_results_writes_the_selected_jobs_finished_results(qtbot, window, tmp_path, monkeypatch):
+    import json
+
+    from PySide6.QtWidgets import QFileDialog
+
+    job = window.submit(JobSpec.create(sample("fail_on"), "range:0:12", kwargs={"bad": 5}))
+    qtbot.waitUntil(lambda: row_state(window, job.id) is JobState.FAILED, timeout=WAIT_MS)
+    window.job_table.select_jobs([job.id])
+    path = tmp_path / "out.jsonl"
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *args: (asked.append(args[2]) or str(path), "JSON Lines (*.jsonl)"))
+    with qtbot.waitSignal(window.results_saved, timeout=10_000) as saved:
+        click_action(qtbot, window, window.job_table.save_results_action)
+    assert saved.args == [job.id, str(path), 11]
+    assert asked[0].endswith(f"fail_on-{job.id}-results.jsonl")  # the suggested name
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [{"index": i, "input": i, "result": i} for i in range(12) if i != 5]
+    assert window.log_model.entries()[-1].message == f"Saved 11 results of job {job.id} to {path}"
+
+    unwritable = str(tmp_path / "no-such-folder" / "out.jsonl")
+    with qtbot.waitSignal(window.results_saved, timeout=10_000) as failed:
+        assert window.save_results(job.id, unwritable)
+    assert isinstance(failed.args[2], OSError)
+    last = window.log_model.entries()[-1]
+    assert last.level == "error" and "Could not save the results" in last.message and last.job_id == job.id
+
+    window.job_table.select_jobs([])
+    assert not window.job_table.save_results_action.isEnabled()  # one selected job, or nothing to save

@@ -15,6 +15,7 @@ A local cluster is started with Ctrl-C ignored, as ``poolscope run`` starts it (
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -88,6 +90,8 @@ class MainWindow(QMainWindow):
     # int (its worker slots) or the exception: the local Dask cluster has started, or failed to;
     # emitted from the thread that waited for it
     local_cluster_started = Signal(object)
+    # (job id, path, how many results or the OSError): a save of results ended; from its thread
+    results_saved = Signal(int, str, object)
 
     def __init__(self, engine: Any, *, settings: QSettings | None = None, nice: int | None = None,
                  dask_scheduler: str | None = None, parent: QWidget | None = None) -> None:
@@ -162,7 +166,8 @@ class MainWindow(QMainWindow):
         menu.addAction(self.quit_action)
         jobs_menu = self.menuBar().addMenu("&Jobs")
         for action in (self.job_table.cancel_action, self.job_table.terminate_action,
-                       self.job_table.run_again_action, self.job_table.clear_action):
+                       self.job_table.run_again_action, self.job_table.save_results_action,
+                       self.job_table.clear_action):
             jobs_menu.addAction(action)
 
         # -- wiring ---------------------------------------------------------------------------
@@ -173,6 +178,8 @@ class MainWindow(QMainWindow):
         self.job_table.terminate_requested.connect(self.terminate_jobs)
         self.job_table.run_again_requested.connect(self.run_again)
         self.job_table.clear_finished_requested.connect(self.clear_finished)
+        self.job_table.save_results_requested.connect(self.save_results)
+        self.results_saved.connect(self._results_saved)
         self.log_view.job_clicked.connect(self.select_job)
         self.workers_table.job_clicked.connect(self.select_job)
 
@@ -313,6 +320,51 @@ class MainWindow(QMainWindow):
             self.engine.forget(job_id)  # its results and errors: the window no longer offers them
             self.bridge.forget_job(job_id)
             self.throughput_graph.forget_job(job_id)
+
+    def save_results(self, job_id: int, path: str | None = None) -> bool:
+        """Write a job's finished results to ``path`` (asked for when None), in a thread.
+
+        Returns whether a save started; ``results_saved`` says how it ended. A running job's
+        results are those finished so far.
+        """
+        job = self.jobs.get(job_id)
+        if job is None:
+            return False
+        if path is None:
+            suggested = os.path.join(self.settings.value("results/folder", os.getcwd(), type=str),
+                                     f"{job.name}-{job_id}-results.jsonl")
+            path, _ = QFileDialog.getSaveFileName(self, f"Save the results of job {job_id} ({job.name})",
+                                                  suggested, "JSON Lines (*.jsonl);;All files (*)")
+            if not path:
+                return False
+            self.settings.setValue("results/folder", os.path.dirname(path))
+        self.statusBar().showMessage(f"Saving the results of job {job_id} to {path} ...", NOTICE_MS)
+        signal = self.results_saved
+
+        def save() -> None:
+            outcome: Any
+            try:
+                outcome = job.save_results(path)
+            except OSError as exc:
+                outcome = exc
+            try:
+                signal.emit(job_id, path, outcome)
+            except RuntimeError:  # the window is gone
+                pass
+
+        threading.Thread(target=save, name="poolscope-save-results", daemon=True).start()
+        return True
+
+    def _results_saved(self, job_id: int, path: str, outcome: Any) -> None:
+        if isinstance(outcome, OSError):
+            message = f"Could not save the results of job {job_id} to {path}: {outcome.strerror or outcome}"
+            self.log_model.append([LogEntry(time=time.time(), level="error", message=message, job_id=job_id)])
+            self.statusBar().showMessage(f"✖ {message}", NOTICE_MS)
+            return
+        noun = "result" if outcome == 1 else "results"
+        message = f"Saved {outcome:,} {noun} of job {job_id} to {path}"
+        self.log_model.append([LogEntry(time=time.time(), level="info", message=message, job_id=job_id)])
+        self.statusBar().showMessage(message, NOTICE_MS)
 
     def select_job(self, job_id: int) -> None:
         self.job_table.select_jobs([job_id])

@@ -22,6 +22,7 @@ class JobTable(QWidget):
     terminate_requested = Signal(list)  # list[int]: ids of the selected jobs not yet final
     run_again_requested = Signal(list)  # list[int]: ids of the selected jobs
     clear_finished_requested = Signal()  # the user asked to drop every finished row
+    save_results_requested = Signal(int)  # the id of the one selected job
 
     def __init__(self, model: JobsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,11 +41,17 @@ class JobTable(QWidget):
                                              "their jobs are cancelled)", self._terminate)
         self.run_again_action = self._action("Run again", "Ctrl+R", "Start the selected jobs again with the same "
                                              "settings", self._run_again)
-        self.clear_action = self._action("Clear finished", "Ctrl+L", "Remove every finished job from the table",
+        self.save_results_action = self._action("Save results…", "Ctrl+S", "Save the selected job's finished "
+                                                "results to a file, one JSON line per task, in input order",
+                                                self._save_results)
+        self.save_results_action.setObjectName("save_results")
+        self.clear_action = self._action("Clear finished", "Ctrl+L", "Remove every finished job from the table "
+                                         "(and the results the window keeps for it)",
                                          self.clear_finished_requested.emit)
         for action in (self.cancel_action, self.terminate_action, self.run_again_action):
             self.toolbar.addAction(action)
         self.toolbar.addSeparator()
+        self.toolbar.addAction(self.save_results_action)
         self.toolbar.addAction(self.clear_action)
         layout.addWidget(self.toolbar)
 
@@ -120,6 +127,7 @@ class JobTable(QWidget):
         self.cancel_action.setEnabled(bool(running))
         self.terminate_action.setEnabled(bool(running))
         self.run_again_action.setEnabled(bool(selected))
+        self.save_results_action.setEnabled(len(selected) == 1)
         self.clear_action.setEnabled(any(view.state.is_final for view in self.model.jobs()))
 
     # -- actions ---------------------------------------------------------------------------------
@@ -139,6 +147,11 @@ class JobTable(QWidget):
         if ids:
             self.run_again_requested.emit(ids)
 
+    def _save_results(self) -> None:
+        ids = self.selected_job_ids()
+        if len(ids) == 1:
+            self.save_results_requested.emit(ids[0])
+
     def _context_menu(self, position: QPoint) -> None:
         index = self.view.indexAt(position)
         if index.isValid() and not self.view.selectionModel().isRowSelected(index.row(), index.parent()):
@@ -148,5 +161,6 @@ class JobTable(QWidget):
         for action in (self.cancel_action, self.terminate_action, self.run_again_action):
             menu.addAction(action)
         menu.addSeparator()
+        menu.addAction(self.save_results_action)
         menu.addAction(self.clear_action)
         menu.exec(self.view.viewport().mapToGlobal(position))
