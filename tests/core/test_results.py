@@ -124,3 +124,24 @@ def test_saving_to_a_place_that_cannot_be_written_raises_and_leaves_nothing(engi
     with pytest.raises(OSError):
         job.save_results(str(target))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.jsonl"]
+
+
+def test_when_the_file_cannot_be_written_results_stay_in_memory_and_the_user_is_told(monkeypatch):
+    import errno
+
+    from poolscope.core.events import JobNotice
+    from tests.helpers.support import drain
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(results_module, "MEMORY_LIMIT", 1_000)
+    monkeypatch.setattr(results_module.tempfile, "TemporaryFile", no_space)
+    with Engine(workers=2, events=True) as engine:
+        job = engine.submit(JobSpec.create("noop", "range:20000"))
+        assert job.wait(60).results == list(range(20_000))
+        assert job._record.results.spilled_bytes == 0  # noqa: SLF001
+        notices = [event for event in drain(engine) if isinstance(event, JobNotice)]
+    [notice] = notices  # once, not at every report
+    assert notice.job_id == job.id
+    assert "kept in memory" in notice.message and "No space left on device" in notice.message

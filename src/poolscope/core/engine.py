@@ -174,6 +174,7 @@ class JobRecord:
         self.finished = threading.Event()
         self.final: JobSummary | None = None  # set when the job ends; results filled in by Job.wait()
         self.results_lock = threading.Lock()
+        self.spill_error_told = False  # the user was told that results could not go to a file
 
     @property
     def has_work(self) -> bool:
@@ -830,6 +831,10 @@ class Engine:
             else:
                 done, cancelled = self._store_outcomes(worker, chunk, statuses, values)
         chunk.reported += count
+        if record.results.spill_error is not None and not record.spill_error_told:
+            record.spill_error_told = True
+            self._emit(JobNotice(record.id, "results are kept in memory from now on: the temporary file for "
+                                 f"them could not be written ({record.results.spill_error})", time.time()))
         worker.tasks_done += count
         worker.job_tasks_done[record.id] += count
         if done or cancelled:

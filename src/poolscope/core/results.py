@@ -40,13 +40,14 @@ class ResultStore:
         self._file: IO[bytes] | None = None  # opened on the first spill
         self._spilled: list[tuple[int, int, int]] = []  # (first index, offset, length) of each block on file
         self._spilled_bytes = 0
+        self.spill_error: str | None = None  # why the file could not be written; results then stay in memory
 
     def put_pickled(self, start: int, data: bytes) -> None:
         """Store a block already pickled: ``pickle.loads(data)`` is the results of start, start + 1, ..."""
         with self._lock:
             self._blocks.append((start, data))
             self._memory += len(data)
-            if self._memory > self.memory_limit:
+            if self._memory > self.memory_limit and self.spill_error is None:
                 self._spill()
 
     def put(self, start: int, values: list[Any]) -> None:
@@ -87,27 +88,21 @@ class ResultStore:
         for start, values in self._blocks_in_order():
             yield from enumerate(values, start)
 
-    def close(self) -> None:
-        """Drop every result and the temporary file."""
-        with self._lock:
-            self._blocks = []
-            self._unpicklable = []
-            self._memory = 0
-            self._spilled = []
-            if self._file is not None:
-                self._file.close()
-                self._file = None
-
     # -- with the lock held ---------------------------------------------------------------------
     def _spill(self) -> None:
-        if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="poolscope-results-")
-        offset = self._file.seek(0, os.SEEK_END)
+        """Move the blocks in memory to the file; if it cannot be written, keep them (and say why)."""
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="poolscope-results-")
+            offset = self._file.seek(0, os.SEEK_END)
+            self._file.write(b"".join(data for _, data in self._blocks))
+            self._file.flush()
+        except OSError as exc:  # e.g. a full disk: lose the memory bound, never a result
+            self.spill_error = f"{type(exc).__name__}: {exc}"
+            return
         for start, data in self._blocks:
             self._spilled.append((start, offset, len(data)))
             offset += len(data)
-        self._file.write(b"".join(data for _, data in self._blocks))
-        self._file.flush()
         self._spilled_bytes += self._memory
         self._blocks = []
         self._memory = 0
@@ -124,8 +119,7 @@ class ResultStore:
                 yield start, pickle.loads(source)
             elif isinstance(source, tuple):  # on file, which only grows: the offsets stay right
                 with self._lock:
-                    if self._file is None:  # closed meanwhile: the results were dropped
-                        return
+                    assert self._file is not None
                     self._file.seek(source[0])
                     data = self._file.read(source[1])
                 yield start, pickle.loads(data)
