@@ -290,3 +290,19 @@ def test_save_results_writes_the_selected_jobs_finished_results(qtbot, window, t
 
     window.job_table.select_jobs([])
     assert not window.job_table.save_results_action.isEnabled()  # one selected job, or nothing to save
+
+
+@pytest.mark.timeout(60)
+def test_a_long_save_says_how_far_it_got(qtbot, window, tmp_path, monkeypatch):
+    from poolscope.gui import main_window
+
+    monkeypatch.setattr(main_window, "SAVE_PROGRESS_SECONDS", 0.0)
+    job = window.submit(JobSpec.create("noop", "range:0:3500"))
+    qtbot.waitUntil(lambda: row_state(window, job.id) is JobState.DONE, timeout=WAIT_MS)
+    progress = []
+    window.results_saving.connect(lambda job_id, count: progress.append((job_id, count)))
+    with qtbot.waitSignal(window.results_saved, timeout=10_000) as saved:
+        window.save_results(job.id, str(tmp_path / "noop.jsonl"))
+    assert saved.args[2] == 3500
+    assert progress == [(job.id, 1000), (job.id, 2000), (job.id, 3000)]
+    assert len((tmp_path / "noop.jsonl").read_text().splitlines()) == 3500

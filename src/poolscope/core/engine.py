@@ -251,18 +251,20 @@ class Job:
         """
         return self._record.results.items()
 
-    def save_results(self, path: str) -> int:
+    def save_results(self, path: str, *, progress: Callable[[int], None] | None = None) -> int:
         """Write the results so far to ``path`` as JSON Lines, as ``poolscope run --results`` does.
 
         One line per finished task, in input order; failed, cancelled and unfinished tasks have
         none. The file appears whole or not at all (written beside it, then renamed). Returns how
-        many results were written; raises ``OSError`` if the file cannot be written.
+        many results were written; raises ``OSError`` if the file cannot be written. ``progress``
+        is called with the count so far every thousand results.
         """
         inputs = self.spec.inputs
         partial = f"{path}.part"
         try:
             with open(partial, "w", encoding="utf-8") as stream:
-                count = write_results(stream, self.iter_results(), inputs.iterate() if inputs.repeatable else None)
+                count = write_results(stream, self.iter_results(), inputs.iterate() if inputs.repeatable else None,
+                                      progress)
             os.replace(partial, path)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -197,21 +197,28 @@ def json_safe(value: Any) -> Any:
     return repr(value)
 
 
+WRITE_PROGRESS_EVERY = 1000  # result lines between calls of write_results' progress
+
+
 def result_line(index: int, value_in: Any, value_out: Any) -> str:
     """One line of a results file (JSON Lines), as ``poolscope run --results`` and the window's
     "Save results" write it: ``{"index": i, "input": x, "result": r}``."""
     return json.dumps({"index": index, "input": json_safe(value_in), "result": json_safe(value_out)}) + "\n"
 
 
-def write_results(stream: IO[str], results: Iterable[tuple[int, Any]], inputs: Iterable[Any] | None) -> int:
+def write_results(stream: IO[str], results: Iterable[tuple[int, Any]], inputs: Iterable[Any] | None,
+                  progress: Callable[[int], None] | None = None) -> int:
     """Write ``(index, result)`` pairs, in input order, as result lines; return how many.
 
     ``inputs`` (the job's inputs again, in order; None: not known, written as null) is read
-    alongside, so neither needs to be in memory at once.
+    alongside, so neither needs to be in memory at once. ``progress`` is called with the count
+    written so far every ``WRITE_PROGRESS_EVERY`` lines.
     """
     pending = enumerate(inputs) if inputs is not None else None
     count = 0
     for index, value_out in results:
+        if progress is not None and count % WRITE_PROGRESS_EVERY == 0 and count:
+            progress(count)
         value_in = None
         if pending is not None:
             for position, value in pending:  # advance to this index

@@ -59,6 +59,10 @@ FRAME_MS = 50
 CLOCK_EVERY_FRAMES = 4
 #: How often the quit question recounts the running jobs while it is open (ms).
 QUIT_QUESTION_REFRESH_MS = 200
+#: A save of results pauses this long every thousand lines, so the main thread gets the GIL.
+SAVE_PAUSE_SECONDS = 0.002
+#: How often a long save says how far it got, in the status bar.
+SAVE_PROGRESS_SECONDS = 0.5
 #: Seconds the window waits for a local Dask cluster to start before it takes Ctrl-C back.
 DASK_START_TIMEOUT = 120.0
 #: How long a notice from the engine (e.g. "threads cannot be killed") stays in the status bar (ms).
@@ -92,6 +96,7 @@ class MainWindow(QMainWindow):
     local_cluster_started = Signal(object)
     # (job id, path, how many results or the OSError): a save of results ended; from its thread
     results_saved = Signal(int, str, object)
+    results_saving = Signal(int, int)  # (job id, results written so far): a save goes on; from its thread
 
     def __init__(self, engine: Any, *, settings: QSettings | None = None, nice: int | None = None,
                  dask_scheduler: str | None = None, parent: QWidget | None = None) -> None:
@@ -180,6 +185,7 @@ class MainWindow(QMainWindow):
         self.job_table.clear_finished_requested.connect(self.clear_finished)
         self.job_table.save_results_requested.connect(self.save_results)
         self.results_saved.connect(self._results_saved)
+        self.results_saving.connect(self._results_saving)
         self.log_view.job_clicked.connect(self.select_job)
         self.workers_table.job_clicked.connect(self.select_job)
 
@@ -339,12 +345,21 @@ class MainWindow(QMainWindow):
                 return False
             self.settings.setValue("results/folder", os.path.dirname(path))
         self.statusBar().showMessage(f"Saving the results of job {job_id} to {path} ...", NOTICE_MS)
-        signal = self.results_saved
+        signal, saving = self.results_saved, self.results_saving
+        told = [time.monotonic()]
+
+        def pause(count: int) -> None:
+            # Writing is Python work that holds the GIL: pause a little every thousand lines, or
+            # the main thread waits for the GIL at each call into Qt and the window stalls.
+            time.sleep(SAVE_PAUSE_SECONDS)
+            if time.monotonic() - told[0] >= SAVE_PROGRESS_SECONDS:
+                told[0] = time.monotonic()
+                saving.emit(job_id, count)
 
         def save() -> None:
             outcome: Any
             try:
-                outcome = job.save_results(path)
+                outcome = job.save_results(path, progress=pause)
             except OSError as exc:
                 outcome = exc
             try:
@@ -354,6 +369,9 @@ class MainWindow(QMainWindow):
 
         threading.Thread(target=save, name="poolscope-save-results", daemon=True).start()
         return True
+
+    def _results_saving(self, job_id: int, count: int) -> None:
+        self.statusBar().showMessage(f"Saving the results of job {job_id}: {count:,} so far ...", NOTICE_MS)
 
     def _results_saved(self, job_id: int, path: str, outcome: Any) -> None:
         if isinstance(outcome, OSError):
