@@ -16,7 +16,8 @@ offscreen unless a display is set, at 1500x950. Measured on the Qt main thread w
 Scenarios: idle; a **progress flood** (every worker runs CPU-bound tasks of 50 ms that call
 ``progress()`` in a tight loop: hundreds of thousands of progress events per second); a **task
 flood** (tasks that do nothing: millions of task completions per second, the engine thread in
-the window's process at full speed). Each with the workers at nice 10 (the default, what
+the window's process at full speed); an **object flood**, for information (tasks that return a
+tuple: results that are not of a plain type cost the engine thread an unpickling each). Each with the workers at nice 10 (the default, what
 ``poolscope`` runs) and nice 0 (the workers compete with the window as equals), side by side.
 
 Target 3 (issue 5): with every core busy and >= 100,000 progress events/s, lateness p99 < 16 ms
@@ -51,7 +52,8 @@ LATENESS_P99_MS = 16.0
 MIN_FPS = 20.0
 FPS_TOLERANCE = 0.5  # timer jitter: 19.5/s still paints every frame the 50 ms timer asked for
 MIN_EVENTS = 100_000
-SCENARIOS = {"idle", "progress flood", "task flood"}
+SCENARIOS = {"idle", "progress flood", "task flood", "object flood"}
+INFO_SCENARIOS = {"object flood"}  # measured for information: no verdict
 HERE = os.path.abspath(__file__)
 
 
@@ -64,6 +66,12 @@ def progress_flood(x: int, *, seconds: float = 0.05) -> int:
         progress(elapsed, seconds)
         calls += 1
     return calls
+
+
+def pair(x: int) -> tuple[int, int]:
+    """A result that is not of a plain type: pickled on its own in the worker, unpickled on its own
+    in the engine thread (so that one that cannot be unpickled fails alone)."""
+    return (x, x)
 
 
 def nothing(x: int) -> None:
@@ -246,7 +254,9 @@ def run_scenarios(app: Any, nice: int, workers: int | None, seconds: float, retr
         if "progress flood" in SCENARIOS:
             run_progress_flood(win, seconds, retries, results)
         if "task flood" in SCENARIOS:
-            run_task_flood(win, seconds, retries, results)
+            run_task_flood(win, seconds, retries, results, "task flood", f"{HERE}:nothing")
+        if "object flood" in SCENARIOS:
+            run_task_flood(win, seconds, retries, results, "object flood", f"{HERE}:pair")
     finally:
         win.close()
     return results
@@ -272,11 +282,12 @@ def run_progress_flood(win: Window, seconds: float, retries: int, results: dict[
     measure(win, 0.5)
 
 
-def run_task_flood(win: Window, seconds: float, retries: int, results: dict[str, dict[str, Any]]) -> None:
+def run_task_flood(win: Window, seconds: float, retries: int, results: dict[str, dict[str, Any]],
+                   scenario: str, target: str) -> None:
     from poolscope.core.jobs import JobSpec
 
     # task flood: tasks that do nothing, as fast as the pool goes
-    job = win.window.submit(JobSpec.create(f"{HERE}:nothing", "range:0:400000000"))
+    job = win.window.submit(JobSpec.create(target, "range:0:400000000"))
     measure(win, 1.0)
 
     def tasks() -> dict[str, Any]:
@@ -287,7 +298,7 @@ def run_task_flood(win: Window, seconds: float, retries: int, results: dict[str,
         return r
 
     r, meter, redone = _common.measured(tasks, retries)
-    results["task flood"] = {**r, "foreign": meter.foreign, "redone": redone}
+    results[scenario] = {**r, "foreign": meter.foreign, "redone": redone}
     win.finish(job)
     measure(win, 0.5)
 
@@ -299,7 +310,7 @@ def main() -> int:
                    "on the first)")
     p.add_argument("--switch-interval", type=float, default=None,
                    help="sys.setswitchinterval for the window's process, in seconds (default: Python's, 0.005)")
-    p.add_argument("--scenarios", default="idle,progress flood,task flood", help="comma-separated subset")
+    p.add_argument("--scenarios", default="idle,progress flood,task flood,object flood", help="comma-separated subset")
     args = p.parse_args()
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
@@ -334,7 +345,7 @@ def main() -> int:
     targets = []
     default = levels[0]
     noisy = False
-    for scenario in ("progress flood", "task flood"):
+    for scenario in ("progress flood", "task flood", "object flood"):
         if scenario not in SCENARIOS:
             continue
         for nice in levels:
@@ -343,14 +354,15 @@ def main() -> int:
             ok = (r["p99"] < LATENESS_P99_MS and fps >= MIN_FPS - FPS_TOLERANCE
                   and r["source events/s"] >= MIN_EVENTS)
             noisy |= r["foreign"] > _common.NOISY_CORES
-            label = f"GUI: {scenario}, workers nice {nice}" + ("" if nice == default else " (info)")
+            verdict_here = nice == default and scenario not in INFO_SCENARIOS
+            label = f"GUI: {scenario}, workers nice {nice}" + ("" if verdict_here else " (info)")
             targets.append({"target": label, "goal": f"p99 < {LATENESS_P99_MS:g} ms, >= {MIN_FPS:g} fps, "
                             f">= 100k ev/s", "measured": f"p99 {r['p99']:.1f} ms, {fps:.1f} fps, "
                             f"{_common.fmt_rate(r['source events/s'])} {r['source']}", "peer": "-",
-                            "ratio": round(r["p99"] / LATENESS_P99_MS, 3), "met": ok if nice == default else None})
+                            "ratio": round(r["p99"] / LATENESS_P99_MS, 3), "met": ok if verdict_here else None})
             print(f"  target 3, {scenario}, nice {nice}: p99 {r['p99']:.1f} ms (< {LATENESS_P99_MS:g}), "
                   f"graphs {fps:.1f} fps (>= {MIN_FPS - FPS_TOLERANCE:g}), {_common.fmt_rate(r['source events/s'])} "
-                  f"{r['source']} (>= 100k): {verdict(ok)}{'' if nice == default else ' (information)'}")
+                  f"{r['source']} (>= 100k): {verdict(ok)}{'' if verdict_here else ' (information)'}")
     warning = _common.noise_warning({f"{s} nice {n}": [r["foreign"]] for n, d in by_nice.items() for s, r in d.items()})
     if warning:
         print(warning)
