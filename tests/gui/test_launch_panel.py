@@ -240,3 +240,22 @@ def test_choosing_dask_without_it_installed_shows_how_to_install_it(qtbot, fake_
     assert fake_window.engine.submitted == []
     panel.set_backend("processes")
     assert panel.errors() == {}
+
+
+@pytest.mark.parametrize("spec", [
+    JobSpec.create("primes", "range:2:12:2", kwargs='{"size": 100}', chunksize="3", timeout="2.5", retries="1",
+                   max_tasks_per_worker="7"),
+    JobSpec.create(f"{SAMPLE_TASKS}:add", 'json:[1, 2, 3]', kwargs='{"offset": 5}', backend="threads"),
+])
+def test_the_form_shows_a_jobs_settings_and_starts_the_same_job(qtbot, fake_window, spec):
+    """What ``poolscope gui --run`` shows: the job it started, ready to change and start again."""
+    panel = fake_window.launch_panel
+    panel.set_builtin("sleep")  # something else first
+    panel.show_spec(spec)
+    with qtbot.waitSignal(panel.launch_requested, timeout=1000) as blocker:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    again = blocker.args[0]
+    assert (again.target.text, again.inputs.text, dict(again.kwargs), again.chunksize, again.timeout, again.retries,
+            again.max_tasks_per_worker, again.backend) == (
+        spec.target.text, spec.inputs.text, dict(spec.kwargs), spec.chunksize, spec.timeout, spec.retries,
+        spec.max_tasks_per_worker, spec.backend)

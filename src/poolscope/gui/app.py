@@ -51,6 +51,8 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
     try:
         window = MainWindow(engine, settings=QSettings(ORGANIZATION, APPLICATION), nice=nice,
                             dask_scheduler=options.get("dask_scheduler"))
+        if spec is not None:
+            window.launch_panel.show_spec(spec)  # the form shows the job it started, ready to change
         if backend is not None:
             window.launch_panel.set_backend(backend)
         window.show()

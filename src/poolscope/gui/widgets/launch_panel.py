@@ -494,6 +494,22 @@ class LaunchPanel(QWidget):
             self.inputs_file_edit.setText(rest)
             self.input_kind.setCurrentIndex(2)
 
+    def show_spec(self, spec: JobSpec) -> None:
+        """Fill the form with a job's settings (e.g. the job ``poolscope gui --run`` started)."""
+        target = spec.target.text
+        if target in self._builtins:
+            self.set_builtin(target)
+        else:
+            self.target_edit.setText(target)
+            self._target_typed(target)
+        self.set_inputs_text(spec.inputs.text)
+        self.kwargs_edit.setText(json.dumps(dict(spec.kwargs)) if spec.kwargs else "")
+        for edit, value in ((self.chunksize_edit, spec.chunksize), (self.timeout_edit, spec.timeout),
+                            (self.max_tasks_edit, spec.max_tasks_per_worker)):
+            edit.setText("" if value is None else f"{value:g}" if isinstance(value, float) else str(value))
+        self.retries_edit.setText(str(spec.retries))
+        self.set_backend(spec.backend)
+
     def inputs_text(self) -> str:
         """The input spec the form describes (raises SpecError for a range with no stop)."""
         kind = INPUT_KINDS[self.input_kind.currentIndex()]
