@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--retries", default="0", metavar="N", help="times a task whose worker crashed is rerun")
     group.add_argument("--max-tasks-per-worker", default=None, metavar="N",
                        help="replace a worker after it ran this many of the job's tasks")
+    group.add_argument("--initializer", default=None, metavar="TARGET",
+                       help="package.module:function or path/to/file.py:function to call once in each "
+                            "worker before the job's first task (e.g. to load a model)")
     group.add_argument("--name", default="", help="a name for the job")
     group.add_argument("--nice", default="10", metavar="N", help="nice level of the workers (default: 10)")
     group.add_argument("--backend", default="processes", metavar="NAME",
@@ -90,7 +93,7 @@ def spec_from_args(args: argparse.Namespace, target: str) -> Any:
 
     return JobSpec.create(target, args.inputs, kwargs=args.kwargs, chunksize=args.chunksize, timeout=args.timeout,
                           retries=args.retries, name=args.name, max_tasks_per_worker=args.max_tasks_per_worker,
-                          backend=args.backend)
+                          backend=args.backend, initializer=args.initializer)
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -33,6 +33,13 @@ def test_run_prints_a_json_summary_with_ordered_results():
     assert "done: 5 done" in result.stderr
 
 
+def test_run_calls_the_initializer_in_each_worker_first():
+    result = poolscope("run", sample("initialized"), "--inputs", "range:4", "--workers", "2", "--json",
+                       "--initializer", sample("load_state"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["results"] == [[x, 1] for x in range(4)]
+
+
 def test_run_reports_failures_with_tracebacks_and_exit_status_1():
     result = poolscope("run", sample("fail_on"), "--inputs", "range:6", "--kwargs", '{"bad": 2}', "--json")
     assert result.returncode == 1
@@ -71,6 +78,8 @@ def test_run_writes_json_lines_results_and_reprs_what_json_cannot_hold(tmp_path)
         (["run", "math:sqrt", "--inputs", "range:3", "--chunksize", "-1"], "chunksize: must be at least 1"),
         (["run", "math:sqrt", "--inputs", "range:3", "--timeout", "0"], "timeout: must be a positive"),
         (["run", "math:sqrt", "--inputs", "range:3", "--retries", "-2"], "retries: must be 0 or more"),
+        (["run", "math:sqrt", "--inputs", "range:3", "--initializer", "no_such_module_xyz:setup"],
+         "initializer: 'no_such_module_xyz:setup': no module named"),
         (["run", "math:sqrt", "--inputs", "range:3", "--nice", "40"], "nice: must be a whole number from 0 to 19"),
         (["run"], "the following arguments are required: TARGET"),
     ],

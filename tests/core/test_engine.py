@@ -172,6 +172,24 @@ def test_an_unstartable_target_fails_the_job_once(engine, tmp_path):
     assert not [e for e in drain(engine) if isinstance(e, WorkerExited)]  # no worker died, no respawn loop
 
 
+def test_an_initializer_runs_once_in_each_worker_before_the_jobs_tasks(engine):
+    spec = JobSpec.create(sample("initialized"), "range:40", initializer=sample("load_state"), chunksize=1)
+    summary = engine.submit(spec).wait(30)
+    assert summary.status is JobState.DONE
+    assert summary.results == [(x, 1) for x in range(40)]
+
+
+def test_a_failing_initializer_fails_the_job_once_saying_why(engine):
+    spec = JobSpec.create(sample("square"), "range:20", initializer=sample("failing_initializer"))
+    summary = engine.submit(spec).wait(30)
+    assert summary.status is JobState.FAILED and summary.done == 0
+    [error] = [e for e in summary.errors if e.index == -1]
+    assert error.type == "WorkerStartError" and "worker could not start" in error.message
+    assert "initializer" in error.message and "RuntimeError: no model file here" in error.message
+    assert not [e for e in drain(engine) if isinstance(e, WorkerExited)]  # no worker died, no respawn loop
+    assert engine.submit(JobSpec.create(sample("square"), "range:3")).wait(30).results == [0, 1, 4]
+
+
 def test_shutdown_refuses_new_jobs_and_leaves_no_process():
     engine = Engine(workers=2, nice=0)
     job = engine.submit(JobSpec.create(sample("square"), "range:10"))

@@ -166,3 +166,18 @@ def test_a_range_is_read_in_chunks_that_are_ranges():
 def test_other_inputs_are_read_in_chunks_that_are_lists():
     reader = parse_inputs('json:[1, "a", [2]]').open()
     assert [reader.take(2), reader.take(2), reader.take(2)] == [[1, "a"], [[2]], []]
+
+
+@pytest.mark.parametrize(("initializer", "backend", "message"), [
+    ("nosuchmodule_xyz:setup", "processes", "nosuchmodule_xyz"),
+    (f"{SAMPLE_TASKS}:no_such_function", "processes", "no function 'no_such_function'"),
+    (f"{SAMPLE_TASKS}:load_state", "dask", "not available on the dask backend"),
+])
+def test_a_bad_initializer_is_reported_on_its_own_field(initializer, backend, message):
+    with pytest.raises(SpecError) as caught:
+        JobSpec.create("noop", "range:3", initializer=initializer, backend=backend)
+    assert caught.value.field == "initializer" and message in caught.value.message
+
+
+def test_no_initializer_is_none():
+    assert JobSpec.create("noop", "range:3", initializer="  ").initializer is None

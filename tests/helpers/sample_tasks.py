@@ -170,3 +170,20 @@ def pid_and_wait_for_kill(path: str) -> int:
     os.replace(path + ".tmp", path)
     time.sleep(60)
     return 0
+
+
+_state: dict[str, int] = {}  # set by an initializer, read by tasks (per worker process)
+
+
+def load_state() -> None:
+    """An initializer: counts how often it ran in this worker."""
+    _state["initialized"] = _state.get("initialized", 0) + 1
+
+
+def initialized(x: int) -> tuple[int, int]:
+    """The input, and how often this worker's initializer has run."""
+    return (x, _state.get("initialized", 0))
+
+
+def failing_initializer() -> None:
+    raise RuntimeError("no model file here")

@@ -716,7 +716,8 @@ class Engine:
     def _send_chunk(self, worker: _WorkerSlot, chunk: _Chunk) -> None:
         record = chunk.job
         if record.id not in worker.known_jobs:
-            if not self._send(worker, (protocol.MSG_JOB, record.id, record.spec.target, dict(record.spec.kwargs))):
+            spec = record.spec
+            if not self._send(worker, (protocol.MSG_JOB, record.id, spec.target, dict(spec.kwargs), spec.initializer)):
                 record.requeued.appendleft(chunk)
                 return
             worker.known_jobs.add(record.id)

@@ -80,6 +80,9 @@ class JobSpec:
     name: str = ""
     max_tasks_per_worker: int | None = None  # recycle a worker after this many of this job's tasks
     backend: str = "processes"  # "processes", "threads" or "dask" (core/backends)
+    # Called with no arguments in each worker before it runs the job's first task (e.g. to load
+    # a model once per worker); if it raises, the job fails with "worker could not start".
+    initializer: Target | None = None
 
     def __post_init__(self) -> None:
         check_backend(self.backend)
@@ -90,6 +93,9 @@ class JobSpec:
         check_non_negative_int("retries", self.retries)
         if self.timeout is not None:
             check_positive_number("timeout", self.timeout)
+        if self.initializer is not None and self.backend == "dask":
+            raise SpecError("initializer", "not available on the dask backend (Dask workers run many jobs' "
+                                           "tasks; use the processes or threads backend)")
         if not self.name:
             object.__setattr__(self, "name", self.target.short_name)
 
@@ -106,12 +112,15 @@ class JobSpec:
         name: str = "",
         max_tasks_per_worker: int | str | None = None,
         backend: str = "processes",
+        initializer: str | Callable[..., Any] | Target | None = None,
     ) -> JobSpec:
         """Build a spec from strings (as typed in the CLI or the window) or Python values.
 
         ``target``: a built-in name, ``package.module:function``, ``path/file.py:function``, or a
         top-level function. ``inputs``: a spec string (``range:10``, ``json:[1,2]``,
         ``file:PATH``) or any iterable; empty means the built-in task's default inputs.
+        ``initializer``: ``package.module:function``, ``path/file.py:function`` or a top-level
+        function, called once in each worker before the job's first task; empty: none.
         """
         resolved = resolve_target(target) if not isinstance(target, Target) else target
         if isinstance(inputs, InputSpec):
@@ -139,10 +148,23 @@ class JobSpec:
             name=name,
             max_tasks_per_worker=parse_optional_int("max_tasks_per_worker", max_tasks_per_worker),
             backend=backend.strip() if isinstance(backend, str) else backend,
+            initializer=resolve_initializer(initializer),
         )
 
     def describe(self) -> str:
         return f"{self.target.text} over {self.inputs.text}"
+
+
+def resolve_initializer(initializer: str | Callable[..., Any] | Target | None) -> Target | None:
+    """An initializer as a checked :class:`Target` (None for none); a SpecError names ``initializer``."""
+    if initializer is None or isinstance(initializer, Target):
+        return initializer
+    if isinstance(initializer, str) and not initializer.strip():
+        return None
+    try:
+        return resolve_target(initializer)
+    except SpecError as exc:  # the same checks as a target's, said of this field
+        raise SpecError("initializer", exc.message) from None
 
 
 @dataclass(frozen=True)

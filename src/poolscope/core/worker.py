@@ -35,7 +35,7 @@ from poolscope.api import Cancelled
 
 # -- the wire protocol: the first element of every message -------------------------------------
 # engine -> worker
-MSG_JOB = "job"  # (MSG_JOB, job_id, Target, kwargs: dict)
+MSG_JOB = "job"  # (MSG_JOB, job_id, Target, kwargs: dict, initializer: Target | None)
 MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, start, [input, ...]): inputs start, start+1, ...
 MSG_CANCEL = "cancel"  # (MSG_CANCEL, job_id)
 MSG_TERMINATE = "terminate"  # (MSG_TERMINATE, job_id): to a slot that cannot be killed (threads, Dask)
@@ -63,6 +63,10 @@ PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
 REPORT_INTERVAL = 0.05  # seconds between reports while a chunk runs
 BATCH_SECONDS = 0.002  # a batch of tasks stops growing once it takes this long (see run_chunk)
 PR_SET_PDEATHSIG = 1
+
+
+class InitializerError(Exception):
+    """A job's initializer raised in this worker (the job fails: "worker could not start")."""
 
 
 class PickledValues(NamedTuple):
@@ -150,16 +154,22 @@ class _Worker:
             if kind == MSG_CHUNK:
                 self.run_chunk(message[1], message[2], message[3], message[4])
             elif kind == MSG_JOB:
-                self.set_up_job(message[1], message[2], message[3])
+                self.set_up_job(message[1], message[2], message[3], message[4])
             elif kind == MSG_FORGET:
                 self.jobs.pop(message[1], None)
                 self.cancelled_jobs.discard(message[1])
             elif kind == MSG_STOP:
                 return
 
-    def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any]) -> None:
+    def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any], initializer: Any = None) -> None:
         try:
             function = target.load()
+            if initializer is not None:
+                try:
+                    initializer.load()()
+                except BaseException as exc:  # noqa: BLE001
+                    raise InitializerError(f"the initializer {initializer.text} failed: "
+                                           f"{type(exc).__name__}: {exc}") from exc
             self.jobs[job_id] = functools.partial(function, **kwargs) if kwargs else function
         except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
             self.jobs[job_id] = exc
