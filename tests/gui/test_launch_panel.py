@@ -48,6 +48,9 @@ BAD_FIELDS = [
     ("retries", {"retries_edit": "-1"}, "0 or more"),
     ("retries", {"retries_edit": "x"}, "whole number"),
     ("max_tasks_per_worker", {"max_tasks_edit": "0"}, "at least 1"),
+    ("initializer", {"initializer_edit": "no_such_module_xyz:setup"}, "no module named"),
+    ("initializer", {"initializer_edit": f"{SAMPLE_TASKS}:load_state", "backend": "dask"},
+     "not available on the dask backend"),
     ("scheduler", {"backend": "dask", "scheduler_edit": "http://10.0.0.5:8786"}, "unknown scheme 'http'"),
     ("scheduler", {"backend": "dask", "scheduler_edit": "tcp://10.0.0.5:99999"}, "from 1 to 65535"),
     ("scheduler", {"backend": "dask", "scheduler_edit": "tcp://:8786"}, "no host"),
@@ -75,14 +78,16 @@ def test_several_bad_fields_are_all_marked_and_fixing_them_clears_the_marks(qtbo
     panel = fake_window.launch_panel
     panel.set_builtin("primes")
     _set(panel, target_edit="nope:nope", range_stop="x", kwargs_edit="[]", chunksize_edit="0", timeout_edit="-1",
-         retries_edit="r", max_tasks_edit="0", backend="dask", scheduler_edit="tcp://host:port")
+         retries_edit="r", max_tasks_edit="0", backend="dask", scheduler_edit="tcp://host:port",
+         initializer_edit="nope:nope")
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert set(panel.errors()) == set(FIELDS) - {"backend"}  # the backend is only wrong without Dask installed
     assert fake_window.engine.submitted == []
 
     panel.set_builtin("noop")
     _set(panel, range_stop="5", backend="processes")  # choosing another backend takes the scheduler's mark away
-    for edit in (panel.chunksize_edit, panel.timeout_edit, panel.retries_edit, panel.max_tasks_edit):
+    for edit in (panel.chunksize_edit, panel.timeout_edit, panel.retries_edit, panel.max_tasks_edit,
+                 panel.initializer_edit):
         qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
         qtbot.keyClick(edit, Qt.Key.Key_Backspace)  # typing in a field takes its mark away
     assert panel.errors() == {}
@@ -245,7 +250,8 @@ def test_choosing_dask_without_it_installed_shows_how_to_install_it(qtbot, fake_
 @pytest.mark.parametrize("spec", [
     JobSpec.create("primes", "range:2:12:2", kwargs='{"size": 100}', chunksize="3", timeout="2.5", retries="1",
                    max_tasks_per_worker="7"),
-    JobSpec.create(f"{SAMPLE_TASKS}:add", 'json:[1, 2, 3]', kwargs='{"offset": 5}', backend="threads"),
+    JobSpec.create(f"{SAMPLE_TASKS}:add", 'json:[1, 2, 3]', kwargs='{"offset": 5}', backend="threads",
+                   initializer=f"{SAMPLE_TASKS}:load_state"),
 ])
 def test_the_form_shows_a_jobs_settings_and_starts_the_same_job(qtbot, fake_window, spec):
     """What ``poolscope gui --run`` shows: the job it started, ready to change and start again."""
@@ -256,6 +262,6 @@ def test_the_form_shows_a_jobs_settings_and_starts_the_same_job(qtbot, fake_wind
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     again = blocker.args[0]
     assert (again.target.text, again.inputs.text, dict(again.kwargs), again.chunksize, again.timeout, again.retries,
-            again.max_tasks_per_worker, again.backend) == (
+            again.max_tasks_per_worker, again.backend, again.initializer) == (
         spec.target.text, spec.inputs.text, dict(spec.kwargs), spec.chunksize, spec.timeout, spec.retries,
-        spec.max_tasks_per_worker, spec.backend)
+        spec.max_tasks_per_worker, spec.backend, spec.initializer)

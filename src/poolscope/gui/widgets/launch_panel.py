@@ -47,6 +47,7 @@ from poolscope.core.jobs import (
     parse_kwargs,
     parse_optional_int,
     parse_optional_number,
+    resolve_initializer,
 )
 from poolscope.core.targets import resolve_target
 
@@ -54,7 +55,7 @@ __all__ = ["BACKEND_CHOICES", "LaunchPanel", "functions_in_file", "parse_schedul
 
 #: The fields a SpecError can name, in the order they appear on the panel.
 FIELDS = ("target", "inputs", "backend", "scheduler", "kwargs", "chunksize", "timeout", "retries",
-          "max_tasks_per_worker")
+          "max_tasks_per_worker", "initializer")
 
 #: The backends the panel offers, in order: (core name, label, what it is for).
 BACKEND_CHOICES = (
@@ -298,11 +299,17 @@ class LaunchPanel(QWidget):
         self.max_tasks_edit.setObjectName("max_tasks_per_worker")
         self.max_tasks_edit.setPlaceholderText("unlimited")
         self.max_tasks_edit.setToolTip("Replace a worker after it ran this many of the job's tasks (blank: never)")
+        self.initializer_edit = QLineEdit()
+        self.initializer_edit.setObjectName("initializer")
+        self.initializer_edit.setPlaceholderText("none")
+        self.initializer_edit.setToolTip("package.module:function or path/to/file.py:function, called once in "
+                                         "each worker before the job's first task (e.g. to load a model)")
         for label, field_name, edit in (("Keyword args", "kwargs", self.kwargs_edit),
                                         ("Chunk size", "chunksize", self.chunksize_edit),
                                         ("Timeout (s)", "timeout", self.timeout_edit),
                                         ("Retries", "retries", self.retries_edit),
-                                        ("Max tasks/worker", "max_tasks_per_worker", self.max_tasks_edit)):
+                                        ("Max tasks/worker", "max_tasks_per_worker", self.max_tasks_edit),
+                                        ("Initializer", "initializer", self.initializer_edit)):
             form.addRow(label, edit)
             form.addRow(self._error_label(field_name, edit))
         layout.addWidget(settings_box)
@@ -319,7 +326,7 @@ class LaunchPanel(QWidget):
 
         for edit in (self.target_edit, self.range_start, self.range_stop, self.range_step, self.json_edit,
                      self.inputs_file_edit, self.scheduler_edit, self.kwargs_edit, self.chunksize_edit,
-                     self.timeout_edit, self.retries_edit, self.max_tasks_edit):
+                     self.timeout_edit, self.retries_edit, self.max_tasks_edit, self.initializer_edit):
             edit.returnPressed.connect(self.start)
 
         if self.builtin_list.count():
@@ -508,6 +515,7 @@ class LaunchPanel(QWidget):
                             (self.max_tasks_edit, spec.max_tasks_per_worker)):
             edit.setText("" if value is None else f"{value:g}" if isinstance(value, float) else str(value))
         self.retries_edit.setText(str(spec.retries))
+        self.initializer_edit.setText(spec.initializer.text if spec.initializer is not None else "")
         self.set_backend(spec.backend)
 
     def inputs_text(self) -> str:
@@ -556,6 +564,7 @@ class LaunchPanel(QWidget):
         check(parse_optional_number, "timeout", self.timeout_edit.text())
         check(parse_int, "retries", self.retries_edit.text().strip() or "0")
         check(parse_optional_int, "max_tasks_per_worker", self.max_tasks_edit.text())
+        check(resolve_initializer, self.initializer_edit.text())
         spec = None
         if not errors:
             spec = check(lambda: JobSpec.create(
@@ -566,6 +575,7 @@ class LaunchPanel(QWidget):
                 retries=self.retries_edit.text().strip() or "0",
                 max_tasks_per_worker=self.max_tasks_edit.text(),
                 backend=backend,
+                initializer=self.initializer_edit.text(),
             ))
         shown: dict[str, str] = {}
         for field_name, message in errors.items():
@@ -585,7 +595,8 @@ class LaunchPanel(QWidget):
     # -- persistence -----------------------------------------------------------------------------
 
     _SETTINGS = ("target", "input_kind", "range_start", "range_stop", "range_step", "json_inputs", "inputs_file",
-                 "backend", "scheduler", "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker")
+                 "backend", "scheduler", "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker",
+                 "initializer")
 
     def save_settings(self, settings: QSettings) -> None:
         settings.beginGroup("launch")
@@ -610,7 +621,7 @@ class LaunchPanel(QWidget):
                  "json_inputs": self.json_edit, "inputs_file": self.inputs_file_edit,
                  "scheduler": self.scheduler_edit, "kwargs": self.kwargs_edit,
                  "chunksize": self.chunksize_edit, "timeout": self.timeout_edit, "retries": self.retries_edit,
-                 "max_tasks_per_worker": self.max_tasks_edit}
+                 "max_tasks_per_worker": self.max_tasks_edit, "initializer": self.initializer_edit}
         for key, edit in edits.items():
             if key in stored and stored[key] is not None:
                 edit.setText(str(stored[key]))
@@ -637,4 +648,5 @@ class LaunchPanel(QWidget):
             "timeout": self.timeout_edit.text(),
             "retries": self.retries_edit.text(),
             "max_tasks_per_worker": self.max_tasks_edit.text(),
+            "initializer": self.initializer_edit.text(),
         }
