@@ -145,3 +145,26 @@ def test_when_the_file_cannot_be_written_results_stay_in_memory_and_the_user_is_
     [notice] = notices  # once, not at every report
     assert notice.job_id == job.id
     assert "kept in memory" in notice.message and "No space left on device" in notice.message
+
+
+def test_results_pickled_one_by_one_are_stored_as_they_came_and_read_back(monkeypatch):
+    import pickle
+
+    from poolscope.core.worker import STATUS_PICKLED, STATUS_VALUE
+
+    store = ResultStore(memory_limit=500)
+    for start in range(0, 1_000, 100):  # tuples pickled on their own, and plain values between them
+        values = [pickle.dumps((i, "x")) if i % 3 else i for i in range(start, start + 100)]
+        statuses = bytes(STATUS_PICKLED if i % 3 else STATUS_VALUE for i in range(start, start + 100))
+        store.put_encoded(start, statuses, values)
+    assert store.spilled_bytes > 0
+    assert store.ordered(1_000) == [(i, "x") if i % 3 else i for i in range(1_000)]
+
+
+def test_a_job_of_tuple_results_keeps_them_all(engine, monkeypatch):
+    from tests.conftest import sample
+
+    monkeypatch.setattr(results_module, "MEMORY_LIMIT", 4_096)
+    job = engine.submit(JobSpec.create(sample("initialized"), "range:5000"))
+    assert job.wait(60).results == [(x, 0) for x in range(5000)]
+    assert job._record.results.spilled_bytes > 0  # noqa: SLF001

@@ -73,6 +73,7 @@ PREFETCH_BELOW_SECONDS = 0.25  # a worker gets a second chunk only when chunks a
 PUBLISH_INTERVAL = 0.025  # seconds between event batches on the queue
 HOUSEKEEPING_INTERVAL = 0.1  # the engine loop wakes at least this often
 STARTUP_FAILURES_BEFORE_GIVING_UP = 5  # workers dying before READY in a row
+UNPICKLE_CHECK_SLICE = 2000  # results checked per C call (see _all_unpickle)
 ERRORS_WITH_TRACEBACK = 1000  # a job keeps the tracebacks of its first this many failures
 
 # Commands from caller threads to the engine thread (first element of each tuple).
@@ -831,7 +832,11 @@ class Engine:
             if statuses is None and record.on_result is None:  # plain values (from a Dask chunk)
                 record.results.put(chunk.next_index, values)
                 done, cancelled = count, 0
-            else:
+            elif record.on_result is None and _all_unpickle(statuses, values):  # results, some pickled one by one
+                assert statuses is not None
+                record.results.put_encoded(chunk.next_index, statuses, values)
+                done, cancelled = count, 0
+            else:  # errors, cancels, a result that does not unpickle here, or a callback: one by one
                 done, cancelled = self._store_outcomes(worker, chunk, statuses, values)
         chunk.reported += count
         if record.results.spill_error is not None and not record.spill_error_told:
@@ -1185,6 +1190,21 @@ class Engine:
             batch, self._pending_events = self._pending_events, []
             self._events.put(batch)
         self._last_publish = now
+
+
+def _all_unpickle(statuses: bytes | None, values: list[Any]) -> bool:
+    """Whether every outcome is a result and every pickled one unpickles here (the objects made to
+    check are dropped: the store keeps them pickled). Checked in C, a slice at a time, so the
+    engine thread spends no Python step per task and holds the GIL for short spells."""
+    if statuses is None or statuses.count(protocol.STATUS_ERROR) or statuses.count(protocol.STATUS_CANCELLED):
+        return False
+    pickled = [value for status, value in zip(statuses, values) if status == protocol.STATUS_PICKLED]
+    try:
+        for start in range(0, len(pickled), UNPICKLE_CHECK_SLICE):
+            collections.deque(map(pickle.loads, pickled[start : start + UNPICKLE_CHECK_SLICE]), maxlen=0)
+    except BaseException:  # noqa: BLE001 - one of them does not unpickle: the slow path names it
+        return False
+    return True
 
 
 def _dumps(value: Any) -> bytes:

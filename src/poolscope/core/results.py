@@ -23,9 +23,29 @@ import pickle
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
+
+from poolscope.core.worker import STATUS_PICKLED
 
 MEMORY_LIMIT = 2 * 1024 * 1024  # bytes of pickled results a job keeps in memory before spilling them
+
+
+class EncodedBlock(NamedTuple):
+    """Results as a worker reported them: ``values[i]`` pickled on its own where ``statuses[i]`` is
+    STATUS_PICKLED, else the value itself. Stored so, the engine thread never builds the objects."""
+
+    statuses: bytes
+    values: list[Any]
+
+    def decode(self) -> list[Any]:
+        loads = pickle.loads
+        return [loads(value) if status == STATUS_PICKLED else value
+                for status, value in zip(self.statuses, self.values)]
+
+
+def _load(data: bytes) -> list[Any]:
+    block = pickle.loads(data)
+    return block.decode() if isinstance(block, EncodedBlock) else block
 
 
 class ResultStore:
@@ -49,6 +69,10 @@ class ResultStore:
             self._memory += len(data)
             if self._memory > self.memory_limit and self.spill_error is None:
                 self._spill()
+
+    def put_encoded(self, start: int, statuses: bytes, values: list[Any]) -> None:
+        """Store results as a worker encoded them (see :class:`EncodedBlock`); all must unpickle."""
+        self.put_pickled(start, pickle.dumps(EncodedBlock(statuses, values), protocol=pickle.HIGHEST_PROTOCOL))
 
     def put(self, start: int, values: list[Any]) -> None:
         """Store the results of inputs start, start + 1, ... (each of them a finished task)."""
@@ -116,13 +140,13 @@ class ResultStore:
         where.sort(key=lambda block: block[0])
         for start, source in where:
             if isinstance(source, bytes):
-                yield start, pickle.loads(source)
+                yield start, _load(source)
             elif isinstance(source, tuple):  # on file, which only grows: the offsets stay right
                 with self._lock:
                     assert self._file is not None
                     self._file.seek(source[0])
                     data = self._file.read(source[1])
-                yield start, pickle.loads(data)
+                yield start, _load(data)
             else:
                 yield start, source
 
