@@ -221,6 +221,16 @@ def test_folder_tracks_jobs_workers_and_failures():
     assert folder.take_changes().jobs == {}
 
 
+def test_a_job_that_could_not_run_is_logged_as_the_job_not_as_a_task():
+    folder = EventFolder()
+    error = TaskError(index=-1, type="WorkerStartError", message="worker could not start: RuntimeError: no model",
+                      traceback="")
+    folder.fold([JobSubmitted(1, "square", "square", "range:0:5", 5, 0.0), TaskFailed(1, error, 0.0)])
+    [entry] = [entry for entry in folder.take_changes().log if entry.level == "error"]
+    assert entry.message == ("Job 1 'square': the job could not run: WorkerStartError: worker could not start: "
+                             "RuntimeError: no model")
+
+
 def dask_worker(address: str, *, cpu: float = 50.0, memory: int = 80 << 20, executing: int = 1) -> dict:
     """A worker as engine.backend_workers() describes it (core/backends/dask.py describe_workers)."""
     return {"address": address, "name": address[-1], "host": "127.0.0.1", "pid": 1000 + int(address[-1]),

@@ -187,7 +187,7 @@ class _Worker:
         began = time.perf_counter()
         setup = self.jobs.get(job_id)
         if setup is None or isinstance(setup, BaseException):
-            reason = f"worker could not start the job's target: {setup}" if setup else "job was not set up"
+            reason = f"worker could not start the job: {setup}" if setup else "job was not set up"
             error = ("WorkerStartError", reason, _format_traceback(setup) if setup else "")
             for _ in inputs:
                 self.add(STATUS_ERROR, error)

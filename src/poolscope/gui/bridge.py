@@ -283,7 +283,8 @@ class EventFolder:
         view = self._job(event.job_id)
         error = event.error
         where = f" (pid {error.pid})" if error.pid else ""
-        message = f"Job {event.job_id} '{view.name}': task {error.index} failed: {error.type}: {error.message}{where}"
+        what = f"task {error.index} failed" if error.index >= 0 else "the job could not run"  # -1: the whole job
+        message = f"Job {event.job_id} '{view.name}': {what}: {error.type}: {error.message}{where}"
         detail = message
         if error.input_repr:
             detail += f"\ninput: {error.input_repr}"
