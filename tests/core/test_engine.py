@@ -12,6 +12,7 @@ import pytest
 from poolscope.core.engine import Engine, EngineClosed
 from poolscope.core.events import (
     JobFinished,
+    JobNotice,
     TaskFailed,
     TasksFinished,
     WorkerActivity,
@@ -218,10 +219,16 @@ def test_a_forgotten_job_leaves_the_engine_but_its_handle_still_answers(engine):
     assert job.wait(0).results == [0, 1, 4, 9, 16]
 
 
-def test_only_the_first_thousand_failures_keep_their_tracebacks(engine):
+def test_the_first_thousand_failures_are_kept_in_full_and_the_rest_counted(engine):
     summary = engine.submit(JobSpec.create(sample("fail_on"), "json:" + json.dumps([7] * 1500),
                                            kwargs={"bad": 7})).wait(60)
-    assert summary.failed == 1500 and len(summary.errors) == 1500
-    assert all(error.traceback for error in summary.errors[:1000])
-    assert not any(error.traceback for error in summary.errors[1000:])
-    assert {error.message for error in summary.errors} == {"input 7 is bad"}
+    assert summary.failed == 1500 and len(summary.errors) == 1000
+    assert all(error.traceback and error.message == "input 7 is bad" for error in summary.errors)
+    assert summary.errors_omitted == {"ValueError": 500}
+    assert summary.to_json()["errors_omitted"] == {"ValueError": 500}
+    events = drain(engine)
+    assert sum(isinstance(event, TaskFailed) for event in events) == 1000  # the window is not flooded
+    [notice] = [event for event in events if isinstance(event, JobNotice)]
+    assert "more than 1,000 of its tasks failed" in notice.message
+    finished = [event for event in events if isinstance(event, JobFinished)]
+    assert finished[-1].summary.failed == 1500 and len(finished[-1].summary.errors) == 1000

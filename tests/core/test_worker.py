@@ -138,3 +138,15 @@ def test_a_cancel_mid_chunk_cancels_the_rest():
 def test_empty_and_single_chunks(inputs):
     _, connection = run_chunk(mixed, inputs)
     assert connection.outcomes() == [(STATUS_VALUE, x) for x in inputs]
+
+
+def test_a_worker_formats_the_tracebacks_of_a_jobs_first_thousand_failures_only():
+    def always_fails(x: int) -> int:
+        raise ValueError(f"bad {x}")
+
+    _, connection = run_chunk(always_fails, list(range(1500)))
+    outcomes = connection.outcomes()
+    assert [status for status, _ in outcomes] == [STATUS_ERROR] * 1500
+    assert all(value[2] for _, value in outcomes[: worker.TRACEBACKS_PER_JOB])
+    assert not any(value[2] for _, value in outcomes[worker.TRACEBACKS_PER_JOB :])
+    assert {value[:2] for _, value in outcomes[-3:]} == {("ValueError", f"bad {x}") for x in (1497, 1498, 1499)}

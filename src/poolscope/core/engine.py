@@ -74,7 +74,7 @@ PUBLISH_INTERVAL = 0.025  # seconds between event batches on the queue
 HOUSEKEEPING_INTERVAL = 0.1  # the engine loop wakes at least this often
 STARTUP_FAILURES_BEFORE_GIVING_UP = 5  # workers dying before READY in a row
 UNPICKLE_CHECK_SLICE = 2000  # results checked per C call (see _all_unpickle)
-ERRORS_WITH_TRACEBACK = 1000  # a job keeps the tracebacks of its first this many failures
+ERRORS_KEPT = 1000  # a job keeps its first this many failed tasks in full; the rest are counted by type
 
 # Commands from caller threads to the engine thread (first element of each tuple).
 CMD_SUBMIT = "submit"
@@ -161,7 +161,8 @@ class JobRecord:
         self.done = 0
         self.failed = 0
         self.cancelled = 0
-        self.errors: list[TaskError] = []
+        self.errors: list[TaskError] = []  # the first ERRORS_KEPT failures
+        self.errors_omitted: collections.Counter[str] = collections.Counter()  # the rest, by exception type
         self.results = ResultStore()  # by input index; spills to a temporary file past a few MB
         self.attempts: collections.Counter[int] = collections.Counter()  # crashes per input index
         self.seconds_per_task: float | None = None  # measured, smoothed
@@ -196,6 +197,7 @@ class JobRecord:
             wall_seconds=0.0 if self.started_at is None else end - self.started_at,
             workers=self.workers,
             errors=tuple(self.errors),
+            errors_omitted=dict(self.errors_omitted),
         )
 
     def ordered_results(self) -> list[Any]:
@@ -1105,12 +1107,18 @@ class Engine:
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def _fail_task(self, record: JobRecord, error: TaskError) -> None:
-        if len(record.errors) >= ERRORS_WITH_TRACEBACK and error.traceback:
-            # A job where every task fails must not hold a million tracebacks: the first ones tell.
-            error = dataclasses.replace(error, traceback="")
-        record.errors.append(error)
         self._count(record, failed=1)
-        self._emit(TaskFailed(record.id, error, time.time()))
+        if len(record.errors) < ERRORS_KEPT:
+            record.errors.append(error)
+            self._emit(TaskFailed(record.id, error, time.time()))
+            return
+        # A job whose every task fails must not hold a million errors, nor send them to the window:
+        # the first ones tell; the rest are counted.
+        if not record.errors_omitted:
+            self._emit(JobNotice(record.id, f"more than {ERRORS_KEPT:,} of its tasks failed: the first "
+                                 f"{ERRORS_KEPT:,} are kept in full; later failures are counted by type",
+                                 time.time()))
+        record.errors_omitted[error.type] += 1
 
     def _count(self, record: JobRecord, *, done: int = 0, failed: int = 0, cancelled: int = 0) -> None:
         record.done += done

@@ -182,8 +182,11 @@ class JobSummary:
     cancelled: int
     wall_seconds: float
     workers: int
-    errors: tuple[TaskError, ...] = ()
+    errors: tuple[TaskError, ...] = ()  # the first failures, in full (see errors_omitted)
     results: list[Any] | None = None  # by input index; None where a task did not finish
+    # Failures past the ones kept in ``errors``, counted by exception type (a job whose every
+    # task fails must not hold, or send to the window, a million error records).
+    errors_omitted: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self, *, include_results: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; a result JSON cannot represent is given as its ``repr``."""
@@ -200,6 +203,7 @@ class JobSummary:
             "wall_seconds": round(self.wall_seconds, 6),
             "workers": self.workers,
             "errors": [error.to_json() for error in self.errors],
+            "errors_omitted": dict(self.errors_omitted),
         }
         if include_results:
             data["results"] = [json_safe(value) for value in (self.results or [])]

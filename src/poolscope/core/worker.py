@@ -62,6 +62,9 @@ PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
 
 REPORT_INTERVAL = 0.05  # seconds between reports while a chunk runs
 BATCH_SECONDS = 0.002  # a batch of tasks stops growing once it takes this long (see run_chunk)
+# A worker formats the tracebacks of a job's first this many failed tasks (the engine keeps its
+# first 1,000 failures in full): a job whose every task fails does not spend ~50 us a task on them.
+TRACEBACKS_PER_JOB = 1000
 PR_SET_PDEATHSIG = 1
 
 
@@ -123,6 +126,7 @@ class _Worker:
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()  # filled by the reader thread
         self.cancelled_jobs: set[int] = set()  # job ids; added to by the reader thread
         self.jobs: dict[int, Callable[[Any], Any] | BaseException] = {}  # the target, kwargs bound
+        self.failures: dict[int, int] = {}  # job id -> its tasks that raised here
         # Outcomes of tasks finished since the last report (see MSG_REPORT): main thread only.
         self.values: list[Any] = []
         self.statuses: bytearray | None = None  # None while every outcome is STATUS_VALUE
@@ -157,6 +161,7 @@ class _Worker:
                 self.set_up_job(message[1], message[2], message[3], message[4])
             elif kind == MSG_FORGET:
                 self.jobs.pop(message[1], None)
+                self.failures.pop(message[1], None)
                 self.cancelled_jobs.discard(message[1])
             elif kind == MSG_STOP:
                 return
@@ -223,7 +228,8 @@ class _Worker:
                 except Cancelled:
                     outcome: tuple[int, Any] | None = (STATUS_CANCELLED, None)
                 except BaseException as exc:  # noqa: BLE001 - every task error is reported, the worker lives on
-                    outcome = (STATUS_ERROR, _describe(exc))
+                    failures = self.failures[job_id] = self.failures.get(job_id, 0) + 1
+                    outcome = (STATUS_ERROR, _describe(exc, with_traceback=failures <= TRACEBACKS_PER_JOB))
                 else:
                     outcome = None
                 if self.statuses is None and plain.issuperset(map(type, batch)):
@@ -291,9 +297,9 @@ def encode_result(result: Any) -> tuple[int, Any]:
         return STATUS_ERROR, ("UnpicklableResult", message, _format_traceback(exc))
 
 
-def _describe(exc: BaseException) -> tuple[str, str, str]:
+def _describe(exc: BaseException, *, with_traceback: bool = True) -> tuple[str, str, str]:
     try:
-        return (type(exc).__name__, str(exc), _format_traceback(exc))
+        return (type(exc).__name__, str(exc), _format_traceback(exc) if with_traceback else "")
     except BaseException:  # noqa: BLE001 - e.g. MemoryError again, or a __str__ that raises
         return (type(exc).__name__, "<the exception could not be described>", "")
 
