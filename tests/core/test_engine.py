@@ -232,3 +232,16 @@ def test_the_first_thousand_failures_are_kept_in_full_and_the_rest_counted(engin
     assert "more than 1,000 of its tasks failed" in notice.message
     finished = [event for event in events if isinstance(event, JobFinished)]
     assert finished[-1].summary.failed == 1500 and len(finished[-1].summary.errors) == 1000
+
+
+def test_a_workers_tasks_done_counts_tasks_it_ran_not_those_a_cancel_skipped(engine):
+    job = engine.submit(JobSpec.create(sample("spin"), "range:400", kwargs={"seconds": 0.005}, chunksize=100))
+    wait_until(lambda: job.summary().done >= 20, what="20 tasks done")
+    engine.cancel(job)
+    summary = job.wait(30)
+    assert summary.cancelled > 0
+    last: dict[int, int] = {}
+    for event in drain(engine):
+        if isinstance(event, WorkerActivity):
+            last[event.pid] = event.tasks_done
+    assert sum(last.values()) == summary.done + summary.failed

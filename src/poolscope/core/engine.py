@@ -845,8 +845,8 @@ class Engine:
             record.spill_error_told = True
             self._emit(JobNotice(record.id, "results are kept in memory from now on: the temporary file for "
                                  f"them could not be written ({record.results.spill_error})", time.time()))
-        worker.tasks_done += count
-        worker.job_tasks_done[record.id] += count
+        worker.tasks_done += count - cancelled  # a task skipped for a cancel did not run
+        worker.job_tasks_done[record.id] += count - cancelled
         if done or cancelled:
             self._count(record, done=done, cancelled=cancelled)
         if progress is not None and progress[2]:
