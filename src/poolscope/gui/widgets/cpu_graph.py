@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QV
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
 from poolscope.gui.bridge import ClusterSample
-from poolscope.gui.widgets.plotting import HISTORY_CHOICES, history_label, live_curve, make_plot, text_colour
+from poolscope.gui.widgets.plotting import HISTORY_CHOICES, history_combo, live_curve, make_plot, text_colour
 
 __all__ = ["CLUSTER_VIEW", "CpuGraph", "HEATMAP_ABOVE", "LOCAL_VIEW"]
 
@@ -73,13 +73,7 @@ class CpuGraph(QWidget):
         self.view_combo.setToolTip("This machine's cores, or the CPU of each Dask worker of the cluster")
         self.view_combo.setVisible(False)  # shown once a cluster reports
         self.view_combo.currentIndexChanged.connect(lambda i: self.set_view(str(self.view_combo.itemData(i))))
-        self.history_combo = QComboBox()
-        self.history_combo.setObjectName("cpu_history")
-        for seconds in HISTORY_CHOICES:
-            self.history_combo.addItem(history_label(seconds), seconds)
-        self.history_combo.setCurrentIndex(max(0, self.history_combo.findData(history)))
-        self.history_combo.currentIndexChanged.connect(
-            lambda i: self.set_history(int(self.history_combo.itemData(i))))
+        self.history_combo = history_combo("cpu_history", history, self.set_history)
         header.addWidget(self.title)
         header.addStretch(1)
         header.addWidget(self.average)

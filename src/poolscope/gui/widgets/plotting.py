@@ -3,13 +3,14 @@ ranges, no mouse interaction, and curves with clip-to-view and peak downsampling
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QComboBox
 
-__all__ = ["HISTORY_CHOICES", "history_label", "live_curve", "make_plot", "text_colour"]
+__all__ = ["HISTORY_CHOICES", "history_combo", "live_curve", "make_plot", "text_colour"]
 
 #: The rolling histories a graph offers, in seconds; the first is the default.
 HISTORY_CHOICES = (60, 300, 900)
@@ -17,6 +18,17 @@ HISTORY_CHOICES = (60, 300, 900)
 
 def history_label(seconds: int) -> str:
     return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+
+
+def history_combo(name: str, history: int, on_change: Callable[[int], None]) -> QComboBox:
+    """The "History" choice of a graph's header: HISTORY_CHOICES, ``history`` selected."""
+    combo = QComboBox()
+    combo.setObjectName(name)
+    for seconds in HISTORY_CHOICES:
+        combo.addItem(history_label(seconds), seconds)
+    combo.setCurrentIndex(max(0, combo.findData(history)))
+    combo.currentIndexChanged.connect(lambda i: on_change(int(combo.itemData(i))))
+    return combo
 
 
 def text_colour() -> QColor:

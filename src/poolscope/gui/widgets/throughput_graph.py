@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterable
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
-from poolscope.gui.widgets.plotting import HISTORY_CHOICES, history_label, live_curve, make_plot, text_colour
+from poolscope.gui.widgets.plotting import HISTORY_CHOICES, history_combo, live_curve, make_plot, text_colour
 
 __all__ = ["ThroughputGraph"]
 
@@ -60,13 +60,7 @@ class ThroughputGraph(QWidget):
         title.setStyleSheet("font-weight: bold;")
         self.current = QLabel("")
         self.current.setObjectName("throughput_current")
-        self.history_combo = QComboBox()
-        self.history_combo.setObjectName("throughput_history")
-        for seconds in HISTORY_CHOICES:
-            self.history_combo.addItem(history_label(seconds), seconds)
-        self.history_combo.setCurrentIndex(max(0, self.history_combo.findData(history)))
-        self.history_combo.currentIndexChanged.connect(
-            lambda i: self.set_history(int(self.history_combo.itemData(i))))
+        self.history_combo = history_combo("throughput_history", history, self.set_history)
         header.addWidget(title)
         header.addStretch(1)
         header.addWidget(self.current)
