@@ -92,41 +92,35 @@ def poolscope_contender(workers: int, nice: int, tasks: int, events: bool,
     return run, close
 
 
-def pool_contender(workers: int, tasks: int, chunksize: int) -> tuple[Callable[[], float], Callable[[], None]]:
-    pool = multiprocessing.get_context("spawn").Pool(workers)
-    pool.map(time.sleep, [0.05] * workers, chunksize=1)
-    list(pool.imap_unordered(noop, range(1000), chunksize=16))
+def map_contender(mapper: Callable[..., Any], workers: int, tasks: int, chunksize: int,
+                  close: Callable[[], None]) -> tuple[Callable[[], float], Callable[[], None]]:
+    """A peer whose ``mapper(function, iterable, chunksize=)`` maps over its warm pool."""
+    list(mapper(time.sleep, [0.05] * workers, chunksize=1))  # every worker has started
+    list(mapper(noop, range(1000), chunksize=16))  # ... and imported the task's module
 
     def run() -> float:
         start = time.perf_counter()
-        total = sum(pool.imap_unordered(noop, range(tasks), chunksize=chunksize))
+        total = sum(mapper(noop, range(tasks), chunksize=chunksize))
         elapsed = time.perf_counter() - start
         assert total == tasks * (tasks - 1) // 2
         return elapsed
+
+    return run, close
+
+
+def pool_contender(workers: int, tasks: int, chunksize: int) -> tuple[Callable[[], float], Callable[[], None]]:
+    pool = multiprocessing.get_context("spawn").Pool(workers)
 
     def close() -> None:
         pool.close()
         pool.join()
 
-    return run, close
+    return map_contender(pool.imap_unordered, workers, tasks, chunksize, close)
 
 
 def ppe_contender(workers: int, tasks: int, chunksize: int) -> tuple[Callable[[], float], Callable[[], None]]:
     executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    list(executor.map(time.sleep, [0.05] * workers))
-    list(executor.map(noop, range(1000), chunksize=16))
-
-    def run() -> float:
-        start = time.perf_counter()
-        total = sum(executor.map(noop, range(tasks), chunksize=chunksize))
-        elapsed = time.perf_counter() - start
-        assert total == tasks * (tasks - 1) // 2
-        return elapsed
-
-    def close() -> None:
-        executor.shutdown()
-
-    return run, close
+    return map_contender(executor.map, workers, tasks, chunksize, executor.shutdown)
 
 
 def main() -> None:
