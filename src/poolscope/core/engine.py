@@ -176,7 +176,6 @@ class JobRecord:
         self.finished = threading.Event()
         self.final: JobSummary | None = None  # set when the job ends; results filled in by Job.wait()
         self.results_lock = threading.Lock()
-        self.spill_error_told = False  # the user was told that results could not go to a file
 
     @property
     def has_work(self) -> bool:
@@ -553,6 +552,9 @@ class Engine:
 
     def _register(self, record: JobRecord) -> None:
         record.inputs = record.spec.inputs.open()
+        record.results.on_spill_error = lambda reason: self._emit(JobNotice(
+            record.id, f"results are kept in memory from now on: the temporary file for them could not be "
+                       f"written ({reason})", time.time()))
         self._active.append(record)
         self._emit(JobSubmitted(record.id, record.spec.name, record.spec.target.text, record.spec.inputs.text,
                                 record.total, time.time(), record.spec.backend))
@@ -841,10 +843,6 @@ class Engine:
             else:  # errors, cancels, a result that does not unpickle here, or a callback: one by one
                 done, cancelled = self._store_outcomes(worker, chunk, statuses, values)
         chunk.reported += count
-        if record.results.spill_error is not None and not record.spill_error_told:
-            record.spill_error_told = True
-            self._emit(JobNotice(record.id, "results are kept in memory from now on: the temporary file for "
-                                 f"them could not be written ({record.results.spill_error})", time.time()))
         worker.tasks_done += count - cancelled  # a task skipped for a cancel did not run
         worker.job_tasks_done[record.id] += count - cancelled
         if done or cancelled:

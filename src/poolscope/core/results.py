@@ -22,7 +22,7 @@ import os
 import pickle
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, NamedTuple
 
 from poolscope.core.worker import STATUS_PICKLED
@@ -53,6 +53,9 @@ class ResultStore:
 
     def __init__(self, memory_limit: int | None = None) -> None:
         self.memory_limit = MEMORY_LIMIT if memory_limit is None else memory_limit
+        # Told why, once, if the file cannot be written (results then stay in memory); called
+        # by the thread that stores the results (the engine's).
+        self.on_spill_error: Callable[[str], None] | None = None
         self._lock = threading.Lock()
         self._blocks: list[tuple[int, bytes]] = []  # (first index, pickled list of values) in memory
         self._memory = 0  # bytes in _blocks
@@ -123,6 +126,8 @@ class ResultStore:
             self._file.flush()
         except OSError as exc:  # e.g. a full disk: lose the memory bound, never a result
             self.spill_error = f"{type(exc).__name__}: {exc}"
+            if self.on_spill_error is not None:
+                self.on_spill_error(self.spill_error)
             return
         for start, data in self._blocks:
             self._spilled.append((start, offset, len(data)))
