@@ -47,7 +47,19 @@ def test_throughput_meter_rates_counts_over_its_window():
     rates = meter.update(2.0, {"a": 100, "b": 7})
     assert rates["a"] == pytest.approx(0.0)  # nothing in the last second
     assert rates["b"] == 0.0
-    assert meter.update(2.5, {"b": 17}) == {"b": 20.0}  # "a" is forgotten
+    # "a" is forgotten; "b" is rated over the same span as every key (from 1.0, as if it had 7 then)
+    assert meter.update(2.5, {"b": 17}) == {"b": pytest.approx(10 / 1.5)}
+
+
+def test_a_new_key_is_rated_over_the_same_span_as_the_others():
+    """A job that starts while others run must not be rated above the total of all jobs."""
+    meter = ThroughputMeter(window=2.0)
+    for step in range(12):  # the total counts 10 tasks per 0.25 s
+        meter.update(step * 0.25, {"total": 10 * step})
+    rates = meter.update(3.0, {"total": 120, "new job": 0})
+    rates = meter.update(3.25, {"total": 130, "new job": 10})  # all of the last 10 were the new job's
+    assert rates["new job"] <= rates["total"]
+    assert rates["new job"] == pytest.approx(10 / 2.0)  # over the window, as the total is
 
 
 def test_cpu_sampler_gives_one_load_per_logical_core():

@@ -186,24 +186,31 @@ class ThroughputMeter:
 
     ``update(t, counts)`` takes the cumulative count of every key at time ``t`` and returns each
     key's rate: the increase over the last ``window`` seconds divided by the time it spans. A key
-    missing from ``counts`` is forgotten.
+    missing from ``counts`` is forgotten. Every key is rated over the same span: a new key counts
+    as having had its first count at the earlier updates still in the window (a job that just
+    started is not rated over a fraction of the window, which would put it above the total).
     """
 
     def __init__(self, window: float = 1.0) -> None:
         self.window = window
-        self._history: dict[Hashable, list[tuple[float, float]]] = {}  # key -> [(t, count)], oldest first
+        self._times: list[float] = []  # the updates' times still in the window, oldest first
+        self._history: dict[Hashable, list[tuple[float, float]]] = {}  # key -> [(t, count)], as _times
 
     def update(self, t: float, counts: Mapping[Hashable, float]) -> dict[Hashable, float]:
-        rates: dict[Hashable, float] = {}
         for key in list(self._history):
             if key not in counts:
                 del self._history[key]
+        self._times.append(t)
+        # keep one time at or before the window's start, so the window is fully covered
+        while len(self._times) > 2 and self._times[1] <= t - self.window:
+            self._times.pop(0)
+        rates: dict[Hashable, float] = {}
         for key, count in counts.items():
-            history = self._history.setdefault(key, [])
+            history = self._history.get(key)
+            if history is None:
+                history = self._history[key] = [(old, float(count)) for old in self._times[:-1]]
             history.append((t, float(count)))
-            # keep one point at or before the window's start, so the window is fully covered
-            while len(history) > 2 and history[1][0] <= t - self.window:
-                history.pop(0)
+            del history[: len(history) - len(self._times)]
             t0, c0 = history[0]
             rates[key] = (count - c0) / (t - t0) if t > t0 else 0.0
         return rates
