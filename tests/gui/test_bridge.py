@@ -21,7 +21,7 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.jobs import JobState, JobSummary, TaskError
-from poolscope.gui.bridge import FRAME_INTERVAL, STOP_BRIDGE, EventBridge, EventFolder
+from poolscope.gui.bridge import FRAME_INTERVAL, RATE_WINDOW, STOP_BRIDGE, EventBridge, EventFolder
 
 JOBS = 4
 FLOOD_EVENTS = 200_000
@@ -299,3 +299,15 @@ def test_backend_workers_are_polled_off_the_gui_and_bridge_threads(qtbot):
     assert bridge.stop()
     assert set(callers) == {"poolscope-backend-poller"}
     assert not any(thread.name == "poolscope-backend-poller" for thread in threading.enumerate())
+
+
+def test_a_finished_jobs_rate_is_followed_for_one_rate_window_so_its_curve_falls_to_zero():
+    folder = EventFolder()
+    summary = JobSummary(job_id=1, name="noop", target="noop", inputs="range:0:10", status=JobState.DONE, total=10,
+                         done=10, failed=0, cancelled=0, wall_seconds=0.5, workers=2)
+    folder.fold([JobSubmitted(1, "noop", "noop", "range:0:10", 10, 0.0), TasksFinished(1, 4, 0, 0, 0.0)])
+    assert folder.rated_counts(time.monotonic()) == {1: 4}
+    folder.fold([JobFinished(1, summary, 0.0)])
+    ended = folder.jobs[1].finished_at
+    assert folder.rated_counts(ended + RATE_WINDOW / 2) == {1: 10}
+    assert folder.rated_counts(ended + RATE_WINDOW) == {}

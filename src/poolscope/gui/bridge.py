@@ -453,9 +453,12 @@ class EventFolder:
             if len(self._cluster_samples) > MAX_SAMPLES_PER_UPDATE:
                 del self._cluster_samples[0]
 
-    def running_counts(self) -> dict[int, int]:
-        """Tasks completed (done + failed) of every job not yet final: what throughput is rated on."""
-        return {job_id: view.done + view.failed for job_id, view in self.jobs.items() if not view.state.is_final}
+    def rated_counts(self, now: float) -> dict[int, int]:
+        """Tasks completed (done + failed) of the jobs whose throughput is rated: those not yet
+        final, and those that ended less than RATE_WINDOW ago (so their rate falls to 0 as the
+        total's does, rather than stopping where it was)."""
+        return {job_id: view.done + view.failed for job_id, view in self.jobs.items()
+                if not view.state.is_final or view.finished_at is not None and now - view.finished_at < RATE_WINDOW}
 
     # -- handing over ----------------------------------------------------------------------
 
@@ -685,7 +688,8 @@ class EventBridge(QThread):
         assert self._telemetry is not None and self._thread_cpu is not None
         pids = [pid for pid, view in folder.workers.items() if view.alive and view.backend == PROCESSES]
         tids = [pid for pid, view in folder.workers.items() if view.alive and view.backend == THREADS]
-        sample = self._telemetry.sample(pids, folder.running_counts(), total_count=folder.tasks_finished)
+        now = time.monotonic()
+        sample = self._telemetry.sample(pids, folder.rated_counts(now), total_count=folder.tasks_finished, now=now)
         folder.add_sample(sample)
         folder.add_thread_cpu(self._thread_cpu.sample(tids))
 
