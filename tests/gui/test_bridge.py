@@ -153,6 +153,45 @@ def test_an_update_not_taken_absorbs_later_ones(qtbot):
     assert len(emitted) == 1
 
 
+class CountingQueue(queue.Queue):
+    """A queue that counts the bridge's reads: each loop of the bridge calls get() once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+
+    def get(self, block: bool = True, timeout: float | None = None):  # type: ignore[override]
+        self.gets += 1
+        return super().get(block, timeout)
+
+
+@pytest.mark.timeout(30)
+def test_the_bridge_does_not_spin_while_the_gui_has_not_taken_the_last_update(qtbot):
+    """With an update waiting and more changes folded, the bridge waits about a frame between
+    attempts to hand over; it used to call get(timeout=0) in a loop (about 100,000 times a second)."""
+    source = CountingQueue()
+    bridge = EventBridge(source, telemetry_interval=None)  # nothing takes its updates
+    bridge.start()
+    source.put([JobSubmitted(1, "a", "noop", "range:10", 10, 0.0)])
+    deadline = time.monotonic() + 5
+    while bridge.signals_emitted == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert bridge.signals_emitted == 1
+    source.put([TasksFinished(1, 1, 0, 0, 0.0)])  # folded, and held: the GUI has not taken update 1
+    while source.qsize() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gets_before, start = source.gets, time.monotonic()
+    time.sleep(0.5)
+    gets, elapsed = source.gets - gets_before, time.monotonic() - start
+    assert bridge.stop()
+    assert bridge.signals_emitted == 1
+    # about one read per frame (plus the 0.1 s idle wake-ups); a spin gives thousands
+    frames = elapsed / FRAME_INTERVAL
+    assert gets < 10 * frames + 20, (gets, elapsed)
+    update = bridge.take_update()
+    assert update is not None and update.jobs[1].done == 1
+
+
 @pytest.mark.timeout(30)
 def test_stop_folds_what_came_before_the_sentinel_and_ends_the_thread(qtbot):
     source: queue.Queue = queue.Queue()

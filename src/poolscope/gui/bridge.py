@@ -651,8 +651,10 @@ class EventBridge(QThread):
             self._apply_forget(folder)
             self._fold_polled(folder)
             if folder.has_changes and (now >= next_handover or stopping):
-                if self._hand_over(folder, final=stopping):
-                    next_handover = now + self._frame_interval
+                self._hand_over(folder, final=stopping)
+                # Advanced even when the GUI had not taken the last update: otherwise the
+                # deadline stays in the past and the loop spins on get(timeout=0) while it is busy.
+                next_handover = now + self._frame_interval
         self.stop_polling()
         self._hand_over(folder, final=True)
         self.stopped.emit()
@@ -718,21 +720,19 @@ class EventBridge(QThread):
         for job_id in forget:
             folder.forget_job(job_id)
 
-    def _hand_over(self, folder: EventFolder, *, final: bool) -> bool:
+    def _hand_over(self, folder: EventFolder, *, final: bool) -> None:
         """Hand the changes to the GUI unless it has not taken the previous ones yet (then merge
         into those when ``final``). Emits at most one signal."""
         with self._lock:
             if self._pending is not None:
-                if not final:
-                    return False  # the GUI is busy: keep accumulating, hand over later
-                _merge_into(self._pending, folder.take_changes())
-                return True
+                if final:
+                    _merge_into(self._pending, folder.take_changes())
+                return  # not final: the GUI is busy, keep accumulating and hand over later
             if not folder.has_changes:
-                return False
+                return
             self._pending = folder.take_changes()
         self.signals_emitted += 1
         self.updates_ready.emit()
-        return True
 
 
 def _merge_into(target: BridgeUpdate, later: BridgeUpdate) -> None:
