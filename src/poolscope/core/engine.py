@@ -562,7 +562,7 @@ class Engine:
             backend = self._ensure_backend(record.spec.backend)
         except Exception as exc:  # noqa: BLE001 - e.g. a Dask scheduler that cannot be reached
             record.setup_error = TaskError(-1, "BackendError", f"the {record.spec.backend} backend could not "
-                                           f"start: {type(exc).__name__}: {exc}", _format_exc(exc))
+                                           f"start: {type(exc).__name__}: {exc}", protocol.format_traceback(exc))
             record.cancel_requested = True
             self._drop_unsent_tasks(record)
             return
@@ -826,17 +826,14 @@ class Engine:
         record = chunk.job
         if isinstance(values, protocol.PickledValues):  # plain values, pickled as one list by the worker
             count = values.size
-            if record.on_result is None:  # the fast path: stored as they came, never unpickled here
-                record.results.put_pickled(chunk.next_index, values.data)
-                done, cancelled = count, 0
-            else:
-                done, cancelled = self._store_outcomes(worker, chunk, None, pickle.loads(values.data))
+            record.results.put_pickled(chunk.next_index, values.data)  # stored as they came
+            done, cancelled = count, 0
+            if record.on_result is not None:  # only then are they unpickled here
+                for offset, value in enumerate(pickle.loads(values.data), chunk.reported):
+                    self._call_on_result(record, chunk.start + offset, chunk.inputs[offset], value)
         else:
             count = len(values)
-            if statuses is None and record.on_result is None:  # plain values (from a Dask chunk)
-                record.results.put(chunk.next_index, values)
-                done, cancelled = count, 0
-            elif record.on_result is None and _all_unpickle(statuses, values):  # results, some pickled one by one
+            if record.on_result is None and _all_unpickle(statuses, values):  # results, some pickled one by one
                 assert statuses is not None
                 record.results.put_encoded(chunk.next_index, statuses, values)
                 done, cancelled = count, 0
@@ -884,8 +881,9 @@ class Engine:
                     value = pickle.loads(value)
                 except BaseException as exc:  # noqa: BLE001
                     message = f"the task's result could not be unpickled here: {type(exc).__name__}: {exc}"
-                    self._fail_task(record, TaskError(index, "UnpicklableResult", message, _format_exc(exc),
-                                                      worker.pid, _short_repr(chunk.inputs[position])))
+                    self._fail_task(record, TaskError(index, "UnpicklableResult", message,
+                                                      protocol.format_traceback(exc), worker.pid,
+                                                      _short_repr(chunk.inputs[position])))
                     continue
                 status = protocol.STATUS_VALUE
             if status == protocol.STATUS_VALUE:
@@ -1225,10 +1223,6 @@ def _short_repr(value: Any, limit: int = 200) -> str:
     except Exception:  # noqa: BLE001
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _format_exc(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def _make_atexit(engine_ref: weakref.ref[Engine]) -> Callable[[], None]:

@@ -178,7 +178,7 @@ class _Worker:
             self.jobs[job_id] = functools.partial(function, **kwargs) if kwargs else function
         except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
             self.jobs[job_id] = exc
-            self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), _format_traceback(exc)))
+            self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), format_traceback(exc)))
 
     def run_chunk(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any]) -> None:
         if job_id in self.cancelled_jobs:
@@ -193,7 +193,7 @@ class _Worker:
         setup = self.jobs.get(job_id)
         if setup is None or isinstance(setup, BaseException):
             reason = f"worker could not start the job: {setup}" if setup else "job was not set up"
-            error = ("WorkerStartError", reason, _format_traceback(setup) if setup else "")
+            error = ("WorkerStartError", reason, format_traceback(setup) if setup else "")
             for _ in inputs:
                 self.add(STATUS_ERROR, error)
             self.report(finished=True, busy=time.perf_counter() - began)
@@ -229,7 +229,7 @@ class _Worker:
                     outcome: tuple[int, Any] | None = (STATUS_CANCELLED, None)
                 except BaseException as exc:  # noqa: BLE001 - every task error is reported, the worker lives on
                     failures = self.failures[job_id] = self.failures.get(job_id, 0) + 1
-                    outcome = (STATUS_ERROR, _describe(exc, with_traceback=failures <= TRACEBACKS_PER_JOB))
+                    outcome = (STATUS_ERROR, describe_exception(exc, with_traceback=failures <= TRACEBACKS_PER_JOB))
                 else:
                     outcome = None
                 if self.statuses is None and plain.issuperset(map(type, batch)):
@@ -294,17 +294,17 @@ def encode_result(result: Any) -> tuple[int, Any]:
         return STATUS_PICKLED, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: BLE001
         message = f"the task's result ({type(result).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
-        return STATUS_ERROR, ("UnpicklableResult", message, _format_traceback(exc))
+        return STATUS_ERROR, ("UnpicklableResult", message, format_traceback(exc))
 
 
-def _describe(exc: BaseException, *, with_traceback: bool = True) -> tuple[str, str, str]:
+def describe_exception(exc: BaseException, *, with_traceback: bool = True) -> tuple[str, str, str]:
     try:
-        return (type(exc).__name__, str(exc), _format_traceback(exc) if with_traceback else "")
+        return (type(exc).__name__, str(exc), format_traceback(exc) if with_traceback else "")
     except BaseException:  # noqa: BLE001 - e.g. MemoryError again, or a __str__ that raises
         return (type(exc).__name__, "<the exception could not be described>", "")
 
 
-def _format_traceback(exc: BaseException) -> str:
+def format_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 

@@ -80,9 +80,10 @@ from poolscope.core.worker import (
     STATUS_CANCELLED,
     STATUS_ERROR,
     STATUS_VALUE,
-    _describe,
-    _format_traceback,
+    PickledValues,
+    describe_exception,
     encode_result,
+    format_traceback,
 )
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler given by address
@@ -105,7 +106,7 @@ _KILL = "dask-kill"  # (_KILL,): put by the engine thread (handle.kill(), a task
 
 # What run_chunk_remote returns: a MSG_REPORT's (statuses | None, values) for the whole chunk, the
 # seconds it ran, and (type, message, traceback) when the target could not be loaded (no outcomes).
-Outcome = tuple[bytes | None, list[Any], float, tuple[str, str, str] | None]
+Outcome = tuple[bytes | None, list[Any] | PickledValues, float, tuple[str, str, str] | None]
 
 
 # -- on the Dask worker ----------------------------------------------------------------------------
@@ -164,7 +165,7 @@ def run_chunk_remote(target: Target, kwargs: dict[str, Any], start: int, inputs:
     try:
         function = target.load()
     except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
-        return None, [], time.perf_counter() - began, (type(exc).__name__, str(exc), _format_traceback(exc))
+        return None, [], time.perf_counter() - began, (type(exc).__name__, str(exc), format_traceback(exc))
     statuses = bytearray()
     values: list[Any] = []
     api.set_task_context(context)
@@ -179,13 +180,14 @@ def run_chunk_remote(target: Target, kwargs: dict[str, Any], start: int, inputs:
                 except Cancelled:
                     status, outcome = STATUS_CANCELLED, None
                 except BaseException as exc:  # noqa: BLE001 - every task error is reported, the chunk goes on
-                    status, outcome = STATUS_ERROR, _describe(exc)
+                    status, outcome = STATUS_ERROR, describe_exception(exc)
             statuses.append(status)
             values.append(outcome)
     finally:
         api.set_task_context(None)
-    plain = statuses.count(STATUS_VALUE) == len(statuses)
-    return None if plain else bytes(statuses), values, time.perf_counter() - began, None
+    if values and statuses.count(STATUS_VALUE) == len(statuses):  # plain values: as a process worker sends them
+        return None, PickledValues.of(values), time.perf_counter() - began, None
+    return bytes(statuses), values, time.perf_counter() - began, None
 
 
 def _running_keys(dask_worker: Any) -> list[Any]:
@@ -392,7 +394,7 @@ class _Forwarder:
                 why = f"{type(exc).__name__}: {exc}"
             self.report_error(chunk.id, len(chunk.inputs), ("WorkerCrashed", f"Dask worker {address} lost: {why}", ""))
         else:  # the cluster could not run our function at all (e.g. poolscope missing there)
-            self.setup_failed(chunk, _describe(exc))
+            self.setup_failed(chunk, describe_exception(exc))
 
     def setup_failed(self, chunk: _RemoteChunk, error: tuple[str, str, str]) -> None:
         """As core/worker.py does when the target cannot be loaded: tell the engine once, fail the chunk."""
