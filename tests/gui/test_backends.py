@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from poolscope.core.backends import DASK, PROCESSES, THREADS, dask_available
+from poolscope.core.events import JobSubmitted
 from poolscope.core.jobs import JobState
 from poolscope.gui.main_window import QUIT_TERMINATE, MainWindow
 from poolscope.gui.models import JobsModel
@@ -42,6 +43,18 @@ def start_from_panel(qtbot, window: MainWindow, target: str, inputs: str, kwargs
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.errors() == {}
     return submitted.args[0].id
+
+
+@pytest.mark.timeout(30)
+def test_a_jobs_backend_is_shown_from_its_submitted_event(qtbot, fake_window):
+    """The backend column and tooltip come from JobSubmitted.backend, like every other field of
+    the row: a job the window did not submit itself (the engine's own) shows it too."""
+    fake_window.engine.events.put([JobSubmitted(5, "squares", "square", "range:0:4", 4, 0.0, THREADS)])
+    model = fake_window.jobs_model
+    qtbot.waitUntil(lambda: model.row_of(5) is not None, timeout=5000)
+    index = model.index(model.row_of(5), JobsModel.BACKEND_COLUMN)
+    assert model.data(index) == THREADS
+    assert "threads" in model.data(index, Qt.ItemDataRole.ToolTipRole)
 
 
 @pytest.mark.timeout(60)

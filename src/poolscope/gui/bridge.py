@@ -108,6 +108,7 @@ class JobView:
     inputs: str
     total: int | None
     submitted_at: float  # time.monotonic() when the bridge saw JobSubmitted
+    backend: str = ""  # where its tasks run (JobSubmitted.backend); "" when its JobSubmitted was not seen
     state: JobState = JobState.PENDING
     done: int = 0
     failed: int = 0
@@ -253,7 +254,7 @@ class EventFolder:
         view = self.jobs.get(event.job_id)
         if view is None:
             view = JobView(job_id=event.job_id, name=event.name, target=event.target, inputs=event.inputs,
-                           total=event.total, submitted_at=time.monotonic())
+                           total=event.total, submitted_at=time.monotonic(), backend=event.backend)
             self.jobs[event.job_id] = view
         self._dirty_jobs.add(event.job_id)
         size = f"{event.total} tasks" if event.total is not None else "unknown number of tasks"

@@ -246,7 +246,6 @@ class MainWindow(QMainWindow):
         if starts_cluster:
             self._wait_for_local_cluster()
         self.jobs[job.id] = job
-        self.jobs_model.set_backend(job.id, spec.backend)
         self.throughput_graph.set_job_name(job.id, job.name)
         self.launch_panel.save_settings(self.settings)
         self.job_submitted.emit(job)

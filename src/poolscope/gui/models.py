@@ -141,18 +141,7 @@ class JobsModel(_ViewTableModel):
         super().__init__(parent)
         self._rows: list[JobView] = []  # in submission order
         self._row_of: dict[int, int] = {}  # job id -> row
-        self._backends: dict[int, str] = {}  # job id -> the backend it runs on (from its JobSpec)
         self._now = time.monotonic()  # the clock elapsed times are shown at; advanced by tick()
-
-    def set_backend(self, job_id: int, backend: str) -> None:
-        """Say which backend a job runs on (the window knows it from the spec it submitted)."""
-        self._backends[job_id] = backend
-        row = self._row_of.get(job_id)
-        if row is not None:
-            self.dataChanged.emit(self.index(row, self.BACKEND_COLUMN), self.index(row, self.BACKEND_COLUMN))
-
-    def backend_of(self, job_id: int) -> str:
-        return self._backends.get(job_id, "")
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -191,8 +180,6 @@ class JobsModel(_ViewTableModel):
             self.beginResetModel()
             self._rows = keep
             self._row_of = {view.job_id: row for row, view in enumerate(keep)}
-            for job_id in removed:
-                self._backends.pop(job_id, None)
             self.endResetModel()
         return removed
 
@@ -223,7 +210,7 @@ class JobsModel(_ViewTableModel):
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
-            backend = self._backends.get(view.job_id)
+            backend = view.backend
             on = f"\non {BACKEND_DESCRIPTIONS.get(backend, backend)}" if backend else ""
             return f"{view.target} over {view.inputs}{on}" if view.target else None
         return None
@@ -234,7 +221,7 @@ class JobsModel(_ViewTableModel):
         if column == 1:
             return view.name
         if column == 2:
-            return self._backends.get(view.job_id, "")
+            return view.backend
         if column == 3:
             return view.state.value
         if column == 4:
