@@ -39,6 +39,39 @@ def test_ring_buffer_before_it_wraps_returns_views():
         RingBuffer(0)
 
 
+def test_ring_buffer_since_after_wrapping_gives_the_tail_at_every_write_position():
+    buffer = RingBuffer(5, width=2)
+    for n in range(1, 13):  # before the wrap, then every write position after it, twice
+        buffer.append(float(n), [n, -n])
+        held = np.arange(max(1, n - 4), n + 1, dtype=float)
+        for t0 in np.arange(-1.0, n + 2.0, 0.5):
+            times, values = buffer.since(t0)
+            expected = held[held >= t0]
+            np.testing.assert_array_equal(times, expected)
+            np.testing.assert_array_equal(values, np.column_stack((expected, -expected)).reshape(-1, 2))
+    times, values = buffer.since(10.5)
+    buffer.append(13.0, [13, -13])  # a later append does not change rows already handed out
+    np.testing.assert_array_equal(values[:, 0], [11, 12])
+
+
+def test_ring_buffer_since_after_wrapping_copies_only_the_rows_asked_for():
+    """A graph asks for the last few seconds of a long per-core history every frame: once the
+    buffer had wrapped, since() used to copy every row of it (values()) before slicing."""
+    import tracemalloc
+
+    buffer = RingBuffer(4000, width=128)
+    for t in range(4100):
+        buffer.append(float(t), np.full(128, t % 100))
+    tracemalloc.start()
+    try:
+        times, values = buffer.since(4100 - 40.5)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert values.shape == (40, 128) and times[0] == 4060.0
+    assert peak < buffer.values().nbytes / 10, peak  # the whole ring is 4 MB; the tail 40 KB
+
+
 def test_throughput_meter_rates_counts_over_its_window():
     meter = ThroughputMeter(window=1.0)
     assert meter.update(0.0, {"a": 0}) == {"a": 0.0}

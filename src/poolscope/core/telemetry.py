@@ -81,10 +81,21 @@ class RingBuffer:
         return self._values[self._next - 1] if self._count else None
 
     def since(self, t0: float) -> tuple[np.ndarray, np.ndarray]:
-        """The rows with time >= ``t0``, oldest first (times, values)."""
+        """The rows with time >= ``t0``, oldest first (times, values).
+
+        Once the buffer has wrapped, only those rows of the values are copied (the graphs ask for
+        a short tail of a long per-core history every frame), never the whole ring.
+        """
         times = self.times()
         start = int(np.searchsorted(times, t0, side="left"))
-        return times[start:], self.values()[start:]
+        if self._count < self.capacity:
+            return times[start:], self._values[start: self._count]
+        wanted = self._count - start  # the newest rows, ending just before self._next
+        if wanted <= self._next:
+            values = self._values[self._next - wanted: self._next].copy()
+        else:
+            values = np.concatenate((self._values[self.capacity - (wanted - self._next):], self._values[: self._next]))
+        return times[start:], values
 
     def _ordered(self, array: np.ndarray) -> np.ndarray:
         if self._count < self.capacity:
