@@ -105,7 +105,6 @@ class _Chunk:
     job: JobRecord
     start: int  # the input index of inputs[0]; the chunk holds start, start+1, ...
     inputs: Sequence[Any]  # a list, or a range (a chunk of a range input)
-    isolated: bool = False  # rerun alone after a crash in a bigger chunk: a crash now is its own
     reported: int = 0  # how many of its tasks the worker has reported (in order)
     started_at: float | None = None  # monotonic time of the worker's STARTED
 
@@ -118,11 +117,10 @@ class _Chunk:
         """The input index of the first task not yet reported."""
         return self.start + self.reported
 
-    def tail(self, chunk_id: int, offset: int | None = None, *, isolated: bool | None = None) -> _Chunk:
+    def tail(self, chunk_id: int, offset: int | None = None) -> _Chunk:
         """A new chunk of this one's tasks from ``offset`` (default: the first unreported) on."""
         offset = self.reported if offset is None else offset
-        return _Chunk(chunk_id, self.job, self.start + offset, self.inputs[offset:],
-                      self.isolated if isolated is None else isolated)
+        return _Chunk(chunk_id, self.job, self.start + offset, self.inputs[offset:])
 
 
 @dataclass(eq=False)
@@ -153,9 +151,9 @@ class JobRecord:
         self.on_result = on_result  # called on the engine thread with (index, input, result)
         self.state = JobState.PENDING
         self.total = spec.inputs.total
-        self.inputs: InputReader | None = None  # opened when the job is registered
+        # Opened when the job is registered; None once every input is taken (or none will be)
+        self.inputs: InputReader | None = None
         self.next_index = 0  # inputs taken from the iterator so far
-        self.inputs_exhausted = False
         self.requeued: collections.deque[_Chunk] = collections.deque()  # to run again, before new inputs
         self.chunks_out = 0  # chunks sent to workers and not finished
         self.done = 0
@@ -179,7 +177,7 @@ class JobRecord:
 
     @property
     def has_work(self) -> bool:
-        return bool(self.requeued) or not self.inputs_exhausted
+        return bool(self.requeued) or self.inputs is not None
 
     def summary(self) -> JobSummary:
         end = self.finished_at if self.finished_at is not None else time.perf_counter()
@@ -563,8 +561,7 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - e.g. a Dask scheduler that cannot be reached
             record.setup_error = TaskError(-1, "BackendError", f"the {record.spec.backend} backend could not "
                                            f"start: {type(exc).__name__}: {exc}", protocol.format_traceback(exc))
-            record.cancel_requested = True
-            self._drop_unsent_tasks(record)
+            self._stop_sending(record)
             return
         record.workers = backend.slot_count()
         if self._stopping and self._stop_mode != "wait":
@@ -574,8 +571,7 @@ class Engine:
         record = self._jobs.get(job_id)
         if record is None or record.state.is_final or record.cancel_requested:
             return
-        record.cancel_requested = True
-        self._drop_unsent_tasks(record)
+        self._stop_sending(record)
         if record.state in (JobState.PENDING, JobState.RUNNING):
             self._set_state(record, JobState.CANCELLING)
         for worker in self._workers:
@@ -592,8 +588,7 @@ class Engine:
             self._cancel(job_id)
             return
         record.terminate_requested = True
-        record.cancel_requested = True
-        self._drop_unsent_tasks(record)
+        self._stop_sending(record)
         self._set_state(record, JobState.TERMINATING)
         for worker in list(self._workers):
             if worker.stopping_reason is not None or worker.conn.closed:
@@ -609,14 +604,14 @@ class Engine:
             elif any(chunk.job is record for chunk in worker.outstanding):
                 self._send(worker, (protocol.MSG_CANCEL, record.id))  # it drops the queued chunk
 
-    def _drop_unsent_tasks(self, record: JobRecord) -> None:
-        """Count every task not yet sent to a worker as cancelled."""
+    def _stop_sending(self, record: JobRecord) -> None:
+        """Send the job no more tasks: count every one not yet sent as cancelled."""
+        record.cancel_requested = True
         dropped = sum(chunk.unfinished_count for chunk in record.requeued)
         record.requeued.clear()
-        if not record.inputs_exhausted:
+        if record.inputs is not None:
             if record.total is not None:
                 dropped += record.total - record.next_index
-            record.inputs_exhausted = True
             record.inputs = None
         if dropped:
             self._count(record, cancelled=dropped)
@@ -694,15 +689,12 @@ class Engine:
         inputs = record.inputs.take(size)
         start = record.next_index
         if len(inputs) < size:
-            record.inputs_exhausted = True
             record.inputs = None
-            if record.total is None or record.total != start + len(inputs):
-                record.total = start + len(inputs)
+            record.total = start + len(inputs)
         if not inputs:
             return None
         record.next_index += len(inputs)
         if record.total is not None and record.next_index >= record.total:
-            record.inputs_exhausted = True
             record.inputs = None
         return _Chunk(next(self._chunk_ids), record, start, inputs)
 
@@ -752,7 +744,7 @@ class Engine:
                 message = f"input {index} ({type(value).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
                 self._fail_task(record, TaskError(index, "UnpicklableInput", message, "", None, _short_repr(value)))
             else:
-                kept.append(_Chunk(next(self._chunk_ids), record, index, [value], chunk.isolated))
+                kept.append(_Chunk(next(self._chunk_ids), record, index, [value]))
         record.requeued.extendleft(reversed(kept))
 
     def _send(self, worker: _WorkerSlot, message: tuple[Any, ...]) -> bool:
@@ -918,8 +910,7 @@ class Engine:
         record.setup_error = TaskError(-1, "WorkerStartError", f"worker could not start: {type_name}: {message}", tb,
                                        worker.pid)
         # The worker fails the chunks it already holds; nothing more is sent.
-        record.cancel_requested = True
-        self._drop_unsent_tasks(record)
+        self._stop_sending(record)
 
     def _recycle_if_due(self, worker: _WorkerSlot, record: JobRecord) -> None:
         limit = record.spec.max_tasks_per_worker
@@ -1043,11 +1034,11 @@ class Engine:
             # Which task crashed it is unknown: rerun each alone, so a crash is attributed exactly.
             for offset in reversed(range(chunk.reported, len(chunk.inputs))):
                 record.requeued.appendleft(_Chunk(next(self._chunk_ids), record, chunk.start + offset,
-                                                  [chunk.inputs[offset]], isolated=True))
+                                                  [chunk.inputs[offset]]))
             return
         record.attempts[first_index] += 1
         if record.attempts[first_index] <= record.spec.retries:
-            record.requeued.appendleft(chunk.tail(next(self._chunk_ids), isolated=True))
+            record.requeued.appendleft(chunk.tail(next(self._chunk_ids)))
             return
         how = signal_name(exitcode)
         message = f"the worker process (pid {pid}) running input {first_index} died: {how}"
@@ -1059,8 +1050,7 @@ class Engine:
         message = f"{STARTUP_FAILURES_BEFORE_GIVING_UP} worker processes in a row died while starting"
         for record in list(self._active):
             record.setup_error = TaskError(-1, "WorkerStartError", f"worker could not start: {message}", "")
-            record.cancel_requested = True
-            self._drop_unsent_tasks(record)
+            self._stop_sending(record)
         if not self._workers:
             for record in list(self._active):
                 self._finish(record, JobState.FAILED)
