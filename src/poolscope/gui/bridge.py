@@ -208,7 +208,6 @@ class BridgeUpdate:
     notices: list[LogEntry] = field(default_factory=list)  # the engine's JobNotices (also in log), to show plainly
     samples: list[TelemetrySample] = field(default_factory=list)  # oldest first
     cluster: list[ClusterSample] = field(default_factory=list)  # oldest first; empty when no cluster runs
-    finished: list[JobSummary] = field(default_factory=list)  # jobs that ended, in order
     events: int = 0  # events folded into this update (for statistics)
 
 
@@ -221,7 +220,6 @@ class EventFolder:
         self.cluster_workers: dict[str, WorkerView] = {}  # address -> view of a Dask worker
         self._dask_slots: set[int] = set()  # native ids of the Dask forwarder threads (not shown)
         self.tasks_finished = 0  # done + failed over every job: the total throughput's count
-        self.events = 0  # events folded so far
         # What changed since the last take_changes(): the update's contents.
         self._dirty_jobs: set[int] = set()
         self._dirty_workers: set[int] = set()
@@ -230,7 +228,6 @@ class EventFolder:
         self._log: list[LogEntry] = []
         self._log_dropped = 0
         self._notices: list[LogEntry] = []
-        self._finished: list[JobSummary] = []
         self._samples: list[TelemetrySample] = []
         self._cluster_samples: list[ClusterSample] = []
         self._events_since = 0
@@ -243,9 +240,8 @@ class EventFolder:
         """Fold a batch (a list of events, or one event) into the views."""
         if not isinstance(batch, (list, tuple)):
             batch = (batch,)
+        self._events_since += len(batch)
         for event in batch:
-            self.events += 1
-            self._events_since += 1
             handler = self._HANDLERS.get(type(event))
             if handler is not None:
                 handler(self, event)
@@ -354,7 +350,6 @@ class EventFolder:
         view.summary = summary
         view.rate = (summary.done + summary.failed) / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
         self._dirty_jobs.add(event.job_id)
-        self._finished.append(summary)
         level = "info" if summary.status is JobState.DONE else "warning"
         self._add_log(level, f"Job {event.job_id} '{view.name}' {summary.status.value} in {summary.wall_seconds:.2f} s: "
                              f"{summary.done} done, {summary.failed} failed, {summary.cancelled} cancelled",
@@ -466,7 +461,7 @@ class EventFolder:
     @property
     def has_changes(self) -> bool:
         return bool(self._dirty_jobs or self._dirty_workers or self._dirty_cluster or self._exited or self._log
-                    or self._log_dropped or self._samples or self._cluster_samples or self._finished)
+                    or self._log_dropped or self._samples or self._cluster_samples)
 
     def take_changes(self) -> BridgeUpdate:
         """Everything that changed since the last call, as copies; resets the change sets."""
@@ -485,7 +480,6 @@ class EventFolder:
             notices=self._notices,
             samples=self._samples,
             cluster=self._cluster_samples,
-            finished=self._finished,
             events=self._events_since,
         )
         update.workers.update(self._exited)
@@ -498,7 +492,6 @@ class EventFolder:
         self._notices = []
         self._samples = []
         self._cluster_samples = []
-        self._finished = []
         self._events_since = 0
         return update
 
@@ -743,5 +736,4 @@ def _merge_into(target: BridgeUpdate, later: BridgeUpdate) -> None:
     target.notices.extend(later.notices)
     target.samples.extend(later.samples)
     target.cluster.extend(later.cluster)
-    target.finished.extend(later.finished)
     target.events += later.events

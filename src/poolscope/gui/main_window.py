@@ -89,7 +89,6 @@ def _still_running_text(running: int) -> str:
 class MainWindow(QMainWindow):
     """Launch panel on the left; jobs, graphs, workers and log on the right."""
 
-    update_applied = Signal(object)  # BridgeUpdate: an update from the bridge, now shown
     job_submitted = Signal(object)  # Job: a job the window submitted to the engine
     # int (its worker slots) or the exception: the local Dask cluster has started, or failed to;
     # emitted from the thread that waited for it
@@ -418,7 +417,6 @@ class MainWindow(QMainWindow):
         self._events_seen += update.events
         if update.jobs:
             self._update_title()
-        self.update_applied.emit(update)
 
     def show_notice(self, message: str) -> None:
         """Show something the engine said about a job plainly, in the status bar (it is in the log too)."""

@@ -129,7 +129,6 @@ class JobsModel(_ViewTableModel):
     """One row per job, in submission order."""
 
     COLUMNS = ("ID", "Name", "Backend", "State", "Progress", "Done / total", "Failed", "Rate", "Elapsed", "ETA")
-    NAME_COLUMN = 1
     BACKEND_COLUMN = 2
     STATE_COLUMN = 3
     PROGRESS_COLUMN = 4
@@ -268,7 +267,6 @@ class WorkersModel(_ViewTableModel):
     """One row per worker: local processes and thread slots by slot, then the Dask workers by address."""
 
     COLUMNS = ("Backend", "PID", "Worker", "State", "Job", "Task", "CPU %", "Memory", "Tasks done")
-    BACKEND_COLUMN = 0
     _RIGHT_ALIGNED = (1, 6, 7, 8)
 
     def __init__(self, parent: Any = None) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
@@ -41,8 +41,6 @@ MIN_CLUSTER_INTERVAL = 0.25
 class CpuGraph(QWidget):
     """One curve (or heat-map row) per logical core over a rolling history."""
 
-    history_changed = Signal(int)  # seconds of history now shown
-    view_changed = Signal(str)  # LOCAL_VIEW or CLUSTER_VIEW: the view now shown
 
     def __init__(self, cores: int, *, history: int = HISTORY_CHOICES[0], heatmap_above: int = HEATMAP_ABOVE,
                  parent: QWidget | None = None) -> None:
@@ -182,7 +180,6 @@ class CpuGraph(QWidget):
         if self.stack.currentIndex() != index:
             self.stack.setCurrentIndex(index)
             self.refresh()
-            self.view_changed.emit(self.view)
         self._update_title()
 
     def _update_title(self) -> None:
@@ -199,7 +196,6 @@ class CpuGraph(QWidget):
         if index >= 0 and index != self.history_combo.currentIndex():
             self.history_combo.setCurrentIndex(index)
         self.refresh()
-        self.history_changed.emit(seconds)
 
     # -- drawing ---------------------------------------------------------------------------------
 
