@@ -10,7 +10,14 @@ import numpy as np
 import psutil
 import pytest
 
-from poolscope.core.telemetry import CpuSampler, ProcessSampler, RingBuffer, Telemetry, ThroughputMeter
+from poolscope.core.telemetry import (
+    CpuSampler,
+    ProcessSampler,
+    RingBuffer,
+    Telemetry,
+    ThroughputMeter,
+    logical_cores,
+)
 
 
 def test_ring_buffer_keeps_the_latest_rows_oldest_first():
@@ -98,7 +105,8 @@ def test_a_new_key_is_rated_over_the_same_span_as_the_others():
 def test_cpu_sampler_gives_one_load_per_logical_core():
     sampler = CpuSampler()
     load = sampler.sample()
-    assert load.shape == (psutil.cpu_count(logical=True),)
+    assert logical_cores() == sampler.cores == psutil.cpu_count(logical=True)
+    assert load.shape == (logical_cores(),)
     assert ((load >= 0) & (load <= 100)).all()
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "Telemetry",
     "TelemetrySample",
     "ThroughputMeter",
+    "logical_cores",
 ]
 
 
@@ -105,11 +106,19 @@ class RingBuffer:
         return np.concatenate((array[self._next:], array[: self._next]))
 
 
+def logical_cores() -> int:
+    """The number of logical cores: the width of every per-core load reading."""
+    return psutil.cpu_count(logical=True) or 1
+
+
 class CpuSampler:
-    """Per-logical-core CPU load in percent since the previous call (the first call primes it)."""
+    """Per-logical-core CPU load in percent since the previous call (the first call primes it).
+
+    Every reading has :func:`logical_cores` values, even if a core goes off- or online later.
+    """
 
     def __init__(self) -> None:
-        self.cores = psutil.cpu_count(logical=True) or 1
+        self.cores = logical_cores()
         psutil.cpu_percent(percpu=True)  # prime: the next call measures from here
 
     def sample(self) -> np.ndarray:

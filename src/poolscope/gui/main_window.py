@@ -37,6 +37,7 @@ from poolscope.core.backends import DASK
 from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.core.processes import ignore_sigint
+from poolscope.core.telemetry import logical_cores
 from poolscope.gui.bridge import BridgeUpdate, EventBridge, LogEntry
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
 from poolscope.gui.widgets.cpu_graph import CpuGraph
@@ -120,7 +121,7 @@ class MainWindow(QMainWindow):
         self.log_model = LogModel(parent=self)
         self.launch_panel = LaunchPanel()
         self.job_table = JobTable(self.jobs_model)
-        cores = self._logical_cores()
+        cores = logical_cores()
         self.cpu_graph = CpuGraph(cores)
         self.throughput_graph = ThroughputGraph()
         self.workers_table = WorkersTable(self.workers_model)
@@ -203,12 +204,6 @@ class MainWindow(QMainWindow):
         if dask_scheduler:  # given on the command line: it is the one this engine can use
             self.launch_panel.set_scheduler_address(dask_scheduler)
         self._update_title()
-
-    @staticmethod
-    def _logical_cores() -> int:
-        import psutil
-
-        return psutil.cpu_count(logical=True) or 1
 
     def _splitter(self, name: str, orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
         splitter = QSplitter(orientation)

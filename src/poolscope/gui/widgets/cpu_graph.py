@@ -126,12 +126,7 @@ class CpuGraph(QWidget):
             self.add_sample(sample.time, sample.cpu)
 
     def add_sample(self, t: float, loads: np.ndarray) -> None:
-        loads = np.asarray(loads, dtype=np.float64)
-        if loads.shape[0] != self.cores:
-            fixed = np.zeros(self.cores)
-            n = min(self.cores, loads.shape[0])
-            fixed[:n] = loads[:n]
-            loads = fixed
+        """Append one reading: a load per core (CpuSampler's, always ``cores`` wide)."""
         self.buffer.append(t, loads)
 
     def add_cluster_samples(self, samples: Iterable[ClusterSample]) -> None:
