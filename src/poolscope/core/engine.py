@@ -525,12 +525,19 @@ class Engine:
             timeout = max(0.0, self._last_publish + PUBLISH_INTERVAL - time.monotonic())
         now = time.monotonic()
         for worker in self._workers:
-            if worker.outstanding:
-                head = worker.outstanding[0]
-                limit = head.job.spec.timeout
-                if limit is not None and head.started_at is not None:
-                    timeout = min(timeout, max(0.0, head.started_at + limit - now))
+            deadline = self._deadline(worker)
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - now))
         return timeout
+
+    @staticmethod
+    def _deadline(worker: _WorkerSlot) -> float | None:
+        """When the task the worker runs passes its job's timeout (None: no limit, or nothing running)."""
+        if not worker.outstanding:
+            return None
+        head = worker.outstanding[0]
+        limit = head.job.spec.timeout
+        return None if limit is None or head.started_at is None else head.started_at + limit
 
     # -- commands --------------------------------------------------------------------------------
     def _handle_commands(self) -> None:
@@ -640,12 +647,14 @@ class Engine:
             for worker in self._workers:
                 if not worker.ready or worker.stopping_reason is not None or len(worker.outstanding) != depth:
                     continue
+                if depth == 1 and not self._may_prefetch(worker.outstanding[0]):
+                    continue  # its chunk runs long enough: the next one can wait for it
                 waiting = [record for record in self._active if record.has_work and record.spec.backend ==
                            worker.backend and self._allowance(worker, record) > 0]
                 if not waiting:
                     continue
                 tails = [record for record in waiting if self._in_tail(record)]
-                if depth == 1 and (tails or not self._may_prefetch(worker.outstanding[0])):
+                if depth == 1 and tails:
                     continue
                 record = tails[0] if tails else self._take_turn(waiting)
                 chunk = self._next_chunk(record, self._allowance(worker, record))
@@ -729,8 +738,7 @@ class Engine:
         worker.outstanding.append(chunk)
         worker.job_tasks_sent[record.id] += len(chunk.inputs)
         record.chunks_out += 1
-        if not self._send_bytes(worker, payload):
-            return  # the worker is gone; reaping it requeues the chunk
+        self._send_bytes(worker, payload)  # if the worker is gone, reaping it requeues the chunk
 
     def _fail_unpicklable_inputs(self, chunk: _Chunk) -> None:
         """Fail each input of the chunk that cannot be pickled; requeue the others one by one."""
@@ -1058,11 +1066,9 @@ class Engine:
     def _enforce_timeouts(self) -> None:
         now = time.monotonic()
         for worker in list(self._workers):
-            if not worker.outstanding or worker.stopping_reason is not None:
-                continue
-            head = worker.outstanding[0]
-            limit = head.job.spec.timeout
-            if limit is not None and head.started_at is not None and now - head.started_at > limit:
+            deadline = self._deadline(worker)
+            if deadline is not None and now > deadline and worker.stopping_reason is None:
+                head = worker.outstanding[0]
                 self._drain(worker)
                 if worker.outstanding and worker.outstanding[0] is head and head.unfinished_count:
                     self._kill(worker, "timeout")
@@ -1146,6 +1152,8 @@ class Engine:
         record.finished_at = time.perf_counter()
         record.state = state
         for worker in self._workers:
+            worker.job_tasks_sent.pop(record.id, None)
+            worker.job_tasks_done.pop(record.id, None)
             if record.id in worker.known_jobs:
                 worker.known_jobs.discard(record.id)
                 self._send(worker, (protocol.MSG_FORGET, record.id))

@@ -25,7 +25,6 @@ class InputSpec:
     """A parsed input spec. ``total`` is the number of inputs where it is known without running."""
 
     text: str
-    kind: str  # "range", "json", "file" or "iterable"
     total: int | None
     _range: range | None = field(default=None, repr=False)
     _items: tuple[Any, ...] | None = field(default=None, repr=False)
@@ -42,9 +41,9 @@ class InputSpec:
         except TypeError:
             total = None
         if isinstance(values, range):
-            return cls(text=_range_text(values), kind="range", total=len(values), _range=values)
+            return cls(text=_range_text(values), total=len(values), _range=values)
         return cls(text=f"<{type(values).__name__} of {total if total is not None else '?'} inputs>",
-                   kind="iterable", total=total, _iterable=values)
+                   total=total, _iterable=values)
 
     @property
     def repeatable(self) -> bool:
@@ -119,7 +118,7 @@ def _parse_range(text: str, rest: str) -> InputSpec:
     values = range(*numbers)
     if len(values) == 0:
         raise SpecError(FIELD, f"{text!r} is empty: it has no inputs")
-    return InputSpec(text=text, kind="range", total=len(values), _range=values)
+    return InputSpec(text=text, total=len(values), _range=values)
 
 
 def _parse_json(text: str, rest: str) -> InputSpec:
@@ -131,7 +130,7 @@ def _parse_json(text: str, rest: str) -> InputSpec:
         raise SpecError(FIELD, f"json: must be a JSON list like [1, 2, 3], not {type(value).__name__}")
     if not value:
         raise SpecError(FIELD, "json:[] is empty: it has no inputs")
-    return InputSpec(text=text, kind="json", total=len(value), _items=tuple(value))
+    return InputSpec(text=text, total=len(value), _items=tuple(value))
 
 
 def _parse_file(text: str, rest: str) -> InputSpec:
@@ -149,7 +148,7 @@ def _parse_file(text: str, rest: str) -> InputSpec:
         raise SpecError(FIELD, f"input file {path!r} cannot be read: {exc.strerror}") from None
     if total == 0:
         raise SpecError(FIELD, f"input file {path!r} has no inputs (no non-blank lines)")
-    return InputSpec(text=text, kind="file", total=total, _path=os.path.abspath(path))
+    return InputSpec(text=text, total=total, _path=os.path.abspath(path))
 
 
 def _iterate_file(path: str) -> Iterator[Any]:

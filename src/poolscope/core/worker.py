@@ -142,9 +142,7 @@ class _Worker:
             except (EOFError, OSError):
                 self.on_engine_gone()  # the engine closed the pipe or died: nothing left to work for
                 return
-            if message[0] == MSG_CANCEL:
-                self.cancelled_jobs.add(message[1])
-            elif message[0] == MSG_TERMINATE:  # a slot that cannot be killed stops the job's tasks
+            if message[0] in (MSG_CANCEL, MSG_TERMINATE):  # TERMINATE: to a slot that cannot be killed
                 self.cancelled_jobs.add(message[1])
             else:
                 self.inbox.put(message)
