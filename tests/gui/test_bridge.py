@@ -350,3 +350,26 @@ def test_a_finished_jobs_rate_is_followed_for_one_rate_window_so_its_curve_falls
     ended = folder.jobs[1].finished_at
     assert folder.rated_counts(ended + RATE_WINDOW / 2) == {1: 10}
     assert folder.rated_counts(ended + RATE_WINDOW) == {}
+
+
+def test_a_telemetry_reading_marks_a_worker_changed_only_when_its_cpu_or_memory_changed():
+    import numpy as np
+
+    from poolscope.core.telemetry import ProcessStats, TelemetrySample
+
+    def reading(cpu: float, rss: int) -> TelemetrySample:
+        return TelemetrySample(time=1.0, cpu=np.zeros(2), total_rate=0.0, processes={42: ProcessStats(42, cpu, rss)})
+
+    folder = EventFolder()
+    folder.fold([WorkerStarted(42, 0, 0.0), WorkerStarted(43, 1, 0.0, "threads")])
+    folder.take_changes()
+    folder.add_sample(reading(0.0, 0))  # an idle worker, as it was
+    folder.add_thread_cpu({43: 0.0})
+    assert folder.take_changes().workers == {}
+    folder.add_sample(reading(0.0, 4096))
+    folder.add_thread_cpu({43: 12.5})
+    changed = folder.take_changes().workers
+    assert set(changed) == {42, 43} and changed[42].rss == 4096 and changed[43].cpu_percent == 12.5
+    folder.add_sample(reading(0.0, 4096))
+    folder.add_thread_cpu({43: 12.5})
+    assert folder.take_changes().workers == {}

@@ -393,7 +393,7 @@ class EventFolder:
                 self._dirty_jobs.add(job_id)
         for pid, stats in sample.processes.items():
             worker = self.workers.get(pid)
-            if worker is not None:
+            if worker is not None and (worker.cpu_percent != stats.cpu_percent or worker.rss != stats.rss):
                 worker.cpu_percent = stats.cpu_percent
                 worker.rss = stats.rss
                 self._dirty_workers.add(pid)
@@ -405,7 +405,7 @@ class EventFolder:
         """Merge the CPU % of thread slots (native thread id -> percent of one core)."""
         for pid, percent in cpu.items():
             view = self.workers.get(pid)
-            if view is not None:
+            if view is not None and view.cpu_percent != percent:
                 view.cpu_percent = percent
                 self._dirty_workers.add(pid)
 

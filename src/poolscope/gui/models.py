@@ -272,6 +272,7 @@ class WorkersModel(_ViewTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[WorkerView] = []  # ordered by backend, then slot (unknown slots last), then pid/address
+        self._row_of: dict[int | str, int] = {}  # WorkerView.key -> row
         self._job_names: dict[int, str] = {}  # job id -> name, for the Job column
 
     def set_job_names(self, names: dict[int, str]) -> None:
@@ -281,24 +282,31 @@ class WorkersModel(_ViewTableModel):
         """Take the changed worker views of an update; ones no longer alive leave the table."""
         if not workers:
             return
+        structural = any(
+            key in self._row_of if not view.alive
+            else key not in self._row_of or self._rows[self._row_of[key]].slot != view.slot
+            for key, view in workers.items())
+        if not structural:  # the same rows in the same order: replace the changed ones in place
+            first_changed, last_changed = len(self._rows), -1
+            for key, view in workers.items():
+                if view.alive:
+                    row = self._row_of[key]
+                    self._rows[row] = view
+                    first_changed, last_changed = min(first_changed, row), max(last_changed, row)
+            if last_changed >= 0:
+                self.dataChanged.emit(self.index(first_changed, 0), self.index(last_changed, len(self.COLUMNS) - 1))
+            return
         by_key = {view.key: view for view in self._rows}
-        structural = False
         for key, view in workers.items():
-            if not view.alive:
-                structural |= by_key.pop(key, None) is not None
-            else:
-                structural |= key not in by_key or by_key[key].slot != view.slot
+            if view.alive:
                 by_key[key] = view
-        rows = sorted(by_key.values(), key=lambda v: (_BACKEND_ORDER.get(v.backend, 9), v.slot is None, v.slot or 0,
-                                                      v.address, v.pid or 0))
-        if structural:
-            self.beginResetModel()
-            self._rows = rows
-            self.endResetModel()
-        else:
-            self._rows = rows
-            if rows:
-                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(self.COLUMNS) - 1))
+            else:
+                by_key.pop(key, None)
+        self.beginResetModel()
+        self._rows = sorted(by_key.values(), key=lambda v: (_BACKEND_ORDER.get(v.backend, 9), v.slot is None,
+                                                            v.slot or 0, v.address, v.pid or 0))
+        self._row_of = {view.key: row for row, view in enumerate(self._rows)}
+        self.endResetModel()
 
     def workers(self, backend: str | None = None) -> list[WorkerView]:
         """The rows (of one backend when given)."""
