@@ -66,6 +66,11 @@ class FakeEngine:
     def terminate(self, job: Any) -> None:
         self.terminated.append(int(job))
 
+    forgotten: list[int] = field(default_factory=list)
+
+    def forget(self, job: Any) -> None:
+        self.forgotten.append(int(job))
+
     dask_scheduler: str | None = None  # as Engine: the address Dask jobs use
     dask_started: bool = False  # as Engine: once Dask has started, its address is fixed
 

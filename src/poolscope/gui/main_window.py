@@ -240,7 +240,6 @@ class MainWindow(QMainWindow):
         if starts_cluster:
             self._wait_for_local_cluster()
         self.jobs[job.id] = job
-        self.throughput_graph.set_job_name(job.id, job.name)
         self.launch_panel.save_settings(self.settings)
         self.job_submitted.emit(job)
         return job
@@ -314,11 +313,13 @@ class MainWindow(QMainWindow):
                 self.submit(job.spec)
 
     def clear_finished(self) -> None:
-        for job_id in self.jobs_model.remove_finished():
+        removed = self.jobs_model.remove_finished()
+        for job_id in removed:
             self.jobs.pop(job_id, None)
             self.engine.forget(job_id)  # its results and errors: the window no longer offers them
             self.bridge.forget_job(job_id)
             self.throughput_graph.forget_job(job_id)
+        self.workers_model.forget_job_names(removed)
 
     def save_results(self, job_id: int, path: str | None = None) -> bool:
         """Write a job's finished results to ``path`` (asked for when None), in a thread.
@@ -389,10 +390,13 @@ class MainWindow(QMainWindow):
 
     def apply_update(self, update: BridgeUpdate) -> None:
         if update.jobs:
-            names = {job_id: view.name for job_id, view in update.jobs.items()}
-            self.workers_model.set_job_names(names)
-            for job_id, name in names.items():
-                self.throughput_graph.set_job_name(job_id, name)
+            # a job's name never changes after JobSubmitted: pass it on once, for the jobs new here
+            names = {job_id: view.name for job_id, view in update.jobs.items()
+                     if self.jobs_model.row_of(job_id) is None}
+            if names:
+                self.workers_model.set_job_names(names)
+                for job_id, name in names.items():
+                    self.throughput_graph.set_job_name(job_id, name)
             self.jobs_model.apply(update.jobs)
         if update.workers:
             self.workers_model.apply(update.workers)

@@ -278,6 +278,11 @@ class WorkersModel(_ViewTableModel):
     def set_job_names(self, names: dict[int, str]) -> None:
         self._job_names.update(names)
 
+    def forget_job_names(self, job_ids: Iterable[int]) -> None:
+        """Drop the names of jobs the window cleared."""
+        for job_id in job_ids:
+            self._job_names.pop(job_id, None)
+
     def apply(self, workers: dict[int | str, WorkerView]) -> None:
         """Take the changed worker views of an update; ones no longer alive leave the table."""
         if not workers:

@@ -99,7 +99,11 @@ class ThroughputGraph(QWidget):
                 buffer.append(sample.time, rate)
 
     def forget_job(self, job_id: int) -> None:
-        """Drop a job's curve and history (its row was cleared)."""
+        """Drop a job's curve, history and name (its row was cleared)."""
+        self._drop_history(job_id)
+        self._job_names.pop(job_id, None)
+
+    def _drop_history(self, job_id: int) -> None:
         self.jobs.pop(job_id, None)
         curve = self.job_curves.pop(job_id, None)
         if curve is not None:
@@ -139,7 +143,7 @@ class ThroughputGraph(QWidget):
         for job_id in list(self.jobs):
             last = self.jobs[job_id].last_time()
             if last is None or last < now - max(HISTORY_CHOICES):
-                self.forget_job(job_id)  # ended long ago: out of every history
+                self._drop_history(job_id)  # ended long ago: out of every history (its row may remain)
         # curves for the most recently active jobs still in view; the others lose theirs
         in_view = [job_id for job_id, buffer in self.jobs.items() if (buffer.last_time() or 0.0) >= start]
         in_view.sort(key=lambda job_id: (self.jobs[job_id].last_time(), job_id), reverse=True)
