@@ -6,7 +6,7 @@ carrying job ids; the main window forwards them to the engine.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QToolBar, QVBoxLayout, QWidget
 
@@ -75,7 +75,7 @@ class JobTable(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().selectionChanged.connect(self.update_actions)
-        model.dataChanged.connect(self.update_actions)
+        model.dataChanged.connect(self._data_changed)
         model.rowsInserted.connect(self.update_actions)
         model.modelReset.connect(self.update_actions)
         layout.addWidget(self.view)
@@ -113,17 +113,24 @@ class JobTable(QWidget):
             selection.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
             self.view.scrollTo(first)
 
-    def _selected_running(self) -> list[int]:
+    def _selected_running(self, selected: list[int] | None = None) -> list[int]:
+        """The running jobs among ``selected`` (by default, the selected rows)."""
         running = []
-        for job_id in self.selected_job_ids():
+        for job_id in self.selected_job_ids() if selected is None else selected:
             view = self.model.view_of(job_id)
             if view is not None and not view.state.is_final:
                 running.append(job_id)
         return running
 
+    def _data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, *_roles: object) -> None:
+        # the actions depend on the jobs' states only: the clock's repaints of the time columns
+        # (every 200 ms) and progress leave them as they are
+        if top_left.column() <= JobsModel.STATE_COLUMN <= bottom_right.column():
+            self.update_actions()
+
     def update_actions(self, *_args: object) -> None:
         selected = self.selected_job_ids()
-        running = self._selected_running()
+        running = self._selected_running(selected)
         self.cancel_action.setEnabled(bool(running))
         self.terminate_action.setEnabled(bool(running))
         self.run_again_action.setEnabled(bool(selected))
