@@ -50,3 +50,19 @@ def test_the_job_actions_follow_state_changes_but_not_the_clocks_repaints(fake_w
     window.apply_update(folder.take_changes())
     assert len(reads) == 1  # the selection is read once per update of the actions
     assert not table.cancel_action.isEnabled() and table.clear_action.isEnabled()
+
+
+def test_the_workers_title_is_counted_once_per_update(fake_window, monkeypatch):
+    from poolscope.core.events import WorkerActivity, WorkerStarted
+
+    window, table = fake_window, fake_window.workers_table
+    titles: list[str] = []
+    set_text = table.title.setText
+    monkeypatch.setattr(table.title, "setText", lambda text: (titles.append(text), set_text(text)))
+    folder = EventFolder()
+    folder.fold([WorkerStarted(41, 0, 0.0), WorkerStarted(42, 1, 0.0)])
+    window.apply_update(folder.take_changes())  # rows come: the model is reset
+    assert titles == ["Workers (2, 0 busy)"]
+    folder.fold([JobSubmitted(1, "squares", "square", "range:0:10", 10, 0.0), WorkerActivity(42, 1, 0, None, 0, 0.0)])
+    window.apply_update(folder.take_changes())  # a row changes in place
+    assert titles == ["Workers (2, 0 busy)", "Workers (2, 1 busy)"]

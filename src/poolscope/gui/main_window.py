@@ -399,8 +399,7 @@ class MainWindow(QMainWindow):
                     self.throughput_graph.set_job_name(job_id, name)
             self.jobs_model.apply(update.jobs)
         if update.workers:
-            self.workers_model.apply(update.workers)
-            self.workers_table.refresh_title()
+            self.workers_model.apply(update.workers)  # the workers table's title follows the model
             if any(view.backend == DASK for view in update.workers.values()):
                 self._update_status()
         if update.log:

@@ -52,10 +52,13 @@ class WorkersTable(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         self.view.clicked.connect(self._clicked)
         layout.addWidget(self.view)
-        model.modelReset.connect(self._update_title)
-        self._update_title()
+        # an update of the model emits one of these (rows came or went, or rows changed)
+        model.modelReset.connect(self.refresh_title)
+        model.dataChanged.connect(self.refresh_title)
+        self.refresh_title()
 
-    def _update_title(self) -> None:
+    def refresh_title(self, *_args: object) -> None:
+        """Count the workers (by backend when there are several) and the busy ones in the title."""
         workers = self.model.workers()
         busy = sum(1 for view in workers if view.busy)
         counts = [(name, sum(1 for view in workers if view.backend == name)) for name in BACKENDS]
@@ -65,9 +68,6 @@ class WorkersTable(QWidget):
             self.title.setText(f"Workers ({parts}; {busy} busy)")
         else:
             self.title.setText(f"Workers ({len(workers)}, {busy} busy)")
-
-    def refresh_title(self) -> None:
-        self._update_title()
 
     def _clicked(self, index: object) -> None:
         job_id = index.data(JOB_ID_ROLE)  # type: ignore[attr-defined]
