@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from poolscope.core.backends import DASK, DASK_INSTALL_HINT, PROCESSES, THREADS, dask_available
 from poolscope.core.errors import SpecError
-from poolscope.core.inputs import parse_inputs
+from poolscope.core.inputs import KINDS, parse_inputs
 from poolscope.core.jobs import (
     JobSpec,
     check_backend,
@@ -74,8 +74,7 @@ DEFAULT_SCHEDULER_PORT = 8786
 _HOST = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 _IPV6 = re.compile(r"^\[[0-9A-Fa-f:.]+\]$")
 
-INPUT_KINDS = ("range", "json", "file")  # the pages of the inputs stack, in order
-_INPUT_KIND_LABELS = ("Range", "JSON list", "File of inputs")
+_INPUT_KIND_LABELS = ("Range", "JSON list", "File of inputs")  # the pages of the inputs stack: KINDS, in order
 
 _ERROR_STYLE = "QLineEdit { border: 1px solid #b91c1c; border-radius: 2px; padding: 1px; }"
 _COMBO_ERROR_STYLE = "QComboBox { border: 1px solid #b91c1c; border-radius: 2px; padding: 1px 4px; }"
@@ -520,7 +519,7 @@ class LaunchPanel(QWidget):
 
     def inputs_text(self) -> str:
         """The input spec the form describes (raises SpecError for a range with no stop)."""
-        kind = INPUT_KINDS[self.input_kind.currentIndex()]
+        kind = KINDS[self.input_kind.currentIndex()]
         if kind == "range":
             start = self.range_start.text().strip() or "0"
             stop = self.range_stop.text().strip()
