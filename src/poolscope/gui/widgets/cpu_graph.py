@@ -22,7 +22,14 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QV
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
 from poolscope.gui.bridge import ClusterSample
-from poolscope.gui.widgets.plotting import HISTORY_CHOICES, history_combo, live_curve, make_plot, text_colour
+from poolscope.gui.widgets.plotting import (
+    HISTORY_CHOICES,
+    history_combo,
+    live_curve,
+    make_plot,
+    remove_curve,
+    text_colour,
+)
 
 __all__ = ["CLUSTER_VIEW", "CpuGraph", "HEATMAP_ABOVE", "LOCAL_VIEW"]
 
@@ -159,8 +166,7 @@ class CpuGraph(QWidget):
         self.cluster.pop(address, None)
         curve = self.cluster_curves.pop(address, None)
         if curve is not None:
-            self.cluster_legend.removeItem(curve)
-            self.cluster_plot.removeItem(curve)
+            remove_curve(self.cluster_plot, self.cluster_legend, curve)
 
     @property
     def view(self) -> str:

@@ -261,11 +261,9 @@ class LaunchPanel(QWidget):
         self.scheduler_row = QWidget()
         scheduler_layout = QHBoxLayout(self.scheduler_row)
         scheduler_layout.setContentsMargins(0, 0, 0, 0)
-        self.scheduler_edit = QLineEdit()
-        self.scheduler_edit.setObjectName("scheduler")
-        self.scheduler_edit.setPlaceholderText("empty: start a local cluster")
-        self.scheduler_edit.setToolTip("The address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (the "
-                                       "address 'dask scheduler' prints); empty: start a local cluster")
+        self.scheduler_edit = _line_edit("scheduler", "empty: start a local cluster", "The address of a running "
+                                         "Dask scheduler, e.g. tcp://10.0.0.5:8786 (the address 'dask scheduler' "
+                                         "prints); empty: start a local cluster")
         scheduler_layout.addWidget(QLabel("Scheduler"))
         scheduler_layout.addWidget(self.scheduler_edit, 1)
         backend_layout.addWidget(self.scheduler_row)
@@ -279,30 +277,17 @@ class LaunchPanel(QWidget):
         form = QFormLayout(settings_box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.kwargs_edit = QLineEdit()
-        self.kwargs_edit.setObjectName("kwargs")
-        self.kwargs_edit.setPlaceholderText('{"size": 1000}')
-        self.kwargs_edit.setToolTip("Keyword arguments for every task, as a JSON object")
-        self.chunksize_edit = QLineEdit()
-        self.chunksize_edit.setObjectName("chunksize")
-        self.chunksize_edit.setPlaceholderText("auto")
-        self.chunksize_edit.setToolTip("Tasks sent to a worker at a time (blank: sized automatically)")
-        self.timeout_edit = QLineEdit()
-        self.timeout_edit.setObjectName("timeout")
-        self.timeout_edit.setPlaceholderText("none")
-        self.timeout_edit.setToolTip("Seconds a task may run before its worker is killed (blank: no limit)")
-        self.retries_edit = QLineEdit("0")
-        self.retries_edit.setObjectName("retries")
-        self.retries_edit.setToolTip("How often a task whose worker crashed is run again")
-        self.max_tasks_edit = QLineEdit()
-        self.max_tasks_edit.setObjectName("max_tasks_per_worker")
-        self.max_tasks_edit.setPlaceholderText("unlimited")
-        self.max_tasks_edit.setToolTip("Replace a worker after it ran this many of the job's tasks (blank: never)")
-        self.initializer_edit = QLineEdit()
-        self.initializer_edit.setObjectName("initializer")
-        self.initializer_edit.setPlaceholderText("none")
-        self.initializer_edit.setToolTip("package.module:function or path/to/file.py:function, called once in "
-                                         "each worker before the job's first task (e.g. to load a model)")
+        self.kwargs_edit = _line_edit("kwargs", '{"size": 1000}', "Keyword arguments for every task, as a JSON object")
+        self.chunksize_edit = _line_edit("chunksize", "auto", "Tasks sent to a worker at a time (blank: sized "
+                                         "automatically)")
+        self.timeout_edit = _line_edit("timeout", "none", "Seconds a task may run before its worker is killed "
+                                       "(blank: no limit)")
+        self.retries_edit = _line_edit("retries", "", "How often a task whose worker crashed is run again", text="0")
+        self.max_tasks_edit = _line_edit("max_tasks_per_worker", "unlimited", "Replace a worker after it ran this "
+                                         "many of the job's tasks (blank: never)")
+        self.initializer_edit = _line_edit("initializer", "none", "package.module:function or path/to/file.py:"
+                                           "function, called once in each worker before the job's first task "
+                                           "(e.g. to load a model)")
         for label, field_name, edit in (("Keyword args", "kwargs", self.kwargs_edit),
                                         ("Chunk size", "chunksize", self.chunksize_edit),
                                         ("Timeout (s)", "timeout", self.timeout_edit),
@@ -649,3 +634,12 @@ class LaunchPanel(QWidget):
             "max_tasks_per_worker": self.max_tasks_edit.text(),
             "initializer": self.initializer_edit.text(),
         }
+
+
+def _line_edit(name: str, placeholder: str, tip: str, *, text: str = "") -> QLineEdit:
+    """A field of the form: its object name is the field a SpecError names."""
+    edit = QLineEdit(text)
+    edit.setObjectName(name)
+    edit.setPlaceholderText(placeholder)
+    edit.setToolTip(tip)
+    return edit

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QComboBox
 
-__all__ = ["HISTORY_CHOICES", "history_combo", "live_curve", "make_plot", "text_colour"]
+__all__ = ["HISTORY_CHOICES", "history_combo", "live_curve", "make_plot", "remove_curve", "text_colour"]
 
 #: The rolling histories a graph offers, in seconds; the first is the default.
 HISTORY_CHOICES = (60, 300, 900)
@@ -65,3 +65,9 @@ def live_curve(plot: pg.PlotWidget, colour: QColor | str, *, name: str | None = 
     curve.setDownsampling(auto=True, method="peak")
     curve.setSkipFiniteCheck(True)
     return curve
+
+
+def remove_curve(plot: pg.PlotWidget, legend: Any, curve: Any) -> None:
+    """Take a curve made by live_curve off its plot and its legend."""
+    legend.removeItem(curve)
+    plot.removeItem(curve)

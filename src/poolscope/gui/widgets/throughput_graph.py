@@ -14,7 +14,14 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
-from poolscope.gui.widgets.plotting import HISTORY_CHOICES, history_combo, live_curve, make_plot, text_colour
+from poolscope.gui.widgets.plotting import (
+    HISTORY_CHOICES,
+    history_combo,
+    live_curve,
+    make_plot,
+    remove_curve,
+    text_colour,
+)
 
 __all__ = ["ThroughputGraph"]
 
@@ -107,8 +114,7 @@ class ThroughputGraph(QWidget):
         self.jobs.pop(job_id, None)
         curve = self.job_curves.pop(job_id, None)
         if curve is not None:
-            self.legend.removeItem(curve)
-            self.plot.removeItem(curve)
+            remove_curve(self.plot, self.legend, curve)
 
     def set_history(self, seconds: int) -> None:
         self.history = seconds
@@ -149,9 +155,7 @@ class ThroughputGraph(QWidget):
         in_view.sort(key=lambda job_id: (self.jobs[job_id].last_time(), job_id), reverse=True)
         shown = set(in_view[:MAX_JOB_CURVES])
         for job_id in [job_id for job_id in self.job_curves if job_id not in shown]:
-            curve = self.job_curves.pop(job_id)
-            self.legend.removeItem(curve)
-            self.plot.removeItem(curve)
+            remove_curve(self.plot, self.legend, self.job_curves.pop(job_id))
         for job_id in sorted(shown):
             if job_id not in self.job_curves:
                 self._make_job_curve(job_id)
