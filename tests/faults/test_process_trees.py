@@ -1,15 +1,42 @@
-"""Case 4: terminate kills the whole tree, whatever the task does about signals or children."""
+"""Case 4: terminate kills the whole tree, whatever the task does about signals or children; a
+worker that leaves, however it leaves, takes its process group with it."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
+from poolscope.core.events import WorkerExited
 from poolscope.core.jobs import JobSpec, JobState
-from tests.conftest import sample
-from tests.helpers.support import full_strength, gone, wait_until
+from tests.conftest import ROOT, sample
+from tests.helpers.support import drain, full_strength, gone, wait_until
+
+LIFECYCLE_TASKS = ROOT / "tests" / "helpers" / "lifecycle_tasks.py"
+
+
+def lifecycle(function: str) -> str:
+    """The target text of a function in tests/helpers/lifecycle_tasks.py."""
+    return f"{LIFECYCLE_TASKS}:{function}"
+
+
+def read_pids(path: str) -> list[int]:
+    with open(path) as handle:
+        return [int(pid) for pid in handle.read().split()]
+
+
+def kill_left_over(pids: list[int]) -> None:
+    """Clean-up when a test fails: never leave the children the old code leaves running."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -37,3 +64,67 @@ def test_terminate_kills_subprocesses_and_nested_pools(engine, tmp_path):
     engine.terminate(job)
     assert job.wait(10).status is JobState.TERMINATED
     wait_until(lambda: all(gone(pid) for pid in pids), timeout=2, what="the whole tree dead")
+
+
+def test_a_worker_terminated_from_outside_is_reported_as_sigterm(engine, tmp_path):
+    """The signal that ended a worker is named truly (it was "SIGKILL", as a SIGTERM handler in
+    the worker killed its own group with SIGKILL), and the task it ran is failed with it."""
+    path = str(tmp_path / "pid")
+    job = engine.submit(JobSpec.create(lifecycle("pid_then_wait"), "json:" + json.dumps([path])))
+    wait_until(lambda: os.path.exists(path), timeout=30, what="task running")
+    [pid] = read_pids(path)
+    os.kill(pid, signal.SIGTERM)
+    [error] = job.wait(30).errors
+    assert error.type == "WorkerCrashed" and "SIGTERM" in error.message and str(pid) in error.message
+    exits = [event for event in drain(engine) if isinstance(event, WorkerExited) and event.pid == pid]
+    assert [(event.exitcode, event.reason) for event in exits] == [(-signal.SIGTERM, "crashed: SIGTERM")]
+    wait_until(lambda: full_strength(engine), timeout=5, what="pool back to full strength")
+
+
+def test_children_a_task_leaves_running_end_when_poolscope_run_exits(tmp_path):
+    """The processes a task started and left running end with the application, at once."""
+    paths = [str(tmp_path / name) for name in "ab"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    # Output to a file, not a pipe: children that inherit a pipe would hold it open, and reading
+    # it to its end would wait for them.
+    with open(tmp_path / "stderr", "w") as stderr:
+        returncode = subprocess.run([sys.executable, "-m", "poolscope", "run", lifecycle("leave_a_child"),
+                                     "--inputs", "json:" + json.dumps(paths), "--workers", "1"],
+                                    stdout=subprocess.DEVNULL, stderr=stderr, timeout=60, env=env, cwd=ROOT).returncode
+    children = [pid for path in paths for pid in read_pids(path)]
+    try:
+        assert returncode == 0, (tmp_path / "stderr").read_text()
+        time.sleep(0.5)
+        assert [pid for pid in children if not gone(pid)] == []
+    finally:
+        kill_left_over(children)
+
+
+@pytest.mark.parametrize("how", ["shutdown", "recycled", "crashed", "SIGTERM"])
+def test_a_worker_that_leaves_takes_its_process_group_with_it(engine, tmp_path, how):
+    """Stopped at shutdown, recycled (max tasks per worker), crashed (os._exit) or terminated
+    from outside: the worker's process group ends with it, while the engine goes on."""
+    path = str(tmp_path / "pids")
+    children: list[int] = []
+    try:
+        if how == "crashed":
+            job = engine.submit(JobSpec.create(lifecycle("leave_a_child_then_exit"), "json:" + json.dumps([path])))
+            assert job.wait(30).status is JobState.FAILED
+            children = read_pids(path)
+        elif how == "SIGTERM":
+            job = engine.submit(JobSpec.create(lifecycle("leave_a_child_then_wait"), "json:" + json.dumps([path])))
+            wait_until(lambda: os.path.exists(path), timeout=30, what="task running")
+            worker, child = read_pids(path)
+            children = [child]
+            os.kill(worker, signal.SIGTERM)
+            assert job.wait(30).status is JobState.FAILED
+        else:
+            job = engine.submit(JobSpec.create(lifecycle("leave_a_child"), "json:" + json.dumps([path]),
+                                               max_tasks_per_worker=1 if how == "recycled" else None))
+            assert job.wait(30).status is JobState.DONE
+            children = read_pids(path)
+            if how == "shutdown":
+                engine.shutdown(timeout=20)
+        wait_until(lambda: all(gone(pid) for pid in children), timeout=1, what="the task's child gone")
+    finally:
+        kill_left_over(children)

@@ -1,11 +1,14 @@
-"""Process helpers: kill a worker with every process it started (psutil); start children with
-Ctrl-C ignored."""
+"""Process helpers: kill a worker with every process it started (psutil); end a worker's process
+group; the lifeline that ends every worker's group when the engine's process goes; start children
+with Ctrl-C ignored."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
@@ -52,6 +55,92 @@ def kill_process_tree(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
     return [process.pid for process in tree]
+
+
+def end_process_group(pgid: int) -> None:
+    """SIGKILL every process left in the process group ``pgid`` (a worker's: it leads its own).
+
+    Call it after the worker has exited and before it is reaped: while it is a zombie its pid,
+    and so the group id, cannot be given to another process, so this reaches only what its tasks
+    started (a ``subprocess`` left running, a nested pool's workers, orphans of either).
+    """
+    with contextlib.suppress(OSError):  # ESRCH: nothing was left in the group
+        os.killpg(pgid, signal.SIGKILL)
+
+
+# The lifeline's program (run with ``python -I -S -c``): read "+PGID" / "-PGID" lines from stdin,
+# the pipe whose only write end the engine's process holds; at end-of-file (that process has
+# exited or died, however: even SIGKILL) kill every group still registered, then exit.
+# It needs no Python code to run in the workers, so a worker stuck in one long C call, which
+# holds its interpreter lock, goes as surely as one that is idle.
+LIFELINE_PROGRAM = """# poolscope lifeline: ends the worker process groups when the engine's process goes
+import os, signal
+groups, pending = set(), b""
+while True:
+    data = os.read(0, 4096)
+    if not data:
+        break
+    *lines, pending = (pending + data).split(b"\\n")
+    for line in lines:
+        (groups.add if line[:1] == b"+" else groups.discard)(int(line[1:]))
+for pgid in groups:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class Lifeline:
+    """A small watcher process that kills the worker process groups registered with it when the
+    process that started it ends, whatever ends it (see ``LIFELINE_PROGRAM``).
+
+    One per process backend, started with it (one ``Popen``, ~2 ms, once; a worker's start costs
+    one ``write``). It runs in a session of its own, so a Ctrl-C or a hang-up meant for the
+    engine's process does not reach it. Registered groups are told apart by their leader's pid;
+    a worker's group is released (``release``) after the group has been ended, before the worker
+    is reaped, so the lifeline never holds a group id that could be reused.
+    Written by the engine thread (it starts and reaps the workers).
+    """
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", LIFELINE_PROGRAM],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True, bufsize=0)
+        assert self._process.stdin is not None
+        # The write end of the lifeline: not inheritable (so no worker, nor any other child, holds it).
+        self._fd = self._process.stdin.fileno()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def watch(self, pgid: int) -> None:
+        """Kill group ``pgid`` if this process ends before ``release(pgid)``."""
+        self._write(f"+{pgid}\n")
+
+    def release(self, pgid: int) -> None:
+        self._write(f"-{pgid}\n")
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Close the lifeline (it kills what is still registered) and wait for it to exit."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _write(self, line: str) -> None:
+        if self._process is None:
+            return
+        with contextlib.suppress(OSError):  # it was killed from outside: PR_SET_PDEATHSIG still holds
+            os.write(self._fd, line.encode())
 
 
 def signal_name(exitcode: int | None) -> str:

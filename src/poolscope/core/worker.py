@@ -315,19 +315,21 @@ def _exit_with_process_group(*_: object) -> None:
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Make this worker (and its tasks' children) go when the engine does.
+    """Make this worker (and its tasks' children) go when the engine does, with no Python code
+    of ours needing to run here then: a task may hold the interpreter in one long C call.
 
     The worker leads its own process group, so one ``killpg`` reaches every process a task
-    started. On Linux the kernel sends SIGTERM when the engine's thread that started us goes
-    away (``PR_SET_PDEATHSIG``); the handler kills the group. The reader thread does the same when
-    the pipe closes, which covers other platforms and a task that replaced the SIGTERM handler.
+    started. If the engine's process goes, the kernel kills this worker (``PR_SET_PDEATHSIG``
+    with SIGKILL, on Linux), and the backend's lifeline process (core/processes.py ``Lifeline``)
+    kills its group. While the engine lives, it kills the group whenever this worker is gone
+    (core/backends/processes.py). The reader thread ends the group too when the pipe closes.
+    SIGTERM keeps its default action, so a worker terminated from outside is reported as such.
     """
     os.setpgrp()
-    signal.signal(signal.SIGTERM, _exit_with_process_group)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except OSError:
             pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
@@ -347,6 +349,8 @@ def worker_main(conn: Connection, parent_pid: int, nice: int) -> None:
     threading.Thread(target=worker.read_forever, name="poolscope-worker-reader", daemon=True).start()
     worker.serve()
     # Exit now, even if a task left non-daemon threads behind that would keep the process alive.
+    # What its tasks started and left running ends with its process group, which the engine
+    # kills as it reaps this process.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

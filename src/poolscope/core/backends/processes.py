@@ -1,39 +1,87 @@
-"""The default backend: worker processes on this machine, at a lower priority."""
+"""The default backend: worker processes on this machine, at a lower priority.
+
+Each worker leads its own process group (core/worker.py), and its group ends with it: whenever a
+worker is gone (stopped, recycled, shut down, crashed, killed), the group is killed before the
+worker is reaped, so nothing its tasks started outlives it. The backend's :class:`Lifeline` does
+the same for every worker if the engine's process itself goes, without any help from the workers.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for
 from multiprocessing.context import BaseContext
 from typing import Any
 
 from poolscope.core import worker as protocol
 from poolscope.core.backends import PROCESSES
-from poolscope.core.processes import kill_process_tree
+from poolscope.core.processes import Lifeline, end_process_group, kill_process_tree
+
+POLL_INTERVAL = 0.005  # seconds between checks in join() once the sentinel has said nothing
 
 
 class ProcessWorker:
-    """A worker process (see core/worker.py) and how to kill it with its whole tree."""
+    """A worker process (see core/worker.py) and how to kill it with its whole tree.
+
+    ``is_alive()`` and ``join()`` look at the process without reaping it until its process group
+    has been ended (see :func:`poolscope.core.processes.end_process_group`).
+    """
 
     can_kill = True
 
-    def __init__(self, process: Any) -> None:
+    def __init__(self, process: Any, lifeline: Lifeline) -> None:
         self.process = process
         self.pid: int = process.pid
         self.sentinel = process.sentinel
+        self.lifeline = lifeline
+        self.group_ended = False  # set once the worker has exited and its group was killed
+        lifeline.watch(self.pid)  # the worker's group id is its pid (it calls setpgrp first thing)
 
     def is_alive(self) -> bool:
-        return bool(self.process.is_alive())
+        return not self._exited()
 
     def join(self, timeout: float | None = None) -> None:
-        self.process.join(timeout)
+        """Wait up to ``timeout`` seconds for the worker to exit; once it has, end its process
+        group and reap it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._exited():
+            # The sentinel is ready when the worker exits, unless a process its task forked still
+            # holds the sentinel's other end: then look every POLL_INTERVAL.
+            wait_for([self.sentinel], timeout)
+            while not self._exited():
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                time.sleep(POLL_INTERVAL)
+        if not self.group_ended:
+            self.group_ended = True
+            end_process_group(self.pid)
+            self.lifeline.release(self.pid)
+        self.process.join()  # reaps it
 
     @property
     def exitcode(self) -> int | None:
+        if not self.group_ended and self._exited():
+            self.join()  # ends the group first, then reaps
         return self.process.exitcode
 
     def kill(self) -> None:
         kill_process_tree(self.pid)
+
+    def _exited(self) -> bool:
+        """Whether the worker has exited, without reaping it (``waitid`` with ``WNOWAIT``)."""
+        if self.process._popen.returncode is not None:  # noqa: SLF001
+            # Reaped already: by join(), or by multiprocessing's clean-up of finished children
+            # when another process starts (then the group is ended just after, by pid; it stays
+            # reserved as long as the group has a member).
+            return True
+        if not hasattr(os, "waitid"):  # not on every platform: this reaps, which is the old way
+            return not self.process.is_alive()
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:  # reaped by someone else (multiprocessing's own clean-up)
+            return True
 
 
 class ProcessBackend:
@@ -43,6 +91,8 @@ class ProcessBackend:
         self.context = context
         self.size = size
         self.nice = nice
+        # Kills every worker's process group if this process goes without stopping them.
+        self.lifeline = Lifeline()
 
     def slot_count(self) -> int:
         return self.size
@@ -57,10 +107,11 @@ class ProcessBackend:
         )
         process.start()
         worker_end.close()
-        return engine_end, ProcessWorker(process)
+        return engine_end, ProcessWorker(process, self.lifeline)
 
     def describe_workers(self) -> list[dict[str, Any]]:
         return []
 
     def close(self) -> None:
-        pass
+        """Called once every worker has been stopped and joined."""
+        self.lifeline.close()
