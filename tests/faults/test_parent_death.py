@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import ROOT, sample
 from tests.helpers.support import gone, wait_until
 
+LIFECYCLE_TASKS = ROOT / "tests" / "helpers" / "lifecycle_tasks.py"
+
 pytestmark = pytest.mark.timeout(90)
 
 
@@ -23,7 +25,8 @@ def workers_of(pid: int, count: int) -> list[psutil.Process]:
     found: list[psutil.Process] = []
 
     def enough() -> bool:
-        found[:] = [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
+        found[:] = [c for c in parent.children()
+                     if "resource_tracker" not in " ".join(c.cmdline()) and "poolscope lifeline" not in " ".join(c.cmdline())]
         return len(found) >= count
 
     wait_until(enough, timeout=30, what=f"{count} workers")
@@ -50,6 +53,36 @@ def test_killing_poolscope_run_takes_its_workers_and_their_children_within_2_s(t
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "in-one-long-C-call"])
+def test_killing_poolscope_run_takes_a_worker_in_a_long_c_call_and_its_children_within_2_s(tmp_path, busy):
+    """No Python code needs to run in the worker: one inside ``sum(range(3*10**9))`` holds its
+    interpreter, so a signal handler or its reader thread would wait for the call to return."""
+    path = str(tmp_path / "pids")
+    function = "leave_a_child_then_long_c_call" if busy else "leave_a_child_then_wait"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "poolscope", "run", f"{LIFECYCLE_TASKS}:{function}", "--inputs",
+         f'json:["{path}"]', "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    pids: list[int] = []
+    try:
+        wait_until(lambda: os.path.exists(path), timeout=30, what="the task and its child started")
+        pids = [int(pid) for pid in open(path).read().split()]  # the worker, its child
+        time.sleep(0.2)  # well inside the C call
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        wait_until(lambda: all(gone(pid) for pid in pids), timeout=2, what="the worker and its child gone")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in pids:  # what the old code left running
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def test_exiting_the_interpreter_with_work_pending_shuts_down_cleanly():

@@ -71,7 +71,7 @@ class ProcessWorker:
 
     def _exited(self) -> bool:
         """Whether the worker has exited, without reaping it (``waitid`` with ``WNOWAIT``)."""
-        if self.process._popen.returncode is not None:  # noqa: SLF001
+        if self.process._popen.returncode is not None:
             # Reaped already: by join(), or by multiprocessing's clean-up of finished children
             # when another process starts (then the group is ended just after, by pid; it stays
             # reserved as long as the group has a member).
