@@ -22,6 +22,13 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 PROGRESS_INTERVAL = 0.25  # seconds between progress updates on a terminal
 PROGRESS_INTERVAL_LOG = 2.0  # ... and when stderr is a file or a pipe
+# --json holds the results inline only for a job of at most this many tasks, and only while they
+# come to at most JSON_RESULTS_BYTES of JSON: the summary stays small and quick to write for any
+# job (a job of 100 million tasks would make a list of 800 MB and a JSON text of more). Past
+# either bound "results" is left out, "results_omitted" counts what was, and --results PATH has
+# every result (written as they come, in constant memory).
+JSON_RESULTS_LIMIT = 10_000
+JSON_RESULTS_BYTES = 64 * 1024 * 1024
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "package.module:function or path/to/file.py:function")
     run.add_argument("--results", metavar="PATH", default=None,
                      help="write results as JSON Lines to PATH as tasks finish")
-    run.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
+    run.add_argument("--json", action="store_true",
+                     help="print a JSON summary on stdout at the end: status, counts and errors, and the "
+                          f"results by input index if the job has at most {JSON_RESULTS_LIMIT:,} tasks "
+                          "(else they are left out: use --results)")
     commands.add_parser("tasks", help="list the built-in tasks")
     return parser
 
@@ -155,6 +165,38 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             results_file.close()
 
 
+def summary_json(summary: Any, job: Any, *, with_results: bool) -> str:
+    """The ``--json`` text of a finished job: ``summary.to_json()``, with ``results`` inline if
+    there are few enough (see ``JSON_RESULTS_LIMIT``), else ``results_omitted``."""
+    data = summary.to_json(include_results=False)
+    results = inline_results(job, summary) if with_results else None
+    if with_results and results is None:
+        data["results_omitted"] = summary.done
+    text = json.dumps(data)
+    return text if results is None else f'{text[:-1]}, "results": {results}}}'
+
+
+def inline_results(job: Any, summary: Any) -> str | None:
+    """The JSON list of the job's results by input index (null where a task did not finish), or
+    None if the job has more than ``JSON_RESULTS_LIMIT`` tasks or the list more than
+    ``JSON_RESULTS_BYTES``. Read one stored block at a time, never all at once."""
+    from poolscope.core.jobs import json_text
+
+    tasks = summary.total if summary.total is not None else summary.done + summary.failed + summary.cancelled
+    if tasks > JSON_RESULTS_LIMIT:
+        return None
+    texts = ["null"] * tasks
+    size = 0
+    for index, value in job.iter_results():
+        if index >= tasks:
+            break
+        texts[index] = text = json_text(value)
+        size += len(text)
+        if size > JSON_RESULTS_BYTES:
+            return None
+    return "[" + ", ".join(texts) + "]"
+
+
 class HeadlessRun:
     """One job run by ``poolscope run``: progress on stderr, summary on stdout."""
 
@@ -190,12 +232,14 @@ class HeadlessRun:
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGINT, previous)
-            summary = self.job.wait()
+        # The job has ended (follow() saw it): its summary without results. Job.wait() would build
+        # the list of every result, however many.
+        summary = self.job.summary()
         self.clear_line()
         self.err.write(f"{summary.name}: {summary.status.value}: {summary.done} done, {summary.failed} failed, "
                        f"{summary.cancelled} cancelled of {summary.total} in {summary.wall_seconds:.2f} s\n")
         if self.as_json:
-            sys.stdout.write(json.dumps(summary.to_json(include_results=self.results_file is None)) + "\n")
+            sys.stdout.write(summary_json(summary, self.job, with_results=self.results_file is None) + "\n")
             sys.stdout.flush()
         if self.interrupts:
             return EXIT_INTERRUPTED

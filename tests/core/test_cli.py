@@ -142,3 +142,92 @@ def test_poolscope_alone_opens_the_window_with_the_gui_defaults(monkeypatch):
     assert cli.main(["--workers", "3"]) == 0
     assert calls == [{"nice": 10, "dask_scheduler": None, "workers": None},
                      {"nice": 10, "dask_scheduler": None, "workers": 3}]
+
+
+def factorial_digits(n: int) -> str:
+    """The decimal digits of n!, whatever the int-to-string limit (decimal has none)."""
+    import decimal
+    import math
+
+    return str(decimal.Decimal(math.factorial(n)))
+
+
+def test_json_and_results_hold_an_integer_too_long_for_python_to_print(tmp_path):
+    """``math:factorial`` of 2000 has 5,736 digits, past Python's int-to-string limit (4,300):
+    --json crashed with ValueError and printed nothing. Now its digits are given as a string."""
+    result = poolscope("run", "math:factorial", "--inputs", "json:[2000, 5]", "--json")
+    assert result.returncode == 0, result.stderr
+    big, small = json.loads(result.stdout)["results"]
+    assert (big, small) == (factorial_digits(2000), 120)
+    out = tmp_path / "results.jsonl"
+    result = poolscope("run", "math:factorial", "--inputs", "json:[2000, 5]", "--results", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = sorted((json.loads(line) for line in out.read_text().splitlines()), key=lambda row: row["index"])
+    assert [row["result"] for row in rows] == [big, 120]
+
+
+def test_save_results_writes_what_json_cannot_hold_and_never_raises(engine, tmp_path):
+    """The window's Save results shares write_results with --results."""
+    from poolscope.core.jobs import JobSpec
+
+    job = engine.submit(JobSpec.create("math:factorial", "json:[2000, 3]"))
+    job.wait(30)
+    path = tmp_path / "saved.jsonl"
+    assert job.save_results(str(path)) == 2
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert rows == [{"index": 0, "input": 2000, "result": factorial_digits(2000)},
+                    {"index": 1, "input": 3, "result": 6}]
+
+
+@pytest.mark.parametrize("limit", [4, 5])
+def test_json_holds_results_inline_only_up_to_the_limit(engine, monkeypatch, limit):
+    import poolscope.cli as cli
+    from poolscope.core.jobs import JobSpec
+
+    monkeypatch.setattr(cli, "JSON_RESULTS_LIMIT", limit)
+    job = engine.submit(JobSpec.create(sample("square"), "range:5"))
+    job.wait(30)
+    data = json.loads(cli.summary_json(job.summary(), job, with_results=True))
+    if limit >= 5:
+        assert data["results"] == [0, 1, 4, 9, 16] and "results_omitted" not in data
+    else:
+        assert "results" not in data and data["results_omitted"] == 5
+    assert (data["status"], data["done"], data["total"]) == ("done", 5, 5)
+    assert "results" not in json.loads(cli.summary_json(job.summary(), job, with_results=False))
+
+
+def test_ctrl_c_ends_a_huge_job_within_2_s_in_bounded_memory(tmp_path):
+    """range:100000000 then Ctrl-C: it took 24 to 42 s, grew to 3.4 GB and wrote 635 MB of JSON."""
+    import psutil
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "poolscope", "run", "noop", "--inputs", "range:100000000",
+                                    "--workers", "2", "--json"], stdout=stdout, stderr=stderr, env=env, cwd=ROOT)
+    try:
+        me = psutil.Process(process.pid)
+        deadline = time.monotonic() + 30
+        while len([child for child in me.children() if "spawn_main" in " ".join(child.cmdline())]) < 2:
+            assert time.monotonic() < deadline and process.poll() is None, "workers did not start"
+            time.sleep(0.02)
+        time.sleep(1.0)  # a million results or more
+        process.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        peak = 0
+        while process.poll() is None and time.monotonic() - interrupted < 2.0:
+            try:
+                peak = max(peak, me.memory_info().rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+        assert process.poll() is not None, "still running 2 s after Ctrl-C"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    assert process.returncode == 130
+    assert peak < 300 * 1024 * 1024
+    summary = json.loads((tmp_path / "stdout").read_text())
+    assert summary["status"] == "cancelled" and "results" not in summary
+    assert summary["results_omitted"] == summary["done"] > 0
+    assert summary["done"] + summary["failed"] + summary["cancelled"] == summary["total"] == 100_000_000

@@ -211,16 +211,62 @@ class JobSummary:
 
 
 def json_safe(value: Any) -> Any:
-    """``value`` if JSON can represent it faithfully, else its ``repr``."""
-    if value is None or isinstance(value, (bool, int, str)):
+    """``value`` if JSON can represent it faithfully, else its ``repr``; never raises.
+
+    An integer too long for Python's int-to-string limit (``sys.get_int_max_str_digits()``,
+    4,300 digits by default: ``json.dumps`` and ``repr`` both refuse it, and Python's ``json``
+    could not read it back as a number) is given as the string of its digits, which its
+    ``repr`` would be. A value whose ``repr`` raises is named by its type and the error.
+    """
+    if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, int):
+        return value if value.bit_length() < _SAFE_INT_BITS or _fits_int_limit(value) else _int_digits(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
-    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
-        return {key: json_safe(item) for key, item in value.items()}
-    return repr(value)
+    try:
+        if isinstance(value, (list, tuple)):
+            return [json_safe(item) for item in value]
+        if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+            return {key: json_safe(item) for key, item in value.items()}
+    except RecursionError:  # nested deeper than the interpreter's limit
+        pass
+    return _safe_repr(value)
+
+
+# Integers shorter than this many bits have fewer digits than the smallest int-to-string limit
+# Python allows (640), so they are written as numbers without a check.
+_SAFE_INT_BITS = 2000
+
+
+def _fits_int_limit(value: int) -> bool:
+    try:
+        str(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _int_digits(value: int) -> str:
+    """The decimal digits of ``value``, whatever the int-to-string limit (``decimal`` has none)."""
+    import decimal
+
+    return str(decimal.Decimal(value))
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON text (see :func:`json_safe`); never raises."""
+    try:
+        return json.dumps(json_safe(value))
+    except (ValueError, RecursionError):  # e.g. nested deeper than json.dumps goes
+        return json.dumps(_safe_repr(value))
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:  # noqa: BLE001 - a repr that raises (or an int in it too long to write)
+        return f"<{type(value).__name__}: repr() raised {type(exc).__name__}: {exc}>"
 
 
 WRITE_PROGRESS_EVERY = 1000  # result lines between calls of write_results' progress
@@ -229,7 +275,7 @@ WRITE_PROGRESS_EVERY = 1000  # result lines between calls of write_results' prog
 def result_line(index: int, value_in: Any, value_out: Any) -> str:
     """One line of a results file (JSON Lines), as ``poolscope run --results`` and the window's
     "Save results" write it: ``{"index": i, "input": x, "result": r}``."""
-    return json.dumps({"index": index, "input": json_safe(value_in), "result": json_safe(value_out)}) + "\n"
+    return f'{{"index": {index}, "input": {json_text(value_in)}, "result": {json_text(value_out)}}}\n'
 
 
 def write_results(stream: IO[str], results: Iterable[tuple[int, Any]], inputs: Iterable[Any] | None,
