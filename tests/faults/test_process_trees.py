@@ -128,3 +128,28 @@ def test_a_worker_that_leaves_takes_its_process_group_with_it(engine, tmp_path, 
         wait_until(lambda: all(gone(pid) for pid in children), timeout=1, what="the task's child gone")
     finally:
         kill_left_over(children)
+
+
+def test_children_a_task_leaves_running_end_with_its_job_while_the_worker_lives_on(engine, tmp_path):
+    """A job ends: what its tasks started and left running ends with it; the worker stays, and
+    so do the processes another job's task started and still uses."""
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    other = engine.submit(JobSpec.create(lifecycle("leave_a_child_then_wait"), "json:" + json.dumps([second]),
+                                         kwargs={"seconds": 30}))
+    children: list[int] = []
+    try:
+        wait_until(lambda: os.path.exists(second), timeout=30, what="the other job's task running")
+        other_worker, other_child = read_pids(second)
+        children.append(other_child)
+        workers = engine.worker_pids()
+        job = engine.submit(JobSpec.create(lifecycle("leave_a_child"), "json:" + json.dumps([first])))
+        assert job.wait(30).status is JobState.DONE
+        children += read_pids(first)
+        wait_until(lambda: gone(children[1]), timeout=2, what="the ended job's child gone")
+        assert engine.worker_pids() == workers  # no worker was replaced for it
+        assert not gone(other_child) and not gone(other_worker)
+        engine.terminate(other)
+        other.wait(10)
+        wait_until(lambda: gone(other_child), timeout=2, what="the terminated job's child gone")
+    finally:
+        kill_left_over(children)

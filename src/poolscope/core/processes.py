@@ -92,10 +92,11 @@ class Lifeline:
 
     One per process backend, started with it (one ``Popen`` of /bin/sh, under a millisecond,
     once; a worker's start costs one ``write``). It runs in a session of its own and ignores
-    SIGINT, SIGHUP and SIGTERM, so what is meant for the engine's process does not end it first. Registered groups are told apart by their leader's pid;
-    a worker's group is released (``release``) after the group has been ended, before the worker
-    is reaped, so the lifeline never holds a group id that could be reused.
-    Written by the engine thread (it starts and reaps the workers).
+    SIGINT, SIGHUP and SIGTERM, so what is meant for the engine's process does not end it first.
+    A worker's group is registered by its leader's pid when the worker starts, and released
+    after the group has been ended, before the worker is reaped, so the lifeline never holds a
+    group id that could have been reused. Written by the engine thread (it starts and reaps the
+    workers); the pipe carries lines of a few bytes, which the lifeline reads at once.
     """
 
     def __init__(self) -> None:
