@@ -81,7 +81,8 @@ def test_a_worker_terminated_from_outside_is_reported_as_sigterm(engine, tmp_pat
     wait_until(lambda: full_strength(engine), timeout=5, what="pool back to full strength")
 
 
-def test_children_a_task_leaves_running_end_when_poolscope_run_exits(tmp_path):
+@pytest.mark.parametrize("detached", [False, True], ids=["child", "detached"])
+def test_children_a_task_leaves_running_end_when_poolscope_run_exits(tmp_path, detached):
     """The processes a task started and left running end with the application, at once."""
     paths = [str(tmp_path / name) for name in "ab"]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
@@ -89,7 +90,8 @@ def test_children_a_task_leaves_running_end_when_poolscope_run_exits(tmp_path):
     # it to its end would wait for them.
     with open(tmp_path / "stderr", "w") as stderr:
         returncode = subprocess.run([sys.executable, "-m", "poolscope", "run", lifecycle("leave_a_child"),
-                                     "--inputs", "json:" + json.dumps(paths), "--workers", "1"],
+                                     "--inputs", "json:" + json.dumps(paths), "--workers", "1",
+                                     "--kwargs", json.dumps({"detached": detached})],
                                     stdout=subprocess.DEVNULL, stderr=stderr, timeout=60, env=env, cwd=ROOT).returncode
     children = [pid for path in paths for pid in read_pids(path)]
     try:
@@ -100,26 +102,31 @@ def test_children_a_task_leaves_running_end_when_poolscope_run_exits(tmp_path):
         kill_left_over(children)
 
 
+@pytest.mark.parametrize("detached", [False, True], ids=["child", "detached"])
 @pytest.mark.parametrize("how", ["shutdown", "recycled", "crashed", "SIGTERM"])
-def test_a_worker_that_leaves_takes_its_process_group_with_it(engine, tmp_path, how):
+def test_a_worker_that_leaves_takes_its_process_group_with_it(engine, tmp_path, how, detached):
     """Stopped at shutdown, recycled (max tasks per worker), crashed (os._exit) or terminated
-    from outside: the worker's process group ends with it, while the engine goes on."""
+    from outside: the worker's process group ends with it, while the engine goes on. A detached
+    process (its parent, a shell, exited) is in the group but no longer anyone's child here."""
     path = str(tmp_path / "pids")
+    kwargs = {"detached": detached}
     children: list[int] = []
     try:
         if how == "crashed":
-            job = engine.submit(JobSpec.create(lifecycle("leave_a_child_then_exit"), "json:" + json.dumps([path])))
+            job = engine.submit(JobSpec.create(lifecycle("leave_a_child_then_exit"), "json:" + json.dumps([path]),
+                                               kwargs=kwargs))
             assert job.wait(30).status is JobState.FAILED
             children = read_pids(path)
         elif how == "SIGTERM":
-            job = engine.submit(JobSpec.create(lifecycle("leave_a_child_then_wait"), "json:" + json.dumps([path])))
+            job = engine.submit(JobSpec.create(lifecycle("leave_a_child_then_wait"), "json:" + json.dumps([path]),
+                                               kwargs=kwargs))
             wait_until(lambda: os.path.exists(path), timeout=30, what="task running")
             worker, child = read_pids(path)
             children = [child]
             os.kill(worker, signal.SIGTERM)
             assert job.wait(30).status is JobState.FAILED
         else:
-            job = engine.submit(JobSpec.create(lifecycle("leave_a_child"), "json:" + json.dumps([path]),
+            job = engine.submit(JobSpec.create(lifecycle("leave_a_child"), "json:" + json.dumps([path]), kwargs=kwargs,
                                                max_tasks_per_worker=1 if how == "recycled" else None))
             assert job.wait(30).status is JobState.DONE
             children = read_pids(path)
