@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -55,16 +56,21 @@ def test_killing_poolscope_run_takes_its_workers_and_their_children_within_2_s(t
             process.wait()
 
 
-@pytest.mark.parametrize("busy", [False, True], ids=["idle", "in-one-long-C-call"])
-def test_killing_poolscope_run_takes_a_worker_in_a_long_c_call_and_its_children_within_2_s(tmp_path, busy):
+@pytest.mark.parametrize(("function", "kwargs"), [
+    ("leave_a_child_then_wait", {}),
+    ("leave_a_child_then_wait", {"detached": True}),
+    ("leave_a_child_then_long_c_call", {}),
+], ids=["idle", "idle-with-a-detached-process", "in-one-long-C-call"])
+def test_killing_poolscope_run_takes_a_worker_in_a_long_c_call_and_its_children_within_2_s(tmp_path, function,
+                                                                                            kwargs):
     """No Python code needs to run in the worker: one inside ``sum(range(3*10**9))`` holds its
-    interpreter, so a signal handler or its reader thread would wait for the call to return."""
+    interpreter, so a signal handler or its reader thread would wait for the call to return.
+    A detached process (its parent exited) is in the worker's group, and goes too."""
     path = str(tmp_path / "pids")
-    function = "leave_a_child_then_long_c_call" if busy else "leave_a_child_then_wait"
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     process = subprocess.Popen(
         [sys.executable, "-m", "poolscope", "run", f"{LIFECYCLE_TASKS}:{function}", "--inputs",
-         f'json:["{path}"]', "--workers", "1"],
+         f'json:["{path}"]', "--workers", "1", "--kwargs", json.dumps(kwargs)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
     pids: list[int] = []
     try:
