@@ -19,7 +19,7 @@ from poolscope.core import worker as protocol
 from poolscope.core.backends import PROCESSES
 from poolscope.core.processes import Lifeline, end_process_group, kill_process_tree
 
-POLL_INTERVAL = 0.005  # seconds between checks in join() once the sentinel has said nothing
+WAIT_SLICE = 0.05  # seconds join() waits on the sentinel before it looks at the process again
 
 
 class ProcessWorker:
@@ -46,14 +46,13 @@ class ProcessWorker:
         """Wait up to ``timeout`` seconds for the worker to exit; once it has, end its process
         group and reap it."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._exited():
+        while not self._exited():
             # The sentinel is ready when the worker exits, unless a process its task forked still
-            # holds the sentinel's other end: then look every POLL_INTERVAL.
-            wait_for([self.sentinel], timeout)
-            while not self._exited():
-                if deadline is not None and time.monotonic() >= deadline:
-                    return
-                time.sleep(POLL_INTERVAL)
+            # holds the sentinel's other end: so wait on it in slices, and look again after each.
+            left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+            if left <= 0:
+                return
+            wait_for([self.sentinel], left)
         if not self.group_ended:
             self.group_ended = True
             end_process_group(self.pid)
