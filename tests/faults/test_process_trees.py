@@ -148,12 +148,13 @@ def test_children_a_task_leaves_running_end_with_its_job_while_the_worker_lives_
         wait_until(lambda: os.path.exists(second), timeout=30, what="the other job's task running")
         other_worker, other_child = read_pids(second)
         children.append(other_child)
-        workers = engine.worker_pids()
+        wait_until(lambda: full_strength(engine), timeout=30, what="both workers ready")
+        workers = sorted(engine.worker_pids())
         job = engine.submit(JobSpec.create(lifecycle("leave_a_child"), "json:" + json.dumps([first])))
         assert job.wait(30).status is JobState.DONE
         children += read_pids(first)
         wait_until(lambda: gone(children[1]), timeout=2, what="the ended job's child gone")
-        assert engine.worker_pids() == workers  # no worker was replaced for it
+        assert sorted(engine.worker_pids()) == workers  # no worker was replaced for it
         assert not gone(other_child) and not gone(other_worker)
         engine.terminate(other)
         other.wait(10)
