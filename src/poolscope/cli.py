@@ -27,7 +27,7 @@ PROGRESS_INTERVAL_LOG = 2.0  # ... and when stderr is a file or a pipe
 # job (a job of 100 million tasks would make a list of 800 MB and a JSON text of more). Past
 # either bound "results" is left out, "results_omitted" counts what was, and --results PATH has
 # every result (written as they come, in constant memory).
-JSON_RESULTS_LIMIT = 10_000
+JSON_RESULTS_LIMIT = 100_000
 JSON_RESULTS_BYTES = 64 * 1024 * 1024
 
 
