@@ -331,7 +331,11 @@ class _JobProcesses:
     def note(self, job_id: int) -> None:
         """After a chunk of ``job_id``: children not seen before are its."""
         children = _children()
-        self.seen &= children  # gone ones may come back as new pids
+        gone = self.seen - children
+        if gone:  # exited and reaped: their pids may come back as another job's children
+            self.seen -= gone
+            for pids in self.by_job.values():
+                pids -= gone
         new = children - self.seen
         if new:
             self.by_job.setdefault(job_id, set()).update(new)
