@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -159,5 +160,31 @@ def test_children_a_task_leaves_running_end_with_its_job_while_the_worker_lives_
         engine.terminate(other)
         other.wait(10)
         wait_until(lambda: gone(other_child), timeout=2, what="the terminated job's child gone")
+    finally:
+        kill_left_over(children)
+
+
+def test_forkserver_workers_start_and_their_processes_end_with_them(tmp_path):
+    """With forkserver the workers' parent is the server, not the engine's process: they started
+    and at once took their parent for dead ("5 worker processes in a row died while starting").
+    Run in a process of its own: the server lives as long as the process that started it."""
+    path = str(tmp_path / "pids")
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / 'src')!r})
+        from poolscope import Engine, JobSpec
+        if __name__ == '__main__':
+            engine = Engine(workers=2, nice=0, start_method='forkserver')
+            print(engine.submit(JobSpec.create({sample('square')!r}, 'range:4')).wait(30).results)
+            job = engine.submit(JobSpec.create({lifecycle('leave_a_child')!r}, 'json:["{path}"]',
+                                               kwargs={{'detached': True}}, max_tasks_per_worker=1))
+            print(job.wait(30).status.value, flush=True)
+            engine.shutdown(timeout=20)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    children = read_pids(path) if os.path.exists(path) else []
+    try:
+        assert run.stdout.split("\n")[:2] == ["[0, 1, 4, 9]", "done"], run.stderr
+        assert [pid for pid in children if not gone(pid)] == []
     finally:
         kill_left_over(children)

@@ -394,7 +394,7 @@ def _exit_with_process_group(*_: object) -> None:
         os._exit(1)
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def _die_with_parent(parent_pid: int | None) -> None:
     """Make this worker (and its tasks' children) go when the engine does, with no Python code
     of ours needing to run here then: a task may hold the interpreter in one long C call.
 
@@ -404,7 +404,12 @@ def _die_with_parent(parent_pid: int) -> None:
     kills its group. While the engine lives, it kills the group whenever this worker is gone
     (core/backends/processes.py). The reader thread ends the group too when the pipe closes.
     SIGTERM keeps its default action, so a worker terminated from outside is reported as such.
+
+    ``parent_pid`` is the engine's pid when the engine started this process itself (spawn); None
+    when another process did (forkserver: that server, which ends with the engine's process).
     """
+    if parent_pid is None:
+        parent_pid = os.getppid()
     os.setpgrp()
     if sys.platform.startswith("linux"):
         try:
@@ -416,7 +421,7 @@ def _die_with_parent(parent_pid: int) -> None:
         _exit_with_process_group()
 
 
-def worker_main(conn: Connection, parent_pid: int, nice: int) -> None:
+def worker_main(conn: Connection, parent_pid: int | None, nice: int) -> None:
     """Entry point of a worker process (runs in the child). Top-level so that spawn can start it."""
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle, never a task error

@@ -79,8 +79,11 @@ class ProcessWorker:
             return not self.process.is_alive()
         try:
             return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-        except ChildProcessError:  # reaped by someone else (multiprocessing's own clean-up)
-            return True
+        except ChildProcessError:
+            # Not a child of this process (forkserver starts the workers, and reaps them): ask
+            # multiprocessing. Its group is then ended just after it was reaped, by pid, which
+            # stays reserved as long as the group has a member.
+            return not self.process.is_alive()
 
 
 class ProcessBackend:
@@ -100,7 +103,9 @@ class ProcessBackend:
         engine_end, worker_end = self.context.Pipe(duplex=True)
         process = self.context.Process(  # type: ignore[attr-defined]
             target=protocol.worker_main,
-            args=(worker_end, os.getpid(), self.nice),
+            # The worker dies with its parent: this process, or with forkserver the server
+            # (which ends with this process); see worker._die_with_parent.
+            args=(worker_end, os.getpid() if self.context.get_start_method() == "spawn" else None, self.nice),
             name=f"poolscope-worker-{slot}",
             daemon=False,  # a task may start processes of its own (daemons may not)
         )
