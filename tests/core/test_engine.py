@@ -19,8 +19,8 @@ from poolscope.core.events import (
     WorkerExited,
     WorkerStarted,
 )
-from poolscope.core.targets import parse_target
 from poolscope.core.jobs import JobSpec, JobState
+from poolscope.core.targets import parse_target
 from poolscope.tasks import BUILTIN_TASKS
 from tests.conftest import sample
 from tests.helpers.support import drain, wait_until

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from poolscope.core.jobs import JobSpec, SpecError
-from poolscope.core.target_check import TargetCheck, check_target
 from poolscope.core.targets import parse_target
 from tests.conftest import live_children
 
@@ -35,6 +34,8 @@ def test_an_import_that_ends_its_process_ends_only_the_check(tmp_path):
 def test_an_import_that_hangs_is_killed_at_the_time_limit_which_the_error_names(tmp_path):
     task = tmp_path / "slow.py"
     task.write_text("import time\ntime.sleep(60)\ndef f(x):\n    return x\n")
+    from poolscope.core.target_check import TargetCheck
+
     began = time.monotonic()
     check = TargetCheck(parse_target(f"{task}:f"), timeout=1.5).start()
     assert check.poll() is None  # never blocks
@@ -48,6 +49,8 @@ def test_an_import_that_hangs_is_killed_at_the_time_limit_which_the_error_names(
 def test_a_cancelled_check_leaves_no_process(tmp_path):
     task = tmp_path / "slow.py"
     task.write_text("import time\ntime.sleep(60)\ndef f(x):\n    return x\n")
+    from poolscope.core.target_check import TargetCheck
+
     check = TargetCheck(parse_target(f"{task}:f")).start()
     check.cancel()
     assert check.result is None and not live_children()
@@ -56,8 +59,9 @@ def test_a_cancelled_check_leaves_no_process(tmp_path):
 def test_the_check_sees_the_file_as_it_is_now(tmp_path):
     task = tmp_path / "grow.py"
     task.write_text("def f(x):\n    return x\n")
-    assert check_target(parse_target(f"{task}:f")).ok
-    assert "has no function 'g'" in check_target(parse_target(f"{task}:g")).message
+    assert JobSpec.create(f"{task}:f", "range:2").target.function == "f"
+    with pytest.raises(SpecError, match="has no function 'g'"):
+        JobSpec.create(f"{task}:g", "range:2")
     task.write_text("def f(x):\n    return x\n\ndef g(x):\n    return -x\n")
     assert JobSpec.create(f"{task}:g", "range:2").target.function == "g"
 
@@ -65,7 +69,7 @@ def test_the_check_sees_the_file_as_it_is_now(tmp_path):
 def test_keyword_arguments_the_function_does_not_take_are_named(tmp_path):
     task = tmp_path / "task.py"
     task.write_text("def f(x, *, scale=1):\n    return x * scale\n")
-    assert check_target(parse_target(f"{task}:f"), {"scale": 2}).signature == "f(x, *, scale=1)"
+    assert JobSpec.create(f"{task}:f", "range:3", kwargs={"scale": 2}).kwargs == {"scale": 2}
     with pytest.raises(SpecError, match="unexpected keyword argument 'size'") as caught:
         JobSpec.create(f"{task}:f", "range:3", kwargs={"size": 20000})
     assert caught.value.field == "kwargs"

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from poolscope.core.jobs import JobSpec, JobState, SpecError
-from poolscope.core.targets import PROJECT_DIR, parse_target
+from poolscope.core.targets import parse_target
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(90)
@@ -26,7 +26,7 @@ def _project(tmp_path):
 
 def test_running_a_file_target_does_not_change_where_modules_are_found(engine, tmp_path):
     folder = _project(tmp_path)
-    assert str(folder) != PROJECT_DIR
+    assert str(folder) != os.getcwd()
     with pytest.raises(SpecError, match="no module named 'mytask'"):
         JobSpec.create("mytask:myfunc", "range:2")
     path_before = list(sys.path)
@@ -48,8 +48,10 @@ def test_running_a_file_target_does_not_change_where_modules_are_found(engine, t
 def test_the_cli_finds_a_module_of_the_folder_it_was_started_in(tmp_path):
     folder = _project(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    script = "import sys\nfrom poolscope.cli import main\nsys.exit(main())\n"  # not `-m`: no cwd on sys.path
-    result = subprocess.run([sys.executable, "-c", script, "run", "mytask:myfunc", "--inputs", "range:3",
+    entry = tmp_path / "bin" / "poolscope"  # as an installed console script: its folder is sys.path[0]
+    entry.parent.mkdir()
+    entry.write_text("import sys\nfrom poolscope.cli import main\nif __name__ == \"__main__\":\n    sys.exit(main())\n")
+    result = subprocess.run([sys.executable, str(entry), "run", "mytask:myfunc", "--inputs", "range:3",
                              "--workers", "1", "--json"], cwd=folder, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr

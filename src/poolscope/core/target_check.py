@@ -18,19 +18,26 @@ the user-code files the check loaded are unchanged on disk (one stat each).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import multiprocessing
 import threading
 import time
 from collections.abc import Mapping
-import dataclasses
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from poolscope.core.errors import SpecError
 from poolscope.core.processes import kill_process_tree, signal_name
-from poolscope.core.targets import FIELD, FileStamp, Target, loaded_modules, stamp_files, user_code_files
+from poolscope.core.targets import (
+    FIELD,
+    FileStamp,
+    Target,
+    loaded_modules,
+    stamp_files,
+    user_code_files,
+)
 
 #: Seconds a check may take (importing the target included) before it is killed and refused.
 CHECK_TIMEOUT = 10.0
