@@ -100,7 +100,7 @@ def main() -> None:
     print("Stat cost per submit (nothing changed)")
     print(table(("workers", "files each loaded", "median us per submit"), rows))
     kept, replaced, restart = restart_cost(args.repeat)
-    print("\nA 2-task job on 2 workers, submit to end (median of %d)" % args.repeat)
+    print(f"\nA 2-task job on 2 workers, submit to end (median of {args.repeat})")
     print(table(("file", "seconds"), [("unchanged: workers kept", f"{kept:.3f}"),
                                       ("rewritten: both workers replaced first", f"{replaced:.3f}"),
                                       ("cost of the restart", f"{restart:.3f}")], align="lr"))

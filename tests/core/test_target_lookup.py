@@ -53,6 +53,6 @@ def test_the_cli_finds_a_module_of_the_folder_it_was_started_in(tmp_path):
     entry.write_text("import sys\nfrom poolscope.cli import main\nif __name__ == \"__main__\":\n    sys.exit(main())\n")
     result = subprocess.run([sys.executable, str(entry), "run", "mytask:myfunc", "--inputs", "range:3",
                              "--workers", "1", "--json"], cwd=folder, env=env, capture_output=True, text=True,
-                            timeout=60)
+                            timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert '"results": [100, 101, 102]' in result.stdout

@@ -230,7 +230,7 @@ class LaunchPanel(QWidget):
         self.target_status = QLabel()  # a check under way, or the good verdict (the function's signature)
         self.target_status.setObjectName("target_status")
         self.target_status.setWordWrap(True)
-        self.target_status.setStyleSheet("color: palette(mid);")
+        self.target_status.setStyleSheet("font-style: italic;")  # the text colour: readable on any palette
         self.target_status.setVisible(False)
         self.target_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         task_layout.addWidget(self.target_status)
@@ -791,7 +791,7 @@ class LaunchPanel(QWidget):
     def _show_verdict(self, field_name: str, verdict: CheckResult) -> None:
         if field_name == "target":
             if verdict.ok:
-                self.target_status.setText(f"✓ {verdict.signature or verdict.target}")
+                self.target_status.setText(f"✓ {verdict.signature or verdict.target}: checked in a separate process")
             self.target_status.setVisible(verdict.ok)
             if self._checks:
                 self._show_checking()
