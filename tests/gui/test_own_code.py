@@ -148,3 +148,17 @@ def test_start_and_run_again_in_the_window_run_the_file_as_it_is_now(qtbot, wind
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert started.args[0].wait(60).results == ["v3"] * 4
     assert started.args[0].state is JobState.DONE
+
+
+def test_a_refused_target_is_checked_again_on_start(qtbot, fake_window, tmp_path):
+    task = tmp_path / "later.py"
+    task.write_text("def f(x):\n    return x\n")
+    panel = fake_window.launch_panel
+    _type_target(qtbot, panel, f"{task}:g")
+    panel.set_inputs_text("range:3")
+    panel.start()
+    qtbot.waitUntil(lambda: "has no function 'g'" in panel.error_text("target"), timeout=CHECK_WAIT_MS)
+    _rewrite(task, "def f(x):\n    return x\n\ndef g(x):\n    return -x\n")  # fixed, the field untouched
+    with qtbot.waitSignal(panel.launch_requested, timeout=CHECK_WAIT_MS) as launched:
+        panel.start()
+    assert launched.args[0].target.function == "g" and panel.errors() == {}

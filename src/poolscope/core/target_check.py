@@ -13,7 +13,8 @@ one that ends its process (``os._exit`` at import) ends only the check's process
 
 :class:`TargetCheck` never blocks in :meth:`~TargetCheck.poll`, so a GUI can poll it from a
 timer; :func:`check_target` waits for it. :func:`check_target_cached` reuses a good verdict while
-the user-code files the check loaded are unchanged on disk (one stat each).
+the user-code files the check loaded are unchanged on disk (one stat each); a refusal is never
+reused.
 """
 
 from __future__ import annotations
@@ -56,8 +57,11 @@ class CheckResult:
     files: Mapping[str, FileStamp] = dataclasses.field(default_factory=dict)
 
     def is_current(self) -> bool:
-        """Whether the files the check loaded are still as they were (False if it loaded none)."""
-        return bool(self.files) and stamp_files(self.files) == dict(self.files)
+        """Whether a good verdict still holds: the user-code files it loaded are unchanged.
+
+        A refusal is never current: what it lacked (a module, a function) may have appeared.
+        """
+        return self.ok and stamp_files(self.files) == dict(self.files)
 
 
 class TargetCheck:
@@ -173,7 +177,7 @@ def check_target_cached(target: Target, kwargs: Mapping[str, Any] | None = None,
         return known
     result = check_target(target, kwargs, timeout=timeout, initializer=initializer)
     with _cache_lock:
-        if result.ok and result.files:
+        if result.ok:
             _good[key] = result
         else:
             _good.pop(key, None)

@@ -364,6 +364,8 @@ class LaunchPanel(QWidget):
         self._check_delay.setSingleShot(True)
         self._check_delay.setInterval(CHECK_DELAY_MS)
         self._check_delay.timeout.connect(self.check_targets)
+        for edit in (self.target_edit, self.kwargs_edit, self.initializer_edit):
+            edit.textEdited.connect(self._checked_field_edited)
         self.target_edit.textChanged.connect(lambda _text: self._check_delay.start())
         self.kwargs_edit.textChanged.connect(lambda _text: self._check_delay.start())
         self.initializer_edit.textChanged.connect(lambda _text: self._check_delay.start())
@@ -751,6 +753,13 @@ class LaunchPanel(QWidget):
         if self._checks:
             self._show_checking()
             self._check_poll.start()
+
+    def _checked_field_edited(self, _text: str) -> None:
+        """The user changes what a pending Start would run: it no longer starts by itself."""
+        if self._start_pending:
+            self._start_pending = False
+            if self._checks:
+                self._show_checking()
 
     def cancel_checks(self) -> None:
         """Kill every check under way (the window is closing); a pending Start is dropped."""
