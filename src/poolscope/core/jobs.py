@@ -146,7 +146,7 @@ class JobSpec:
             kwargs_value = parse_kwargs(kwargs)
         else:
             kwargs_value = kwargs
-        spec = cls(
+        return cls(
             target=resolved,
             inputs=input_spec,
             kwargs=dict(kwargs_value),
@@ -158,7 +158,6 @@ class JobSpec:
             backend=backend.strip() if isinstance(backend, str) else backend,
             initializer=resolve_initializer(initializer),
         )
-        return spec
 
     def describe(self) -> str:
         return f"{self.target.text} over {self.inputs.text}"
