@@ -11,7 +11,6 @@ import pytest
 
 from poolscope.core.jobs import JobSpec, JobState, SpecError
 from poolscope.core.targets import parse_target
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -47,7 +46,9 @@ def test_running_a_file_target_does_not_change_where_modules_are_found(engine, t
 
 def test_the_cli_finds_a_module_of_the_folder_it_was_started_in(tmp_path):
     folder = _project(tmp_path)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    import poolscope
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(poolscope.__file__)))  # this poolscope
     entry = tmp_path / "bin" / "poolscope"  # as an installed console script: its folder is sys.path[0]
     entry.parent.mkdir()
     entry.write_text("import sys\nfrom poolscope.cli import main\nif __name__ == \"__main__\":\n    sys.exit(main())\n")
