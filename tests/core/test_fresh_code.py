@@ -73,3 +73,32 @@ def test_a_file_targets_sibling_module_runs_fresh(engine, tmp_path):
     assert _run(engine, f"{tmp_path}/task.py:f") == ["old"] * 4
     _write(tmp_path / "words.py", "WORD = 'new!'\n")
     assert _run(engine, f"{tmp_path}/task.py:f") == ["new!"] * 4
+
+
+def test_a_worker_whose_code_changed_unknown_to_the_engine_steps_aside(tmp_path):
+    """The engine can learn of a worker's files too late (its LOADED still in the pipe while the
+    next job is registered): the worker then finds the change itself and lets a fresh one run."""
+    import multiprocessing
+
+    from poolscope.core import worker as protocol
+
+    task = tmp_path / "race.py"
+    _write(task, "def f(x):\n    return 'v1'\n")
+    engine_end, worker_end = multiprocessing.Pipe()
+    loop = protocol._Worker(worker_end, lambda: None, report_loaded=True)
+    assert loop.set_up_job(1, parse_target(f"{task}:f"), {})
+    kind, files = engine_end.recv()
+    assert kind == protocol.MSG_LOADED and os.path.realpath(task) in files
+    _write(task, "def f(x):\n    return 'v2'\n")
+    assert not loop.set_up_job(2, parse_target(f"{task}:f"), {})
+    assert engine_end.recv() == (protocol.MSG_STALE, 2)
+
+
+def test_the_engine_reruns_a_stale_workers_tasks_on_a_fresh_one(engine, tmp_path):
+    task = tmp_path / "late.py"
+    _write(task, "import time\ndef f(x):\n    time.sleep(0.05)\n    return 'v1'\n")
+    assert _run(engine, f"{task}:f") == ["v1"] * 4
+    for slot in engine._workers:  # as if their LOADED had not arrived yet (the engine is idle now)
+        slot.loaded_files.clear()
+    _write(task, "import time\ndef f(x):\n    time.sleep(0.05)\n    return 'v2'\n")
+    assert _run(engine, f"{task}:f") == ["v2"] * 4

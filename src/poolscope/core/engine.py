@@ -585,7 +585,8 @@ class Engine:
         Called as a job is registered, before it is sent to any worker, so that every worker runs
         the job's code as it is on disk now. A stale worker finishes what it already holds (other
         jobs' chunks, with the code they started with), then exits and is started afresh; the
-        others are kept. One stat per distinct loaded file (see DESIGN.md for the cost).
+        others are kept. One stat per distinct loaded file (see DESIGN.md for the cost). A
+        worker whose LOADED had not arrived yet finds the change itself (MSG_STALE).
         """
         workers = [worker for worker in self._workers if worker.loaded_files and worker.stopping_reason is None]
         if not workers:
@@ -830,6 +831,8 @@ class Engine:
             self._emit(JobNotice(message[1], message[2], time.time()))
         elif kind == protocol.MSG_LOADED:
             worker.loaded_files.update(message[1])
+        elif kind == protocol.MSG_STALE and worker.stopping_reason is None:
+            worker.stopping_reason = "recycled"  # it exits; what it holds runs on its replacement
 
     def _handle_started(self, worker: _WorkerSlot, chunk_id: int) -> None:
         chunk = self._find_chunk(worker, chunk_id)

@@ -4,7 +4,7 @@ One duplex pipe connects each worker to the engine; nothing else is shared, so a
 is killed can hold no lock another process needs (the pipe is simply discarded).
 
     engine ──(JOB, CHUNK, CANCEL, FORGET, STOP)──▶ reader thread ──inbox──▶ main loop runs tasks
-    engine ◀──(READY, STARTED, REPORT, DROPPED, SETUP_FAILED, LOADED)── main loop, written synchronously
+    engine ◀──(READY, STARTED, REPORT, DROPPED, SETUP_FAILED, LOADED, STALE)── main loop, written synchronously
 
 The reader thread keeps the inbound pipe drained (so the engine never blocks writing to a busy
 worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), and ends the
@@ -52,6 +52,10 @@ MSG_NOTICE = "notice"  # (MSG_NOTICE, job_id, text): something the user should r
 # since its last LOADED, stamped when loaded (core/targets.py user_code_files). Sent after a job's
 # setup, before the job's first report; the engine replaces the worker when one of them changes.
 MSG_LOADED = "loaded"
+# (MSG_STALE, job_id): a file this worker loaded changed before it set up the job (a change the
+# engine had not heard of yet, see MSG_LOADED); the worker exits without running the job's tasks
+# and the engine runs them on a fresh worker.
+MSG_STALE = "stale"
 
 # A report carries the outcomes of the chunk's next len(values) tasks, in input order: values[i]
 # is read by statuses[i] (a bytes); statuses None means every one is STATUS_VALUE. That is the
@@ -136,6 +140,7 @@ class _Worker:
         self.report_loaded = report_loaded
         self.scanned_modules: set[str] = set()  # sys.modules names already looked at for MSG_LOADED
         self.modules_at_scan = -1  # len(sys.modules) at that look: a task that imports changes it
+        self.loaded_files: dict[str, tuple[int, int]] = {}  # what MSG_LOADED said: path -> (mtime_ns, size)
         # Outcomes of tasks finished since the last report (see MSG_REPORT): main thread only.
         self.values: list[Any] = []
         self.statuses: bytearray | None = None  # None while every outcome is STATUS_VALUE
@@ -167,7 +172,8 @@ class _Worker:
                 if self.report_loaded and len(sys.modules) != self.modules_at_scan:
                     self.report_loaded_files()  # a task imported a module: stamp it now, as loaded
             elif kind == MSG_JOB:
-                self.set_up_job(message[1], message[2], message[3], message[4])
+                if not self.set_up_job(message[1], message[2], message[3], message[4]):
+                    return  # stale code: a fresh worker takes over
             elif kind == MSG_FORGET:
                 self.jobs.pop(message[1], None)
                 self.failures.pop(message[1], None)
@@ -175,7 +181,14 @@ class _Worker:
             elif kind == MSG_STOP:
                 return
 
-    def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any], initializer: Any = None) -> None:
+    def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any], initializer: Any = None) -> bool:
+        """Load the job's target (and run its initializer); False if this worker's code is stale."""
+        if self.report_loaded and self.loaded_files:
+            from poolscope.core.targets import stamp_files
+
+            if stamp_files(self.loaded_files) != self.loaded_files:
+                self.conn.send((MSG_STALE, job_id))
+                return False
         try:
             function = target.load()
             if initializer is not None:
@@ -190,6 +203,7 @@ class _Worker:
             self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), format_traceback(exc)))
         if self.report_loaded:
             self.report_loaded_files()
+        return True
 
     def report_loaded_files(self) -> None:
         """Send the user-code files loaded since the last look (also those a task imported later)."""
@@ -201,6 +215,7 @@ class _Worker:
         self.modules_at_scan = len(sys.modules)
         files = user_code_files(modules[name] for name in names)
         if files:
+            self.loaded_files.update(files)
             self.conn.send((MSG_LOADED, files))
 
     def run_chunk(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any]) -> None:
