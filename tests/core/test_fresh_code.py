@@ -22,6 +22,14 @@ def _write(path, text):
         os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
 
 
+def _all_ready(engine, workers=2):
+    """Wait until every worker is ready, so that the first job reaches each of them."""
+    deadline = time.monotonic() + 30
+    while len(engine.worker_pids()) < workers and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(engine.worker_pids()) == workers
+
+
 def _run(engine, target, inputs="range:4"):
     summary = engine.submit(JobSpec.create(target, inputs, chunksize=1)).wait(60)
     assert summary.status is JobState.DONE, summary.errors
@@ -31,6 +39,7 @@ def _run(engine, target, inputs="range:4"):
 def test_an_edited_file_target_runs_its_new_code_in_every_worker(engine, tmp_path):
     task = tmp_path / "edit.py"
     _write(task, "import time\ndef f(x):\n    time.sleep(0.05)\n    return 'v1'\n")
+    _all_ready(engine)
     assert _run(engine, f"{task}:f") == ["v1"] * 4
     pids = set(engine.worker_pids())
 
@@ -55,6 +64,7 @@ def test_a_project_module_and_what_it_imports_run_fresh(engine, tmp_path):
 def test_a_worker_that_never_loaded_the_changed_file_is_kept(engine, tmp_path):
     task = tmp_path / "one.py"
     _write(task, "import os\ndef f(x):\n    return os.getpid()\n")
+    _all_ready(engine)
     [pid] = _run(engine, f"{task}:f", "json:[0]")  # one task: only one worker loads the file
     other = next(p for p in engine.worker_pids() if p != pid)
     _write(task, "import os\ndef f(x):\n    return -os.getpid()\n")
