@@ -31,6 +31,12 @@ JSON_RESULTS_LIMIT = 100_000
 JSON_RESULTS_BYTES = 64 * 1024 * 1024
 
 
+TARGET_RULE = ("Targets: package.module:function is imported from the folder poolscope was started in, then "
+               "sys.path (the same in every worker); path/to/file.py:function loads that file, whose folder is "
+               "searched only while it is imported. A target is checked in a separate process before anything "
+               "runs, and every job runs the code as it is on disk when it starts.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     job_flags = argparse.ArgumentParser(add_help=False)
     group = job_flags.add_argument_group("job")
@@ -56,13 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: start a local cluster)")
 
     parser = argparse.ArgumentParser(prog="poolscope", description="Run CPU-bound Python jobs on a process "
-                                     "pool you can watch, cancel and terminate.")
+                                     "pool you can watch, cancel and terminate.", epilog=TARGET_RULE)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = commands.add_parser("gui", parents=[job_flags], help="open the window (the default)")
     gui.add_argument("--run", metavar="TARGET", default=None, help="start this job in the window at once")
-    run = commands.add_parser("run", parents=[job_flags], help="run a job headless, progress on stderr")
+    run = commands.add_parser("run", parents=[job_flags], help="run a job headless, progress on stderr",
+                              epilog=TARGET_RULE)
     run.add_argument("target", metavar="TARGET", help="a built-in task (see 'poolscope tasks'), "
-                     "package.module:function or path/to/file.py:function")
+                     "package.module:function (imported from the current folder, then sys.path) or "
+                     "path/to/file.py:function")
     run.add_argument("--results", metavar="PATH", default=None,
                      help="write results as JSON Lines to PATH as tasks finish")
     run.add_argument("--json", action="store_true",

@@ -20,6 +20,7 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.jobs import JobSpec, JobState
+from poolscope.core.targets import parse_target
 from poolscope.tasks import BUILTIN_TASKS
 from tests.conftest import sample
 from tests.helpers.support import drain, wait_until
@@ -160,10 +161,11 @@ def test_event_counts_equal_the_summary(engine):
 
 def test_an_unstartable_target_fails_the_job_once(engine, tmp_path):
     module = tmp_path / "flaky_import.py"
-    # Importable here (the test's own process), but not in a worker process.
+    # It does not import in a worker process; given as a Target, it is taken as checked (as the
+    # window's form does after its check), so the engine meets the failure in the workers.
     module.write_text("import multiprocessing\nif multiprocessing.parent_process() is not None:\n"
                       "    raise RuntimeError('no licence server')\ndef f(x):\n    return x\n")
-    job = engine.submit(JobSpec.create(f"{module}:f", "range:20"))
+    job = engine.submit(JobSpec.create(parse_target(f"{module}:f"), "range:20"))
     summary = job.wait(30)
     assert summary.status is JobState.FAILED
     assert summary.done == 0

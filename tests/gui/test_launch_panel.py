@@ -11,6 +11,8 @@ from poolscope.core.jobs import JobSpec
 from poolscope.gui.widgets.launch_panel import FIELDS, functions_in_file
 from tests.conftest import SAMPLE_TASKS
 
+CHECK_WAIT_MS = 15_000  # a check in a child process takes ~0.15 s; the machine may be busy
+
 
 def _set(panel, **values):
     """Fill the form: keys are the panel's widget attribute names, or 'inputs' for a spec string."""
@@ -66,6 +68,7 @@ def test_each_bad_field_shows_its_message_and_creates_no_job(qtbot, fake_window,
     panel.set_builtin("sleep")
     _set(panel, **values)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.checking(), timeout=CHECK_WAIT_MS)  # user code is checked in a child process
     assert message in panel.error_text(field), panel.errors()
     assert set(panel.errors()) == {field}, panel.errors()
     assert fake_window.engine.submitted == []
@@ -81,6 +84,7 @@ def test_several_bad_fields_are_all_marked_and_fixing_them_clears_the_marks(qtbo
          retries_edit="r", max_tasks_edit="0", backend="dask", scheduler_edit="tcp://host:port",
          initializer_edit="nope:nope")
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.checking(), timeout=CHECK_WAIT_MS)
     assert set(panel.errors()) == set(FIELDS) - {"backend"}  # the backend is only wrong without Dask installed
     assert fake_window.engine.submitted == []
 
@@ -139,7 +143,8 @@ def test_custom_target_from_a_file_and_its_function_picker(qtbot, fake_window):
     panel.function_combo.activated.emit(names.index("square"))
     assert panel.target_edit.text() == f"{SAMPLE_TASKS}:square"
     _set(panel, inputs="range:4", kwargs_edit="")
-    panel.start()
+    with qtbot.waitSignal(panel.launch_requested, timeout=CHECK_WAIT_MS):
+        panel.start()
     assert panel.errors() == {}
     assert fake_window.engine.submitted[-1].target.function == "square"
 
@@ -152,6 +157,7 @@ def test_a_file_with_a_syntax_error_is_reported_on_the_target(qtbot, fake_window
     assert "syntax error" in panel.error_text("target")
     panel.target_edit.setText(f"{broken}:f")
     panel.start()
+    qtbot.waitUntil(lambda: not panel.checking(), timeout=CHECK_WAIT_MS)
     assert "syntax error" in panel.error_text("target")
     assert fake_window.engine.submitted == []
 
@@ -258,7 +264,7 @@ def test_the_form_shows_a_jobs_settings_and_starts_the_same_job(qtbot, fake_wind
     panel = fake_window.launch_panel
     panel.set_builtin("sleep")  # something else first
     panel.show_spec(spec)
-    with qtbot.waitSignal(panel.launch_requested, timeout=1000) as blocker:
+    with qtbot.waitSignal(panel.launch_requested, timeout=CHECK_WAIT_MS) as blocker:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     again = blocker.args[0]
     assert (again.target.text, again.inputs.text, dict(again.kwargs), again.chunksize, again.timeout, again.retries,

@@ -65,6 +65,7 @@ from poolscope.core.inputs import InputReader
 from poolscope.core.jobs import JobSpec, JobState, JobSummary, SpecError, TaskError, write_results
 from poolscope.core.processes import signal_name
 from poolscope.core.results import ResultStore
+from poolscope.core.targets import FileStamp, stamp_files
 
 TARGET_CHUNK_SECONDS = 0.05  # an automatic chunk runs about this long: fair, responsive, cheap
 MAX_CHUNK = 20_000  # tasks in one chunk at most
@@ -140,6 +141,9 @@ class _WorkerSlot:
     job_tasks_done: collections.Counter[int] = field(default_factory=collections.Counter)
     job_tasks_sent: collections.Counter[int] = field(default_factory=collections.Counter)  # for max_tasks_per_worker
     task_progress: float | None = None
+    # Files of user code the worker process loaded, stamped when loaded (MSG_LOADED; see
+    # _replace_workers_with_stale_code). Written by the engine thread.
+    loaded_files: dict[str, FileStamp] = field(default_factory=dict)
 
 
 class JobRecord:
@@ -556,6 +560,7 @@ class Engine:
                 self._start_backend_for_caller(*command[1:])
 
     def _register(self, record: JobRecord) -> None:
+        self._replace_workers_with_stale_code()
         record.inputs = record.spec.inputs.open()
         record.results.on_spill_error = lambda reason: self._emit(JobNotice(
             record.id, f"results are kept in memory from now on: the temporary file for them could not be "
@@ -573,6 +578,24 @@ class Engine:
         record.workers = backend.slot_count()
         if self._stopping and self._stop_mode != "wait":
             self._cancel(record.id) if self._stop_mode == "cancel" else self._terminate(record.id)
+
+    def _replace_workers_with_stale_code(self) -> None:
+        """Replace each worker that loaded a file of user code that has changed on disk since.
+
+        Called as a job is registered, before it is sent to any worker, so that every worker runs
+        the job's code as it is on disk now. A stale worker finishes what it already holds (other
+        jobs' chunks, with the code they started with), then exits and is started afresh; the
+        others are kept. One stat per distinct loaded file (see DESIGN.md for the cost). A
+        worker whose LOADED had not arrived yet finds the change itself (MSG_STALE).
+        """
+        workers = [worker for worker in self._workers if worker.loaded_files and worker.stopping_reason is None]
+        if not workers:
+            return
+        now = stamp_files({path for worker in workers for path in worker.loaded_files})
+        for worker in workers:
+            if any(now[path] != stamp for path, stamp in worker.loaded_files.items()):
+                worker.stopping_reason = "recycled"  # its outstanding chunks are requeued if it holds any
+                self._send(worker, (protocol.MSG_STOP,))
 
     def _cancel(self, job_id: int) -> None:
         record = self._jobs.get(job_id)
@@ -806,6 +829,10 @@ class Engine:
             self._handle_setup_failed(worker, *message[1:])
         elif kind == protocol.MSG_NOTICE:
             self._emit(JobNotice(message[1], message[2], time.time()))
+        elif kind == protocol.MSG_LOADED:
+            worker.loaded_files.update(message[1])
+        elif kind == protocol.MSG_STALE and worker.stopping_reason is None:
+            worker.stopping_reason = "recycled"  # it exits; what it holds runs on its replacement
 
     def _handle_started(self, worker: _WorkerSlot, chunk_id: int) -> None:
         chunk = self._find_chunk(worker, chunk_id)

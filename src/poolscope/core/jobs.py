@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from poolscope.core.errors import SpecError
 from poolscope.core.inputs import InputSpec, parse_inputs
-from poolscope.core.targets import Target, resolve_target
+from poolscope.core.targets import Target, parse_target, resolve_target
 
 __all__ = ["JobSpec", "JobState", "JobSummary", "SpecError", "TaskError"]
 
@@ -119,10 +119,18 @@ class JobSpec:
         ``target``: a built-in name, ``package.module:function``, ``path/file.py:function``, or a
         top-level function. ``inputs``: a spec string (``range:10``, ``json:[1,2]``,
         ``file:PATH``) or any iterable; empty means the built-in task's default inputs.
+        A target of the user's own code given as text is imported in a child process with a time
+        limit (core/target_check.py), never here; a :class:`Target` given is taken as checked.
         ``initializer``: ``package.module:function``, ``path/file.py:function`` or a top-level
         function, called once in each worker before the job's first task; empty: none.
         """
-        resolved = resolve_target(target) if not isinstance(target, Target) else target
+        resolved = parse_target(target) if not isinstance(target, Target) else target
+        if not isinstance(target, Target):  # a Target given is taken as checked (e.g. by the launch panel)
+            try:  # the target is checked first, with the keyword arguments if they parse
+                names = kwargs if isinstance(kwargs, Mapping) else parse_kwargs(kwargs) if kwargs else None
+            except SpecError:
+                names = None
+            resolve_target(target if callable(target) and not isinstance(target, str) else resolved, names)
         if isinstance(inputs, InputSpec):
             input_spec = inputs
         elif isinstance(inputs, str):
@@ -162,7 +170,7 @@ def resolve_initializer(initializer: str | Callable[..., Any] | Target | None) -
     if isinstance(initializer, str) and not initializer.strip():
         return None
     try:
-        return resolve_target(initializer)
+        return resolve_target(initializer, initializer=True)
     except SpecError as exc:  # the same checks as a target's, said of this field
         raise SpecError("initializer", exc.message) from None
 

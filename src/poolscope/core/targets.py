@@ -1,25 +1,45 @@
 """Resolve what a job runs: a built-in task name, ``package.module:function`` or ``file.py:function``.
 
-A target is resolved where the job is submitted, so that a typo, a missing module or a
-non-callable is reported (as :class:`SpecError` naming ``target``) before anything runs; each
-worker then resolves the same text again with :meth:`Target.load`.
+Where a target is looked up is one rule, the same in the check, the engine, the CLI and every
+worker (and written down in the README and ``poolscope run --help``):
+
+- ``module:function`` is imported from the *project folder*, the current working directory when
+  poolscope started (:data:`PROJECT_DIR`), and then from ``sys.path``. The folder travels with
+  the :class:`Target` (``root``), so a worker or a check process uses the submitter's folder.
+- ``path/to/file.py:function`` is loaded from that file under a name of its own; its folder is
+  searched first while the file runs at import (so ``import helper`` of a sibling works) and is
+  taken off ``sys.path`` afterwards: loading a file never changes where other targets are found.
+
+User code never runs in the caller's process to check a target: :func:`resolve_target` parses
+it here and imports it in a child process with a time limit (core/target_check.py). Workers
+import it with :meth:`Target.load`; :func:`user_code_files` says which files of the user's
+own code a process has loaded, so the engine can replace a worker whose code changed on disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
 import os
+import site
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from poolscope.core.errors import SpecError
 
 FIELD = "target"
+
+#: The project folder: where ``module:function`` is looked up first. The working directory when
+#: poolscope was imported in the process that parses targets (the window, the CLI, a script).
+PROJECT_DIR = os.getcwd()
+
+#: A loaded file's identity for "has it changed on disk": (st_mtime_ns, st_size).
+FileStamp = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,12 @@ class Target:
     description: str = ""
     default_inputs: str = ""
     default_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    root: str = ""  # kind "module": the project folder it is looked up in first ("" for none)
+
+    @property
+    def is_user_code(self) -> bool:
+        """Whether loading it may run the user's code (anything but a built-in task)."""
+        return self.kind != "builtin"
 
     @property
     def short_name(self) -> str:
@@ -40,7 +66,10 @@ class Target:
 
     def load(self) -> Callable[..., Any]:
         """Import the module and return the callable, or raise :class:`SpecError` saying why not."""
-        module = _load_file_module(self.text, self.module) if self.kind == "file" else _import_module(self.text, self.module)
+        if self.kind == "file":
+            module = _load_file_module(self.text, self.module)
+        else:
+            module = _import_module(self.text, self.module, self.root)
         value: Any = module
         for part in self.function.split("."):
             try:
@@ -53,10 +82,23 @@ class Target:
         return value
 
 
-def resolve_target(target: str | Callable[..., Any]) -> Target:
-    """Check that ``target`` names a callable and return it as a :class:`Target`."""
-    resolved = parse_target(target)
-    resolved.load()
+def resolve_target(target: str | Callable[..., Any] | Target, kwargs: Mapping[str, Any] | None = None, *,
+                   initializer: bool = False) -> Target:
+    """Check that ``target`` names a callable (taking ``kwargs``) and return it as a :class:`Target`.
+
+    User code is imported in a child process with a time limit, never here (see
+    core/target_check.py); a built-in is only looked up by name; a function passed as a value is
+    already imported. ``initializer``: it is called with no arguments (else with one input and
+    ``kwargs``). Raises :class:`SpecError` naming ``target`` (or ``kwargs``).
+    """
+    resolved = target if isinstance(target, Target) else parse_target(target)
+    if resolved.kind == "builtin" or callable(target) and not isinstance(target, str):
+        return resolved
+    from poolscope.core.target_check import check_target_cached
+
+    verdict = check_target_cached(resolved, kwargs, initializer=initializer)
+    if not verdict.ok:
+        raise SpecError(verdict.field, verdict.message)
     return resolved
 
 
@@ -81,7 +123,7 @@ def parse_target(target: str | Callable[..., Any]) -> Target:
         if not os.path.isfile(path):
             raise SpecError(FIELD, f"{text!r}: {left!r} is not a file")
         return Target(text=text, kind="file", module=path, function=function)
-    return Target(text=text, kind="module", module=left, function=function)
+    return Target(text=text, kind="module", module=left, function=function, root=PROJECT_DIR)
 
 
 def _builtin(name: str) -> Target:
@@ -103,10 +145,12 @@ def _target_of_callable(fn: Callable[..., Any]) -> Target:
     if not module or not qualname or "<" in qualname:
         raise SpecError(FIELD, f"{fn!r} must be a top-level function of an importable module "
                                "(workers import it by name; lambdas and nested functions cannot be)")
-    return Target(text=f"{module}:{qualname}", kind="module", module=module, function=qualname)
+    return Target(text=f"{module}:{qualname}", kind="module", module=module, function=qualname, root=PROJECT_DIR)
 
 
-def _import_module(text: str, name: str) -> Any:
+def _import_module(text: str, name: str, root: str = "") -> Any:
+    if root and (not sys.path or sys.path[0] != root):
+        sys.path.insert(0, root)  # the lookup rule: the project folder first, then sys.path
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
@@ -136,9 +180,9 @@ def _load_file_module(text: str, path: str) -> Any:
         raise SpecError(FIELD, f"{text!r}: {path!r} is not a Python file")
     module = importlib.util.module_from_spec(spec)
     directory = os.path.dirname(path)
-    if directory not in sys.path:
-        sys.path.append(directory)  # so the file can import its siblings
+    already = set(sys.modules)
     sys.modules[name] = module
+    sys.path.insert(0, directory)  # while it runs, so that the file can import its siblings
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
@@ -149,7 +193,88 @@ def _load_file_module(text: str, path: str) -> Any:
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise SpecError(FIELD, f"{text!r}: running {os.path.basename(path)} failed: {_describe(exc)}") from None
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(directory)  # the first occurrence: the one put there above
+        _forget_siblings(directory, already)
     return module
+
+
+def _forget_siblings(directory: str, already: set[str]) -> None:
+    """Take the modules a file target imported from its own folder out of ``sys.modules``.
+
+    The file keeps them (its globals hold them); but ``module:function`` of a later job must be
+    found by the rule alone, not because some file job in this process happened to import it.
+    """
+    if directory in sys.path:
+        return  # the folder is on the path anyway: its modules are found by the rule
+    folder = os.path.join(os.path.realpath(directory), "")
+    for name in [name for name in sys.modules if name not in already and not name.startswith("poolscope_file_")]:
+        filename = getattr(sys.modules[name], "__file__", None)
+        if isinstance(filename, str) and os.path.realpath(filename).startswith(folder):
+            SIBLING_MODULES[f"{folder}{name}"] = sys.modules.pop(name)
+
+
+#: The modules file targets imported from their folders and :func:`_forget_siblings` took out of
+#: ``sys.modules``, by folder + name: still user code this process runs (see user_code_files).
+SIBLING_MODULES: dict[str, Any] = {}
+
+
+def loaded_modules() -> dict[str, Any]:
+    """Every module this process has loaded: ``sys.modules`` and the file targets' siblings."""
+    modules = dict(sys.modules)
+    modules.update(SIBLING_MODULES)
+    return modules
+
+
+def _library_folders() -> tuple[str, ...]:
+    """Folders whose modules are not the user's own code: the stdlib, site-packages, poolscope."""
+    folders = {os.path.dirname(os.__file__)}  # the stdlib (sysconfig would say so too, ten times slower)
+    with contextlib.suppress(AttributeError):
+        folders.update(site.getsitepackages())
+    with contextlib.suppress(AttributeError):
+        folders.add(site.getusersitepackages())
+    folders.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the poolscope package
+    folders = {folder for folder in folders if folder}
+    # Each as written and as resolved: most module files then match without resolving their path.
+    return tuple({os.path.join(form, "") for folder in folders for form in (folder, os.path.realpath(folder))})
+
+
+_LIBRARY_FOLDERS: tuple[str, ...] | None = None
+
+
+def user_code_files(modules: Iterable[Any]) -> dict[str, FileStamp]:
+    """The files of the user's own code among ``modules``, with their stamps as on disk now.
+
+    User code is any module loaded from a file outside the stdlib, site-packages and poolscope
+    itself: a file target, a project module, a package of one's own installed in editable mode.
+    """
+    global _LIBRARY_FOLDERS
+    if _LIBRARY_FOLDERS is None:
+        _LIBRARY_FOLDERS = _library_folders()
+    paths = set()
+    for module in modules:
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str) or not filename.endswith(".py"):
+            continue  # built in, a namespace package, or compiled code (its source is not what runs)
+        if filename.startswith(_LIBRARY_FOLDERS):
+            continue  # the common case, decided without a system call
+        path = os.path.realpath(filename)
+        if not path.startswith(_LIBRARY_FOLDERS):
+            paths.add(path)
+    return stamp_files(paths)
+
+
+def stamp_files(paths: Iterable[str]) -> dict[str, FileStamp]:
+    """``path -> (mtime_ns, size)`` as on disk now; a missing file is stamped (-1, -1)."""
+    stamps = {}
+    for path in paths:
+        try:
+            info = os.stat(path)
+            stamps[path] = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamps[path] = (-1, -1)
+    return stamps
 
 
 def _describe(exc: BaseException) -> str:

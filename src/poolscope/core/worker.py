@@ -4,7 +4,7 @@ One duplex pipe connects each worker to the engine; nothing else is shared, so a
 is killed can hold no lock another process needs (the pipe is simply discarded).
 
     engine ──(JOB, CHUNK, CANCEL, FORGET, STOP)──▶ reader thread ──inbox──▶ main loop runs tasks
-    engine ◀──(READY, STARTED, REPORT, DROPPED, SETUP_FAILED)──── main loop, written synchronously
+    engine ◀──(READY, STARTED, REPORT, DROPPED, SETUP_FAILED, LOADED, STALE)── main loop, written synchronously
 
 The reader thread keeps the inbound pipe drained (so the engine never blocks writing to a busy
 worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), and ends the
@@ -48,6 +48,14 @@ MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, statuses | None, values | Pickle
 MSG_DROPPED = "dropped"  # (MSG_DROPPED, chunk_id): a chunk of a cancelled job, not run
 MSG_SETUP_FAILED = "setup_failed"  # (MSG_SETUP_FAILED, job_id, type, message, traceback)
 MSG_NOTICE = "notice"  # (MSG_NOTICE, job_id, text): something the user should read
+# (MSG_LOADED, {path: (mtime_ns, size)}): files of the user's own code this worker process loaded
+# since its last LOADED, stamped when loaded (core/targets.py user_code_files). Sent after a job's
+# setup, before the job's first report; the engine replaces the worker when one of them changes.
+MSG_LOADED = "loaded"
+# (MSG_STALE, job_id): a file this worker loaded changed before it set up the job (a change the
+# engine had not heard of yet, see MSG_LOADED); the worker exits without running the job's tasks
+# and the engine runs them on a fresh worker.
+MSG_STALE = "stale"
 
 # A report carries the outcomes of the chunk's next len(values) tasks, in input order: values[i]
 # is read by statuses[i] (a bytes); statuses None means every one is STATUS_VALUE. That is the
@@ -120,13 +128,19 @@ class _TaskContext:
 class _Worker:
     """State of the worker loop. Lives in the worker process only."""
 
-    def __init__(self, conn: Connection, on_engine_gone: Callable[[], None]) -> None:
+    def __init__(self, conn: Connection, on_engine_gone: Callable[[], None], *, report_loaded: bool = False) -> None:
         self.conn = conn  # our end of the pipe to the engine; written only by the main thread
         self.on_engine_gone = on_engine_gone
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()  # filled by the reader thread
         self.cancelled_jobs: set[int] = set()  # job ids; added to by the reader thread
         self.jobs: dict[int, Callable[[Any], Any] | BaseException] = {}  # the target, kwargs bound
         self.failures: dict[int, int] = {}  # job id -> its tasks that raised here
+        # A worker process says which files of user code it loaded (MSG_LOADED); a thread slot
+        # shares its process's modules and cannot be replaced for fresh code, so it does not.
+        self.report_loaded = report_loaded
+        self.scanned_modules: set[str] = set()  # sys.modules names already looked at for MSG_LOADED
+        self.modules_at_scan = -1  # len(sys.modules) at that look: a task that imports changes it
+        self.loaded_files: dict[str, tuple[int, int]] = {}  # what MSG_LOADED said: path -> (mtime_ns, size)
         # Outcomes of tasks finished since the last report (see MSG_REPORT): main thread only.
         self.values: list[Any] = []
         self.statuses: bytearray | None = None  # None while every outcome is STATUS_VALUE
@@ -157,8 +171,11 @@ class _Worker:
             kind = message[0]
             if kind == MSG_CHUNK:
                 self.run_chunk(message[1], message[2], message[3], message[4])
+                if self.report_loaded and len(sys.modules) != self.modules_at_scan:
+                    self.report_loaded_files()  # a task imported a module: stamp it now, as loaded
             elif kind == MSG_JOB:
-                self.set_up_job(message[1], message[2], message[3], message[4])
+                if not self.set_up_job(message[1], message[2], message[3], message[4]):
+                    return  # stale code: a fresh worker takes over
             elif kind == MSG_FORGET:
                 if self.leftovers is not None:
                     self.leftovers.end(message[1])
@@ -168,7 +185,14 @@ class _Worker:
             elif kind == MSG_STOP:
                 return
 
-    def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any], initializer: Any = None) -> None:
+    def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any], initializer: Any = None) -> bool:
+        """Load the job's target (and run its initializer); False if this worker's code is stale."""
+        if self.report_loaded and self.loaded_files:
+            from poolscope.core.targets import stamp_files
+
+            if stamp_files(self.loaded_files) != self.loaded_files:
+                self.conn.send((MSG_STALE, job_id))
+                return False
         try:
             function = target.load()
             if initializer is not None:
@@ -181,6 +205,22 @@ class _Worker:
         except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
             self.jobs[job_id] = exc
             self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), format_traceback(exc)))
+        if self.report_loaded:
+            self.report_loaded_files()
+        return True
+
+    def report_loaded_files(self) -> None:
+        """Send the user-code files loaded since the last look (also those a task imported later)."""
+        from poolscope.core.targets import loaded_modules, user_code_files
+
+        modules = loaded_modules()
+        names = [name for name in modules if name not in self.scanned_modules]
+        self.scanned_modules.update(names)
+        self.modules_at_scan = len(sys.modules)
+        files = user_code_files(modules[name] for name in names)
+        if files:
+            self.loaded_files.update(files)
+            self.conn.send((MSG_LOADED, files))
 
     def run_chunk(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any]) -> None:
         if job_id in self.cancelled_jobs:
@@ -430,7 +470,7 @@ def worker_main(conn: Connection, parent_pid: int | None, nice: int) -> None:
             os.nice(nice)
         except OSError:
             pass
-    worker = _Worker(conn, _exit_with_process_group)
+    worker = _Worker(conn, _exit_with_process_group, report_loaded=True)
     worker.leftovers = _JobProcesses()
     threading.Thread(target=worker.read_forever, name="poolscope-worker-reader", daemon=True).start()
     worker.serve()

@@ -4,6 +4,15 @@ Every field is checked with the core's own parsers (the ones the CLI uses) when 
 pressed; each bad field gets the core's message right under it and no job is created. A good
 form emits ``launch_requested`` with a validated :class:`JobSpec`.
 
+A target of the user's own code (and an initializer) is never imported here: it is checked in a
+child process with a time limit (core/target_check.py), polled from a timer, as it is typed and
+again on Start if its files changed since; the line under the target says a check is under way,
+then its verdict. Start waits for that verdict and then starts the job. A newer check kills the
+one it supersedes; closing the window kills any still running.
+
+A target of one's own starts from neutral settings, or from the ones last started with it; it
+never inherits a built-in's inputs and keyword arguments.
+
 Where a job runs is part of the form: local processes (default), threads, or a Dask cluster at
 a scheduler address (empty: a local cluster). The window decides whether an address can be used
 by its engine (:meth:`LaunchPanel.set_scheduler_check`); the panel shows its answer inline.
@@ -18,7 +27,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -37,7 +54,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poolscope.core.backends import DASK, DASK_INSTALL_HINT, PROCESSES, THREADS, dask_available
+from poolscope.core.backends import (
+    DASK,
+    DASK_INSTALL_HINT,
+    PROCESSES,
+    THREADS,
+    dask_available,
+)
 from poolscope.core.errors import SpecError
 from poolscope.core.inputs import KINDS, parse_inputs
 from poolscope.core.jobs import (
@@ -47,9 +70,9 @@ from poolscope.core.jobs import (
     parse_kwargs,
     parse_optional_int,
     parse_optional_number,
-    resolve_initializer,
 )
-from poolscope.core.targets import resolve_target
+from poolscope.core.target_check import CHECK_TIMEOUT, CheckResult, TargetCheck
+from poolscope.core.targets import Target, parse_target
 
 __all__ = ["BACKEND_CHOICES", "LaunchPanel", "functions_in_file", "parse_scheduler_address"]
 
@@ -75,6 +98,15 @@ _HOST = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 _IPV6 = re.compile(r"^\[[0-9A-Fa-f:.]+\]$")
 
 _INPUT_KIND_LABELS = ("Range", "JSON list", "File of inputs")  # the pages of the inputs stack: KINDS, in order
+
+CHECK_POLL_MS = 50  # how often a running check is asked for its verdict (never blocks)
+CHECK_DELAY_MS = 400  # a check starts once typing has paused this long
+CHECKED_FIELDS = ("target", "initializer")  # fields that may name user code, checked in a child process
+# What "neutral" is for a target of one's own: the form's settings with no built-in's defaults.
+_NEUTRAL = {"input_kind": 0, "range_start": "0", "range_stop": "", "range_step": "1", "json_inputs": "",
+            "inputs_file": "", "kwargs": "", "chunksize": "", "timeout": "", "retries": "0",
+            "max_tasks_per_worker": "", "initializer": ""}
+MAX_REMEMBERED_TARGETS = 50  # own targets whose last settings are kept
 
 _ERROR_STYLE = "QLineEdit { border: 1px solid #b91c1c; border-radius: 2px; padding: 1px; }"
 _COMBO_ERROR_STYLE = "QComboBox { border: 1px solid #b91c1c; border-radius: 2px; padding: 1px 4px; }"
@@ -195,6 +227,13 @@ class LaunchPanel(QWidget):
         task_layout.addWidget(self.function_combo)
         self._target_file: str | None = None  # the file whose functions function_combo lists
         task_layout.addWidget(self._error_label("target", self.target_edit))
+        self.target_status = QLabel()  # a check under way, or the good verdict (the function's signature)
+        self.target_status.setObjectName("target_status")
+        self.target_status.setWordWrap(True)
+        self.target_status.setStyleSheet("font-style: italic;")  # the text colour: readable on any palette
+        self.target_status.setVisible(False)
+        self.target_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        task_layout.addWidget(self.target_status)
         layout.addWidget(task_box)
 
         # -- inputs ---------------------------------------------------------------------------
@@ -313,6 +352,32 @@ class LaunchPanel(QWidget):
                      self.timeout_edit, self.retries_edit, self.max_tasks_edit, self.initializer_edit):
             edit.returnPressed.connect(self.start)
 
+        # -- checks of user code, in child processes -------------------------------------------
+        self._checks: dict[str, tuple[tuple[Any, ...], TargetCheck]] = {}  # field -> (its key, the check under way)
+        self._verdicts: dict[str, tuple[tuple[Any, ...], CheckResult]] = {}  # field -> (key, the latest verdict)
+        self._start_pending = False  # Start was pressed while a check ran: start when it passes
+        self.check_timeout = CHECK_TIMEOUT  # seconds a check may take before it is killed and refused
+        self._check_poll = QTimer(self)
+        self._check_poll.setInterval(CHECK_POLL_MS)
+        self._check_poll.timeout.connect(self._poll_checks)
+        self._check_delay = QTimer(self)
+        self._check_delay.setSingleShot(True)
+        self._check_delay.setInterval(CHECK_DELAY_MS)
+        self._check_delay.timeout.connect(self.check_targets)
+        for edit in (self.target_edit, self.kwargs_edit, self.initializer_edit):
+            edit.textEdited.connect(self._checked_field_edited)
+        self.target_edit.textChanged.connect(lambda _text: self._check_delay.start())
+        self.kwargs_edit.textChanged.connect(lambda _text: self._check_delay.start())
+        self.initializer_edit.textChanged.connect(lambda _text: self._check_delay.start())
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.cancel_checks)
+        self._watched_window: QObject | None = None  # the top-level window whose closing ends our checks
+        # The form's settings came from this target (a built-in's defaults, or an own target's
+        # last ones); None: typed by hand. Own targets' last settings, by target text.
+        self._settings_from: str | None = None
+        self._remembered: dict[str, dict[str, Any]] = {}
+
         if self.builtin_list.count():
             self.builtin_list.setCurrentRow(0)
         self._backend_chosen(self.backend_combo.currentIndex())
@@ -416,7 +481,9 @@ class LaunchPanel(QWidget):
         self.set_inputs_text(task.default_inputs)
         self.kwargs_edit.setText(json.dumps(task.default_kwargs) if task.default_kwargs else "")
         self.kwargs_edit.setCursorPosition(0)  # show the start of a long object
+        self._settings_from = task.name
         self.show_errors({})
+        self.check_targets()  # a built-in needs no check: this ends one under way, and its status
 
     def _target_typed(self, text: str) -> None:
         name = text.strip()
@@ -428,9 +495,38 @@ class LaunchPanel(QWidget):
             self.builtin_list.setCurrentRow(-1)
             self.builtin_list.blockSignals(False)
             self.description.setText("Your own function: module:function or path/to/file.py:function")
+            self._own_target_settings(name)
         if self._target_file is not None and not text.startswith(self._target_file + ":"):
             self.function_combo.setVisible(False)
             self._target_file = None
+
+    def _own_target_settings(self, target: str) -> None:
+        """The form shows a target of one's own: its last settings, or neutral ones instead of a
+        built-in's (a built-in's inputs and keyword arguments are not for another function)."""
+        if target in self._remembered and self._settings_from != target:
+            self._apply_settings(self._remembered[target])
+            self._settings_from = target
+        elif self._settings_from in self._builtins:
+            self._apply_settings(_NEUTRAL)
+            self._settings_from = None
+
+    def _apply_settings(self, values: dict[str, Any]) -> None:
+        for key, edit in self._setting_edits().items():
+            if key in values and values[key] is not None:
+                edit.setText(str(values[key]))
+        try:
+            self.input_kind.setCurrentIndex(max(0, min(2, int(values.get("input_kind", 0)))))
+        except (TypeError, ValueError):
+            pass
+        for name in ("inputs", "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker", "initializer"):
+            self._set_error(name, "")
+
+    def _setting_edits(self) -> dict[str, QLineEdit]:
+        """The text fields of the form's settings (not the target, backend or scheduler), by key."""
+        return {"range_start": self.range_start, "range_stop": self.range_stop, "range_step": self.range_step,
+                "json_inputs": self.json_edit, "inputs_file": self.inputs_file_edit, "kwargs": self.kwargs_edit,
+                "chunksize": self.chunksize_edit, "timeout": self.timeout_edit, "retries": self.retries_edit,
+                "max_tasks_per_worker": self.max_tasks_edit, "initializer": self.initializer_edit}
 
     def _browse_target(self) -> None:
         start = os.path.dirname(self._target_file) if self._target_file else os.getcwd()
@@ -457,11 +553,13 @@ class LaunchPanel(QWidget):
         self.description.setText(f"Functions of {os.path.basename(path)}" if names
                                  else f"{os.path.basename(path)} defines no top-level function")
         self.target_edit.setText(f"{path}:{names[0] if names else ''}")
+        self._own_target_settings(self.target_edit.text())
         self.show_errors({})
 
     def _function_chosen(self, index: int) -> None:
         if self._target_file is not None and index >= 0:
             self.target_edit.setText(f"{self._target_file}:{self.function_combo.itemText(index)}")
+            self._own_target_settings(self.target_edit.text())
 
     def _browse_inputs(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a file of inputs", os.getcwd(), "All files (*)")
@@ -501,6 +599,8 @@ class LaunchPanel(QWidget):
         self.retries_edit.setText(str(spec.retries))
         self.initializer_edit.setText(spec.initializer.text if spec.initializer is not None else "")
         self.set_backend(spec.backend)
+        self._settings_from = target
+        self.check_targets()
 
     def inputs_text(self) -> str:
         """The input spec the form describes (raises SpecError for a range with no stop)."""
@@ -519,8 +619,14 @@ class LaunchPanel(QWidget):
 
     # -- starting --------------------------------------------------------------------------------
 
-    def build_spec(self) -> JobSpec | None:
-        """Check every field; show each problem next to its field; the spec if all are good."""
+    def build_spec(self, *, fresh_only: bool = True) -> JobSpec | None:
+        """Check every field; show each problem next to its field; the spec if all are good.
+
+        A target of user code (or an initializer) is judged by its check's verdict, never by
+        importing it here. Without a verdict for what the form says now (or, with ``fresh_only``,
+        when a file it loaded has changed since), a check starts and the spec is None until it
+        ends (:meth:`checking`).
+        """
         errors: dict[str, str] = {}
 
         def check(call: Any, *args: Any) -> Any:
@@ -530,8 +636,28 @@ class LaunchPanel(QWidget):
                 errors.setdefault(exc.field, exc.message)
                 return None
 
-        target = self.target_edit.text().strip()
-        check(resolve_target, target)
+        targets: dict[str, Target | None] = {}
+        waiting = False
+        for field_name in CHECKED_FIELDS:
+            text = self._checked_text(field_name)
+            if field_name == "initializer" and not text:
+                targets[field_name] = None
+                continue
+            try:
+                target = parse_target(text)
+            except SpecError as exc:
+                errors.setdefault(field_name, exc.message)
+                continue
+            if not target.is_user_code:
+                targets[field_name] = target
+                continue
+            verdict = self._verdict(field_name, fresh_only=fresh_only)
+            if verdict is None:
+                waiting = True
+            elif verdict.ok:
+                targets[field_name] = target
+            else:
+                errors.setdefault(self._verdict_field(field_name, verdict), verdict.message)
         inputs = check(self.inputs_text)
         if inputs is not None:
             check(parse_inputs, inputs)
@@ -548,18 +674,19 @@ class LaunchPanel(QWidget):
         check(parse_optional_number, "timeout", self.timeout_edit.text())
         check(parse_int, "retries", self.retries_edit.text().strip() or "0")
         check(parse_optional_int, "max_tasks_per_worker", self.max_tasks_edit.text())
-        check(resolve_initializer, self.initializer_edit.text())
         spec = None
-        if not errors:
+        if waiting:
+            self.check_targets(fresh_only=fresh_only)
+        elif not errors:
             spec = check(lambda: JobSpec.create(
-                target, inputs,
+                targets["target"], inputs,
                 kwargs=self.kwargs_edit.text(),
                 chunksize=self.chunksize_edit.text(),
                 timeout=self.timeout_edit.text(),
                 retries=self.retries_edit.text().strip() or "0",
                 max_tasks_per_worker=self.max_tasks_edit.text(),
                 backend=backend,
-                initializer=self.initializer_edit.text(),
+                initializer=targets["initializer"],
             ))
         shown: dict[str, str] = {}
         for field_name, message in errors.items():
@@ -571,10 +698,168 @@ class LaunchPanel(QWidget):
         return spec
 
     def start(self) -> None:
-        """Start pressed: emit launch_requested with the job, or mark what is wrong."""
-        spec = self.build_spec()
+        """Start pressed: emit launch_requested with the job, or mark what is wrong.
+
+        If a target has to be checked first, the job starts when its check passes.
+        """
+        self._start_pending = False
+        self._launch(fresh_only=True)
+
+    def _launch(self, *, fresh_only: bool) -> None:
+        spec = self.build_spec(fresh_only=fresh_only)
         if spec is not None:
+            if spec.target.is_user_code:
+                self._remember(spec.target.text)
             self.launch_requested.emit(spec)
+        elif self.checking() and not self.errors():
+            self._start_pending = True
+            self._show_checking()
+
+    # -- checking user code (in child processes) ----------------------------------------------
+
+    def checking(self) -> bool:
+        """Whether a check of the target or the initializer is under way."""
+        return bool(self._checks)
+
+    def check_targets(self, *, fresh_only: bool = False) -> None:
+        """Start a check of each field naming user code that has no verdict for what it says now.
+
+        A check under way for something else is killed; a field that names no user code (a
+        built-in, nothing, or a typo that does not parse) has its check and status taken away.
+        """
+        for field_name in CHECKED_FIELDS:
+            text = self._checked_text(field_name)
+            try:
+                target: Target | None = parse_target(text) if text else None
+            except SpecError:
+                target = None  # said on Start: not while it is being typed
+            if target is None or not target.is_user_code:
+                self._cancel_check(field_name)
+                self._verdicts.pop(field_name, None)
+                if field_name == "target":
+                    self.target_status.setVisible(False)
+                continue
+            key = self._check_key(field_name)
+            running = self._checks.get(field_name)
+            if running is not None and running[0] == key:
+                continue
+            if self._verdict(field_name, fresh_only=fresh_only) is not None:
+                continue
+            self._cancel_check(field_name)
+            kwargs = self._kwargs_or_none() if field_name == "target" else None
+            check = TargetCheck(target, kwargs, timeout=self.check_timeout,
+                                initializer=field_name == "initializer").start()
+            self._checks[field_name] = (key, check)
+        if self._checks:
+            self._show_checking()
+            self._check_poll.start()
+
+    def _checked_field_edited(self, _text: str) -> None:
+        """The user changes what a pending Start would run: it no longer starts by itself."""
+        if self._start_pending:
+            self._start_pending = False
+            if self._checks:
+                self._show_checking()
+
+    def cancel_checks(self) -> None:
+        """Kill every check under way (the window is closing); a pending Start is dropped."""
+        self._check_delay.stop()
+        self._check_poll.stop()
+        self._start_pending = False
+        for field_name in list(self._checks):
+            self._cancel_check(field_name)
+        self.target_status.setVisible(False)
+
+    def _cancel_check(self, field_name: str) -> None:
+        running = self._checks.pop(field_name, None)
+        if running is not None:
+            running[1].cancel()
+
+    def _poll_checks(self) -> None:
+        for field_name, (key, check) in list(self._checks.items()):
+            verdict = check.poll()
+            if verdict is None:
+                continue
+            del self._checks[field_name]
+            self._verdicts[field_name] = (key, verdict)
+            self._show_verdict(field_name, verdict)
+        if self._checks:
+            return
+        self._check_poll.stop()
+        if self._start_pending:
+            self._start_pending = False
+            self._launch(fresh_only=False)  # the verdicts just came: no need to look at the files again
+
+    def _show_checking(self) -> None:
+        running = [self._checked_text(name) for name in CHECKED_FIELDS if name in self._checks]
+        then = "; the job starts when it passes" if self._start_pending else ""
+        self.target_status.setText(f"Checking {' and '.join(running)} in a separate process "
+                                   f"(time limit {self.check_timeout:g} s){then}…")
+        self.target_status.setVisible(True)
+
+    def _show_verdict(self, field_name: str, verdict: CheckResult) -> None:
+        if field_name == "target":
+            if verdict.ok:
+                self.target_status.setText(f"✓ {verdict.signature or verdict.target}: checked in a separate process")
+            self.target_status.setVisible(verdict.ok)
+            if self._checks:
+                self._show_checking()
+        if verdict.ok:
+            self._set_error(field_name, "")
+        else:
+            self._set_error(self._verdict_field(field_name, verdict), verdict.message)
+
+    @staticmethod
+    def _verdict_field(field_name: str, verdict: CheckResult) -> str:
+        """The form's field a failed check speaks of (a check speaks of an initializer as the target)."""
+        return "initializer" if field_name == "initializer" else verdict.field or field_name
+
+    def _verdict(self, field_name: str, *, fresh_only: bool) -> CheckResult | None:
+        """The verdict on what ``field_name`` says now; with ``fresh_only``, only while the
+        files the check loaded are unchanged on disk."""
+        known = self._verdicts.get(field_name)
+        if known is None or known[0] != self._check_key(field_name):
+            return None
+        if fresh_only and not known[1].is_current():
+            return None
+        return known[1]
+
+    def _checked_text(self, field_name: str) -> str:
+        return (self.target_edit if field_name == "target" else self.initializer_edit).text().strip()
+
+    def _check_key(self, field_name: str) -> tuple[Any, ...]:
+        """What a verdict on ``field_name`` depends on: its text (and the keyword names, for the target)."""
+        if field_name == "initializer":
+            return (self._checked_text(field_name),)
+        kwargs = self._kwargs_or_none()
+        return (self._checked_text(field_name), None if kwargs is None else tuple(sorted(kwargs)))
+
+    def _kwargs_or_none(self) -> dict[str, Any] | None:
+        try:
+            return dict(parse_kwargs(self.kwargs_edit.text()))
+        except SpecError:
+            return None
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        window = self.window()
+        if window is not self and window is not self._watched_window:
+            window.installEventFilter(self)  # its closing ends our checks (see eventFilter)
+            self._watched_window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._watched_window and event.type() == QEvent.Type.Close:
+            self.cancel_checks()
+        return super().eventFilter(watched, event)
+
+    def _remember(self, target: str) -> None:
+        """Keep the settings a job of an own target was started with, for the next time it is typed."""
+        values = self._values()
+        self._remembered.pop(target, None)
+        self._remembered[target] = {key: values[key] for key in _NEUTRAL}
+        while len(self._remembered) > MAX_REMEMBERED_TARGETS:
+            del self._remembered[next(iter(self._remembered))]
+        self._settings_from = target
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -587,12 +872,20 @@ class LaunchPanel(QWidget):
         values = self._values()
         for key in self._SETTINGS:
             settings.setValue(key, values[key])
+        settings.setValue("own_targets", json.dumps(self._remembered))
         settings.endGroup()
 
     def restore_settings(self, settings: QSettings) -> None:
         settings.beginGroup("launch")
         stored = {key: settings.value(key) for key in self._SETTINGS if settings.contains(key)}
+        remembered = settings.value("own_targets")
         settings.endGroup()
+        try:
+            loaded = json.loads(str(remembered)) if remembered else {}
+        except ValueError:
+            loaded = {}
+        if isinstance(loaded, dict):
+            self._remembered = {str(key): value for key, value in loaded.items() if isinstance(value, dict)}
         if not stored:
             return
         target = str(stored.get("target", ""))
@@ -601,11 +894,7 @@ class LaunchPanel(QWidget):
         else:
             self.target_edit.setText(target)
             self._target_typed(target)
-        edits = {"range_start": self.range_start, "range_stop": self.range_stop, "range_step": self.range_step,
-                 "json_inputs": self.json_edit, "inputs_file": self.inputs_file_edit,
-                 "scheduler": self.scheduler_edit, "kwargs": self.kwargs_edit,
-                 "chunksize": self.chunksize_edit, "timeout": self.timeout_edit, "retries": self.retries_edit,
-                 "max_tasks_per_worker": self.max_tasks_edit, "initializer": self.initializer_edit}
+        edits: dict[str, QLineEdit] = {**self._setting_edits(), "scheduler": self.scheduler_edit}
         for key, edit in edits.items():
             if key in stored and stored[key] is not None:
                 edit.setText(str(stored[key]))
@@ -613,6 +902,7 @@ class LaunchPanel(QWidget):
             self.input_kind.setCurrentIndex(max(0, min(2, int(stored.get("input_kind", 0)))))
         except (TypeError, ValueError):
             pass
+        self._settings_from = target
         if stored.get("backend") in _BACKEND_NAMES:
             self.set_backend(str(stored["backend"]))
 
