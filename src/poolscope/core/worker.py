@@ -4,11 +4,13 @@ One duplex pipe connects each worker to the engine; nothing else is shared, so a
 is killed can hold no lock another process needs (the pipe is simply discarded).
 
     engine ──(JOB, CHUNK, CANCEL, FORGET, STOP)──▶ reader thread ──inbox──▶ main loop runs tasks
-    engine ◀──(READY, STARTED, REPORT, DROPPED, SETUP_FAILED)──── main loop, written synchronously
+    engine ◀──(READY, STARTED, REPORT, DROPPED, UNREADABLE, SETUP_FAILED)── main loop, written synchronously
 
 The reader thread keeps the inbound pipe drained (so the engine never blocks writing to a busy
-worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), and ends the
-process when the engine's end of the pipe closes. Results are pickled here, one by one, so a
+worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), and ends the process
+when the engine's end of the pipe closes. It unpickles only the messages' envelopes: a job's kwargs and a chunk's inputs
+are unpickled by the main thread (after it said STARTED), so what they raise fails their own job
+or chunk, and a crash while they unpickle is a crash of that chunk. Results are pickled here, one by one, so a
 result that cannot be pickled fails its own task and nothing else. Reports are batched: at most
 one every ``REPORT_INTERVAL`` seconds while a chunk runs, and one when it ends.
 """
@@ -34,18 +36,22 @@ from poolscope import api
 from poolscope.api import Cancelled
 
 # -- the wire protocol: the first element of every message -------------------------------------
-# engine -> worker
-MSG_JOB = "job"  # (MSG_JOB, job_id, Target, kwargs: dict, initializer: Target | None)
-MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, start, [input, ...]): inputs start, start+1, ...
+# engine -> worker. User values (a job's kwargs, a chunk's inputs) travel pickled inside the
+# message, as bytes: the reader thread unpickles only the envelope, made of our own types, and the
+# main thread unpickles the user's part when it gets to it, so whatever that raises (or a crash
+# while it runs) is charged to the job or chunk it belongs to, never to the channel.
+MSG_JOB = "job"  # (MSG_JOB, job_id, setup: bytes): pickled (Target, kwargs: dict, initializer: Target | None)
+MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, start, inputs: bytes): pickled [input, ...] for start, start+1, ...
 MSG_CANCEL = "cancel"  # (MSG_CANCEL, job_id)
 MSG_TERMINATE = "terminate"  # (MSG_TERMINATE, job_id): to a slot that cannot be killed (threads, Dask)
 MSG_FORGET = "forget"  # (MSG_FORGET, job_id): the job is over, drop its target
 MSG_STOP = "stop"  # (MSG_STOP,): finish and exit
 # worker -> engine
 MSG_READY = "ready"  # (MSG_READY, pid)
-MSG_STARTED = "started"  # (MSG_STARTED, chunk_id)
+MSG_STARTED = "started"  # (MSG_STARTED, chunk_id): sent before its inputs are unpickled
 MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, statuses | None, values | PickledValues, progress | None, finished, busy_seconds)
 MSG_DROPPED = "dropped"  # (MSG_DROPPED, chunk_id): a chunk of a cancelled job, not run
+MSG_UNREADABLE = "unreadable"  # (MSG_UNREADABLE, chunk_id, type, message, traceback): its inputs failed to unpickle; none ran
 MSG_SETUP_FAILED = "setup_failed"  # (MSG_SETUP_FAILED, job_id, type, message, traceback)
 MSG_NOTICE = "notice"  # (MSG_NOTICE, job_id, text): something the user should read
 
@@ -70,6 +76,10 @@ PR_SET_PDEATHSIG = 1
 
 class InitializerError(Exception):
     """A job's initializer raised in this worker (the job fails: "worker could not start")."""
+
+
+class SetupError(Exception):
+    """A job's settings could not be unpickled in this worker (the job fails: "worker could not start")."""
 
 
 class PickledValues(NamedTuple):
@@ -138,25 +148,35 @@ class _Worker:
         """Runs on the reader thread: move messages to the inbox; exit when the engine is gone."""
         while True:
             try:
-                message = self.conn.recv()
+                data = self.conn.recv_bytes()
             except (EOFError, OSError):
                 self.on_engine_gone()  # the engine closed the pipe or died: nothing left to work for
                 return
-            if message[0] in (MSG_CANCEL, MSG_TERMINATE):  # TERMINATE: to a slot that cannot be killed
+            try:
+                message = pickle.loads(data)
+            except BaseException:  # noqa: BLE001 - envelopes hold only our own types: a broken channel
+                traceback.print_exc()
+                self.on_engine_gone()  # end the worker: the engine sees it go and recovers its chunks
+                return
+            kind = message[0]
+            if kind in (MSG_CANCEL, MSG_TERMINATE):  # TERMINATE: to a slot that cannot be killed
                 self.cancelled_jobs.add(message[1])
             else:
                 self.inbox.put(message)
 
+    def send(self, message: tuple[Any, ...]) -> None:
+        self.conn.send(message)
+
     # -- main thread -----------------------------------------------------------------------------
     def serve(self) -> None:
-        self.conn.send((MSG_READY, os.getpid()))
+        self.send((MSG_READY, os.getpid()))
         while True:
             message = self.inbox.get()
             kind = message[0]
             if kind == MSG_CHUNK:
                 self.run_chunk(message[1], message[2], message[3], message[4])
             elif kind == MSG_JOB:
-                self.set_up_job(message[1], message[2], message[3], message[4])
+                self.set_up_job(message[1], message[2])
             elif kind == MSG_FORGET:
                 self.jobs.pop(message[1], None)
                 self.failures.pop(message[1], None)
@@ -164,8 +184,9 @@ class _Worker:
             elif kind == MSG_STOP:
                 return
 
-    def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any], initializer: Any = None) -> None:
+    def set_up_job(self, job_id: int, setup: bytes) -> None:
         try:
+            target, kwargs, initializer = load_job(setup)
             function = target.load()
             if initializer is not None:
                 try:
@@ -176,13 +197,20 @@ class _Worker:
             self.jobs[job_id] = functools.partial(function, **kwargs) if kwargs else function
         except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
             self.jobs[job_id] = exc
-            self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), format_traceback(exc)))
+            self.send((MSG_SETUP_FAILED, job_id, *describe_exception(exc)))
 
-    def run_chunk(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any]) -> None:
+    def run_chunk(self, chunk_id: int, job_id: int, start: int, payload: bytes) -> None:
         if job_id in self.cancelled_jobs:
-            self.conn.send((MSG_DROPPED, chunk_id))
+            self.send((MSG_DROPPED, chunk_id))
             return
-        self.conn.send((MSG_STARTED, chunk_id))
+        # STARTED goes before the inputs are unpickled: a crash while they unpickle is then a
+        # crash of this chunk, pinned on its input and retried like one (never a free requeue).
+        self.send((MSG_STARTED, chunk_id))
+        try:
+            inputs: Sequence[Any] = pickle.loads(payload)
+        except BaseException as exc:  # noqa: BLE001 - the engine fails the input (or sends them one by one)
+            self.send((MSG_UNREADABLE, chunk_id, *describe_exception(exc)))
+            return
         self.chunk_id = chunk_id
         context = self.context
         context.job_id = job_id
@@ -278,10 +306,20 @@ class _Worker:
         else:
             statuses = bytes(self.statuses)
         # send() pickles at once, so the list can be emptied (not replaced: run_chunk holds it).
-        self.conn.send((MSG_REPORT, self.chunk_id, statuses, values, progress, finished, busy))
+        self.send((MSG_REPORT, self.chunk_id, statuses, values, progress, finished, busy))
         self.values.clear()
         self.statuses = None
         context.next_report = time.monotonic() + REPORT_INTERVAL
+
+
+def load_job(setup: bytes) -> tuple[Any, dict[str, Any], Any]:
+    """A MSG_JOB's setup: (Target, kwargs, initializer Target or None). Says what failed to unpickle."""
+    try:
+        target, kwargs, initializer = pickle.loads(setup)
+    except BaseException as exc:  # the job fails with this as its reason
+        raise SetupError(f"the job's keyword arguments could not be unpickled here: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    return target, kwargs, initializer
 
 
 def encode_result(result: Any) -> tuple[int, Any]:
