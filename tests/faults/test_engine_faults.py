@@ -198,3 +198,16 @@ def test_kwargs_that_kill_the_worker_while_unpickling_fail_the_job(engine):
     assert "unpickling its keyword arguments" in summary.errors[0].message
     assert "exit code 6" in summary.errors[0].message
     still_takes_jobs(engine)
+
+
+# -- scheduling: a queued chunk never waits behind a long task while a worker idles ----------------
+
+def test_a_long_task_queued_behind_another_moves_to_an_idle_worker(engine):
+    wait_until(lambda: full_strength(engine))
+    # The first worker runs input 0 (long); the second runs input 1, which measures the job as
+    # fast, so the first is sent input 3 (long) in advance, behind input 0, while the second
+    # drains the short ones and then idles.
+    inputs = [2.0, 0, 0, 2.0, 0, 0, 0, 0, 0, 0]
+    summary = engine.submit(JobSpec.create(sample("sleep_then_pid"), inputs, chunksize=1)).wait(30)
+    assert summary.status is JobState.DONE
+    assert summary.results[0] != summary.results[3], "both long tasks ran one after the other on one worker"

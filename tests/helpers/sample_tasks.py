@@ -255,3 +255,8 @@ def result_exits_when_unpickled(x: int) -> object:
 def exit_in_initializer() -> None:
     os._exit(4)
 
+
+def sleep_then_pid(seconds: float) -> int:
+    """Sleeps ``seconds``; returns the worker's pid (which worker ran it)."""
+    time.sleep(seconds)
+    return os.getpid()

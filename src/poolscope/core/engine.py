@@ -107,6 +107,7 @@ class _Chunk:
     inputs: Sequence[Any]  # a list, or a range (a chunk of a range input)
     reported: int = 0  # how many of its tasks the worker has reported (in order)
     started_at: float | None = None  # monotonic time of the worker's STARTED
+    revoking: bool = False  # MSG_REVOKE sent: the worker answers REVOKED, or STARTED if too late
 
     @property
     def unfinished_count(self) -> int:
@@ -658,6 +659,7 @@ class Engine:
         running chunk, a tail task would make the whole job wait for that chunk.
         """
         if not any(record.has_work for record in self._active):
+            self._take_back_queued_chunks()
             return
         for depth in (0, 1):  # first every idle worker, then a second chunk where chunks are short
             for worker in self._workers:
@@ -677,6 +679,37 @@ class Engine:
                     chunk = self._next_chunk(record, self._allowance(worker, record))
                     if chunk is not None and self._send_chunk(worker, chunk):
                         break
+        self._take_back_queued_chunks()
+
+    def _take_back_queued_chunks(self) -> None:
+        """Ask for a chunk back that waits behind a running one while a worker has nothing to do.
+
+        A worker is sent a second chunk in advance when the job's chunks are measured short; when
+        a task turns out long, that chunk would wait for it while another worker idles. The worker
+        gives it back if it has not started it (MSG_REVOKED; too late, and it just runs there), and
+        the next dispatch sends it to the idle worker.
+        """
+        idle = [worker for worker in self._workers if worker.ready and worker.stopping_reason is None
+                and not worker.outstanding]
+        if not idle:
+            return
+        for worker in self._workers:
+            if worker.stopping_reason is not None or len(worker.outstanding) < 2:
+                continue
+            if worker.outstanding[0].started_at is None:
+                continue  # nothing runs yet: the queued chunk is not held up
+            for chunk in list(worker.outstanding)[1:]:
+                if chunk.revoking or chunk.started_at is not None:
+                    continue
+                taker = next((other for other in idle if other.backend == worker.backend
+                              and self._allowance(other, chunk.job) >= len(chunk.inputs)), None)
+                if taker is None:
+                    continue
+                idle.remove(taker)  # one chunk for each idle worker
+                chunk.revoking = True
+                self._send(worker, (protocol.MSG_REVOKE, chunk.id))
+                if not idle:
+                    return
 
     def _in_tail(self, record: JobRecord) -> bool:
         """Whether the job has no more unsent tasks than there are workers."""
@@ -852,6 +885,8 @@ class Engine:
                 worker.outstanding.remove(chunk)
                 chunk.job.chunks_out -= 1
                 self._count(chunk.job, cancelled=chunk.unfinished_count)
+        elif kind == protocol.MSG_REVOKED:
+            self._handle_revoked(worker, message[1])
         elif kind == protocol.MSG_UNREADABLE:
             self._handle_unreadable(worker, *message[1:])
         elif kind == protocol.MSG_READY:
@@ -869,6 +904,7 @@ class Engine:
         if chunk is None:
             return
         chunk.started_at = time.monotonic()
+        chunk.revoking = False
         worker.setting_up.discard(chunk.job.id)
         worker.task_progress = None
         self._note_activity(worker, chunk.job.id, chunk.start)
@@ -973,6 +1009,20 @@ class Engine:
                 self._emit(JobNotice(record.id, f"its on_result callback raised {_describe(exc)} (for input "
                                      f"{index}; its traceback is on stderr; the job goes on, and later "
                                      "failures of the callback are not reported)", time.time()))
+
+    def _handle_revoked(self, worker: _WorkerSlot, chunk_id: int) -> None:
+        """The worker gave back a chunk it had not started (see _take_back_queued_chunks)."""
+        chunk = self._find_chunk(worker, chunk_id)
+        if chunk is None:
+            return
+        record = chunk.job
+        worker.outstanding.remove(chunk)
+        worker.job_tasks_sent[record.id] -= len(chunk.inputs)
+        record.chunks_out -= 1
+        if record.cancel_requested:
+            self._count(record, cancelled=chunk.unfinished_count)
+        else:
+            record.requeued.appendleft(chunk.tail(next(self._chunk_ids)))
 
     def _handle_unreadable(self, worker: _WorkerSlot, chunk_id: int, type_name: str, message: str, tb: str) -> None:
         """The chunk's inputs did not unpickle in the worker; none of its tasks ran.

@@ -3,12 +3,14 @@
 One duplex pipe connects each worker to the engine; nothing else is shared, so a worker that
 is killed can hold no lock another process needs (the pipe is simply discarded).
 
-    engine ──(JOB, CHUNK, CANCEL, FORGET, STOP)──▶ reader thread ──inbox──▶ main loop runs tasks
+    engine ──(JOB, CHUNK, CANCEL, FORGET, REVOKE, STOP)──▶ reader thread ──inbox──▶ main loop runs tasks
     engine ◀──(READY, STARTED, REPORT, DROPPED, UNREADABLE, SETUP_FAILED)── main loop, written synchronously
+    engine ◀──(REVOKED)── reader thread
 
 The reader thread keeps the inbound pipe drained (so the engine never blocks writing to a busy
-worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), and ends the process
-when the engine's end of the pipe closes. It unpickles only the messages' envelopes: a job's kwargs and a chunk's inputs
+worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), gives back a
+queued chunk the engine wants for an idle worker, and ends the process when the engine's end of
+the pipe closes. It unpickles only the messages' envelopes: a job's kwargs and a chunk's inputs
 are unpickled by the main thread (after it said STARTED), so what they raise fails their own job
 or chunk, and a crash while they unpickle is a crash of that chunk. Results are pickled here, one by one, so a
 result that cannot be pickled fails its own task and nothing else. Reports are batched: at most
@@ -45,12 +47,14 @@ MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, start, inputs: bytes): pick
 MSG_CANCEL = "cancel"  # (MSG_CANCEL, job_id)
 MSG_TERMINATE = "terminate"  # (MSG_TERMINATE, job_id): to a slot that cannot be killed (threads, Dask)
 MSG_FORGET = "forget"  # (MSG_FORGET, job_id): the job is over, drop its target
+MSG_REVOKE = "revoke"  # (MSG_REVOKE, chunk_id): give this chunk back if it has not started
 MSG_STOP = "stop"  # (MSG_STOP,): finish and exit
 # worker -> engine
 MSG_READY = "ready"  # (MSG_READY, pid)
 MSG_STARTED = "started"  # (MSG_STARTED, chunk_id): sent before its inputs are unpickled
 MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, statuses | None, values | PickledValues, progress | None, finished, busy_seconds)
 MSG_DROPPED = "dropped"  # (MSG_DROPPED, chunk_id): a chunk of a cancelled job, not run
+MSG_REVOKED = "revoked"  # (MSG_REVOKED, chunk_id): the answer to MSG_REVOKE: it will not run here
 MSG_UNREADABLE = "unreadable"  # (MSG_UNREADABLE, chunk_id, type, message, traceback): its inputs failed to unpickle; none ran
 MSG_SETUP_FAILED = "setup_failed"  # (MSG_SETUP_FAILED, job_id, type, message, traceback)
 MSG_NOTICE = "notice"  # (MSG_NOTICE, job_id, text): something the user should read
@@ -131,7 +135,15 @@ class _Worker:
     """State of the worker loop. Lives in the worker process only."""
 
     def __init__(self, conn: Connection, on_engine_gone: Callable[[], None]) -> None:
-        self.conn = conn  # our end of the pipe to the engine; written only by the main thread
+        self.conn = conn  # our end of the pipe to the engine; written through send() only
+        # Held while a message is written: the main thread writes everything but MSG_REVOKED,
+        # which the reader thread writes (see revoke()).
+        self.send_lock = threading.Lock()
+        # Chunks received and not yet started (chunk ids), and those given back by revoke() that
+        # the main loop must skip: both under claim_lock, taken by the reader and the main thread.
+        self.claim_lock = threading.Lock()
+        self.queued_chunks: set[int] = set()
+        self.revoked_chunks: set[int] = set()
         self.on_engine_gone = on_engine_gone
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()  # filled by the reader thread
         self.cancelled_jobs: set[int] = set()  # job ids; added to by the reader thread
@@ -161,11 +173,30 @@ class _Worker:
             kind = message[0]
             if kind in (MSG_CANCEL, MSG_TERMINATE):  # TERMINATE: to a slot that cannot be killed
                 self.cancelled_jobs.add(message[1])
+            elif kind == MSG_REVOKE:
+                self.revoke(message[1])
             else:
+                if kind == MSG_CHUNK:
+                    with self.claim_lock:
+                        self.queued_chunks.add(message[1])
                 self.inbox.put(message)
 
+    def revoke(self, chunk_id: int) -> None:
+        """Runs on the reader thread: give the chunk back unless the main loop has started it.
+
+        The engine asks only for a chunk queued behind a running one, and sends this worker nothing
+        large while it waits for the answer, so this small write never waits on the engine for long.
+        """
+        with self.claim_lock:
+            if chunk_id not in self.queued_chunks:
+                return  # started (its STARTED is on the way), or unknown
+            self.queued_chunks.discard(chunk_id)
+            self.revoked_chunks.add(chunk_id)
+        self.send((MSG_REVOKED, chunk_id))
+
     def send(self, message: tuple[Any, ...]) -> None:
-        self.conn.send(message)
+        with self.send_lock:
+            self.conn.send(message)
 
     # -- main thread -----------------------------------------------------------------------------
     def serve(self) -> None:
@@ -174,6 +205,11 @@ class _Worker:
             message = self.inbox.get()
             kind = message[0]
             if kind == MSG_CHUNK:
+                with self.claim_lock:
+                    if message[1] in self.revoked_chunks:  # given back: the engine sent it elsewhere
+                        self.revoked_chunks.discard(message[1])
+                        continue
+                    self.queued_chunks.discard(message[1])
                 self.run_chunk(message[1], message[2], message[3], message[4])
             elif kind == MSG_JOB:
                 self.set_up_job(message[1], message[2])
