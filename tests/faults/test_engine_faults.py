@@ -164,15 +164,16 @@ def test_kwargs_that_fail_to_unpickle_in_the_worker_fail_the_job_once(engine):
     still_takes_jobs(engine)
 
 
-def test_an_argument_that_kills_its_worker_while_unpickling_counts_as_a_crash(engine):
-    inputs = [1, sample_tasks.ExitsWhenUnpickled(5), 3]
-    summary = engine.submit(JobSpec.create(sample_tasks.square, inputs, chunksize=3, retries=1)).wait(30)
+@pytest.mark.parametrize(("bad", "exitcode", "named"), [(sample_tasks.ExitsWhenUnpickled(5), 5, "exit code 5"),
+                                                          (sample_tasks.SegfaultsWhenUnpickled(), -11, "SIGSEGV")])
+def test_an_argument_that_kills_its_worker_while_unpickling_counts_as_a_crash(engine, bad, exitcode, named):
+    summary = engine.submit(JobSpec.create(sample_tasks.square, [1, bad, 3], chunksize=3, retries=1)).wait(30)
     assert summary.results == [1, None, 9]
     [error] = summary.errors
     assert (error.index, error.type) == (1, "WorkerCrashed")
-    assert "exit code 5" in error.message and "after 1 retries" in error.message
+    assert named in error.message and "after 1 retries" in error.message
     exits = [e for e in drain(engine) if isinstance(e, WorkerExited)]
-    assert [e.exitcode for e in exits] == [5, 5, 5]  # the chunk, then input 1 alone, then its retry
+    assert [e.exitcode for e in exits] == [exitcode] * 3  # the chunk, then input 1 alone, then its retry
     still_takes_jobs(engine)
 
 

@@ -235,6 +235,20 @@ class ExitsWhenUnpickled:
         return (os._exit, (self.code,))
 
 
+def _segfault_now() -> None:
+    import faulthandler
+
+    faulthandler.disable()  # keep the test output quiet; the crash is the point
+    faulthandler._sigsegv()
+
+
+class SegfaultsWhenUnpickled:
+    """Pickles; unpickling it segfaults the process: a crash before any task starts."""
+
+    def __reduce__(self) -> tuple:
+        return (_segfault_now, ())
+
+
 class ExitsWhenUnpickledHere:
     """Pickles; unpickling it calls sys.exit(3): a result that does this fails in the engine."""
 
