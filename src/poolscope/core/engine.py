@@ -7,12 +7,14 @@ Data flow (names as in the code)::
     Engine.submit/cancel/   ──▶   _commands (deque) + _wake pipe                    core/worker.py
     terminate/shutdown            │
                                   ├─ handle_commands: register jobs, cancel, kill
-                                  ├─ dispatch_ready_tasks ──(JOB, CHUNK)──────────▶  one duplex pipe
-                                  │    round-robin over jobs, adaptive chunk size      per worker
-                                  ├─ collect_messages   ◀──(STARTED, REPORT)─────── written
+                                  ├─ dispatch_ready_tasks ──(JOB, CHUNK, REVOKE)──▶  one duplex pipe
+                                  │    round-robin over jobs, adaptive chunk size;     per worker
+                                  │    a queued chunk taken back for an idle worker
+                                  ├─ collect_messages   ◀──(STARTED, REPORT, ...)── written
                                   │    results into JobRecord, counters, errors        synchronously,
                                   ├─ reap_dead_workers  ◀── process sentinels          batched
-                                  │    requeue / retry / fail what they held, respawn
+                                  │    requeue / retry / fail what they held (a death
+                                  │    while setting a job up counts against it), respawn
                                   ├─ enforce_timeouts: kill a worker whose task ran too long
                                   ├─ finish_jobs: final state, wake Job.wait()
                                   └─ publish_events ──▶ events: multiprocessing.Queue of lists
@@ -24,7 +26,10 @@ worker the engine knows which worker runs which task, so terminating a job kills
 processes running it, and a crash costs one task (or is retried), never the pool.
 
 All mutable state below is owned by the engine thread; other threads only append to
-``_commands`` (then write a byte to the wake pipe) and read a JobRecord's counters.
+``_commands`` (then write a byte to the wake pipe, unless one is pending) and read a JobRecord's
+counters. User code that runs on the engine thread (pickling kwargs and inputs, an input
+iterator, ``repr`` of an input, ``on_result``) runs under ``except BaseException``: it fails its
+task or its job, never the engine.
 """
 
 from __future__ import annotations
