@@ -6,6 +6,7 @@ what the batching must not change: one outcome per input, in input order, each o
 
 from __future__ import annotations
 
+import functools
 import pickle
 from typing import Any
 
@@ -48,20 +49,17 @@ class RecordingConnection:
         return found
 
 
-class Loaded:
-    def __init__(self, function: Any) -> None:
-        self.function = function
-
-    def load(self) -> Any:
-        return self.function
+def set_up(loop: worker._Worker, function: Any, kwargs: dict[str, Any]) -> None:
+    """What set_up_job leaves once the target loaded (a MSG_JOB pickles a Target, not a function)."""
+    loop.jobs[JOB] = functools.partial(function, **kwargs) if kwargs else function
 
 
 def run_chunk(function: Any, inputs: list[Any], *, kwargs: dict[str, Any] | None = None,
               start: int = 0) -> tuple[worker._Worker, RecordingConnection]:
     connection = RecordingConnection()
     loop = worker._Worker(connection, lambda: None)  # type: ignore[arg-type]
-    loop.set_up_job(JOB, Loaded(function), kwargs or {})
-    loop.run_chunk(1, JOB, start, inputs)
+    set_up(loop, function, kwargs or {})
+    loop.run_chunk(1, JOB, start, pickle.dumps(inputs))  # a MSG_CHUNK carries its inputs pickled
     return loop, connection
 
 
@@ -122,8 +120,8 @@ def test_a_cancel_mid_chunk_cancels_the_rest():
 
     connection = RecordingConnection()
     loop = worker._Worker(connection, lambda: None)  # type: ignore[arg-type]
-    loop.set_up_job(JOB, Loaded(cancels_at), {})
-    loop.run_chunk(1, JOB, 0, list(range(100_000)))
+    set_up(loop, cancels_at, {})
+    loop.run_chunk(1, JOB, 0, pickle.dumps(list(range(100_000))))
     statuses = [status for status, _ in connection.outcomes()]
     assert len(statuses) == 100_000
     first_cancelled = statuses.index(STATUS_CANCELLED)

@@ -187,3 +187,90 @@ def initialized(x: int) -> tuple[int, int]:
 
 def failing_initializer() -> None:
     raise RuntimeError("no model file here")
+
+
+# -- user code that misbehaves at each stage of a task's life (tests/faults/test_engine_faults.py)
+
+def _raise_unpickling_error(text: str) -> object:
+    import pickle
+
+    raise pickle.UnpicklingError(text)
+
+
+class ExitsWhenPickled:
+    """An argument or result whose pickling calls sys.exit(1) (or raises ``kind``)."""
+
+    def __init__(self, kind: type[BaseException] = SystemExit) -> None:
+        self.kind = kind
+
+    def __reduce__(self) -> tuple:
+        import sys
+
+        if self.kind is SystemExit:
+            sys.exit(1)
+        raise self.kind()
+
+
+class BadRepr(ExitsWhenPickled):
+    """Cannot be pickled, and its repr (used to name an input in an error) raises SystemExit too."""
+
+    def __repr__(self) -> str:
+        raise SystemExit(2)
+
+
+class FailsToUnpickle:
+    """Pickles; unpickling it raises UnpicklingError (in the worker, for an argument)."""
+
+    def __reduce__(self) -> tuple:
+        return (_raise_unpickling_error, ("this object cannot be rebuilt",))
+
+
+class ExitsWhenUnpickled:
+    """Pickles; unpickling it ends the process with os._exit(code): a crash before any task starts."""
+
+    def __init__(self, code: int = 5) -> None:
+        self.code = code
+
+    def __reduce__(self) -> tuple:
+        return (os._exit, (self.code,))
+
+
+def _segfault_now() -> None:
+    import faulthandler
+
+    faulthandler.disable()  # keep the test output quiet; the crash is the point
+    faulthandler._sigsegv()
+
+
+class SegfaultsWhenUnpickled:
+    """Pickles; unpickling it segfaults the process: a crash before any task starts."""
+
+    def __reduce__(self) -> tuple:
+        return (_segfault_now, ())
+
+
+class ExitsWhenUnpickledHere:
+    """Pickles; unpickling it calls sys.exit(3): a result that does this fails in the engine."""
+
+    def __reduce__(self) -> tuple:
+        import sys
+
+        return (sys.exit, (3,))
+
+
+def result_exits_when_pickled(x: int) -> object:
+    return ExitsWhenPickled()
+
+
+def result_exits_when_unpickled(x: int) -> object:
+    return ExitsWhenUnpickledHere()
+
+
+def exit_in_initializer() -> None:
+    os._exit(4)
+
+
+def sleep_then_pid(seconds: float) -> int:
+    """Sleeps ``seconds``; returns the worker's pid (which worker ran it)."""
+    time.sleep(seconds)
+    return os.getpid()

@@ -7,12 +7,14 @@ Data flow (names as in the code)::
     Engine.submit/cancel/   ──▶   _commands (deque) + _wake pipe                    core/worker.py
     terminate/shutdown            │
                                   ├─ handle_commands: register jobs, cancel, kill
-                                  ├─ dispatch_ready_tasks ──(JOB, CHUNK)──────────▶  one duplex pipe
-                                  │    round-robin over jobs, adaptive chunk size      per worker
-                                  ├─ collect_messages   ◀──(STARTED, REPORT)─────── written
+                                  ├─ dispatch_ready_tasks ──(JOB, CHUNK, REVOKE)──▶  one duplex pipe
+                                  │    round-robin over jobs, adaptive chunk size;     per worker
+                                  │    a queued chunk taken back for an idle worker
+                                  ├─ collect_messages   ◀──(STARTED, REPORT, ...)── written
                                   │    results into JobRecord, counters, errors        synchronously,
                                   ├─ reap_dead_workers  ◀── process sentinels          batched
-                                  │    requeue / retry / fail what they held, respawn
+                                  │    requeue / retry / fail what they held (a death
+                                  │    while setting a job up counts against it), respawn
                                   ├─ enforce_timeouts: kill a worker whose task ran too long
                                   ├─ finish_jobs: final state, wake Job.wait()
                                   └─ publish_events ──▶ events: multiprocessing.Queue of lists
@@ -24,7 +26,10 @@ worker the engine knows which worker runs which task, so terminating a job kills
 processes running it, and a crash costs one task (or is retried), never the pool.
 
 All mutable state below is owned by the engine thread; other threads only append to
-``_commands`` (then write a byte to the wake pipe) and read a JobRecord's counters.
+``_commands`` (then write a byte to the wake pipe, unless one is pending) and read a JobRecord's
+counters. User code that runs on the engine thread (pickling kwargs and inputs, an input
+iterator, ``repr`` of an input, ``on_result``) runs under ``except BaseException``: it fails its
+task or its job, never the engine.
 """
 
 from __future__ import annotations
@@ -108,6 +113,7 @@ class _Chunk:
     inputs: Sequence[Any]  # a list, or a range (a chunk of a range input)
     reported: int = 0  # how many of its tasks the worker has reported (in order)
     started_at: float | None = None  # monotonic time of the worker's STARTED
+    revoking: bool = False  # MSG_REVOKE sent: the worker answers REVOKED, or STARTED if too late
 
     @property
     def unfinished_count(self) -> int:
@@ -137,6 +143,9 @@ class _WorkerSlot:
     stopping_reason: str | None = None  # set once the engine killed or stopped it
     outstanding: collections.deque[_Chunk] = field(default_factory=collections.deque)  # sent, not finished; head runs
     known_jobs: set[int] = field(default_factory=set)  # jobs whose target was sent (MSG_JOB)
+    # Jobs sent (MSG_JOB) that it has not yet been seen to set up (no STARTED, DROPPED or
+    # SETUP_FAILED of theirs yet): if it dies now, before its next chunk starts, the set-up killed it.
+    setting_up: set[int] = field(default_factory=set)
     tasks_done: int = 0
     job_tasks_done: collections.Counter[int] = field(default_factory=collections.Counter)
     job_tasks_sent: collections.Counter[int] = field(default_factory=collections.Counter)  # for max_tasks_per_worker
@@ -171,6 +180,10 @@ class JobRecord:
         self.cancel_requested = False
         self.terminate_requested = False
         self.setup_error: TaskError | None = None
+        self.setup_payload: bytes | None = None  # pickled (target, kwargs, initializer): MSG_JOB's, made once
+        self.setup_crashes = 0  # workers that died while setting the job up (loading the target, initializer)
+        self.input_error: TaskError | None = None  # what the input source raised: the job fails, inputs before it run
+        self.callback_failed = False  # its on_result raised once (said once, in the log)
         self.submitted_at = time.time()
         self.started_at: float | None = None  # perf_counter
         self.finished_at: float | None = None
@@ -337,6 +350,10 @@ class Engine:
         # Commands from caller threads, read by the engine thread; a byte on _wake_* wakes it.
         self._commands: collections.deque[tuple[Any, ...]] = collections.deque()
         self._wake_reader, self._wake_writer = self._mp.Pipe(duplex=False)
+        # Whether a byte is on its way in the wake pipe: callers write one only when none is, so
+        # the pipe never fills (a full pipe would block a caller, or the engine thread itself when
+        # a callback submits). Set by callers, cleared by the engine thread after it drains the pipe.
+        self._wake_pending = False
         self._lock = threading.Lock()  # serialises submit/stop against each other and the wake pipe
         self._closed = False
         self._job_ids = itertools.count(1)
@@ -480,6 +497,9 @@ class Engine:
 
     def _command(self, *command: Any) -> None:
         self._commands.append(command)
+        if self._wake_pending:
+            return  # the engine thread will wake for the byte already sent and see this command too
+        self._wake_pending = True
         try:
             self._wake_writer.send_bytes(b"!")
         except OSError:
@@ -524,6 +544,8 @@ class Engine:
         return waitables
 
     def _wait_timeout(self) -> float:
+        if any(not record.has_work and record.chunks_out == 0 for record in self._active):
+            return 0.0  # a job has nothing left (e.g. every input failed to pickle): it ends now
         timeout = HOUSEKEEPING_INTERVAL
         if self._pending_events or self._finished_deltas or self._activity:
             timeout = max(0.0, self._last_publish + PUBLISH_INTERVAL - time.monotonic())
@@ -665,6 +687,7 @@ class Engine:
         running chunk, a tail task would make the whole job wait for that chunk.
         """
         if not any(record.has_work for record in self._active):
+            self._take_back_queued_chunks()
             return
         for depth in (0, 1):  # first every idle worker, then a second chunk where chunks are short
             for worker in self._workers:
@@ -672,17 +695,49 @@ class Engine:
                     continue
                 if depth == 1 and not self._may_prefetch(worker.outstanding[0]):
                     continue  # its chunk runs long enough: the next one can wait for it
-                waiting = [record for record in self._active if record.has_work and record.spec.backend ==
-                           worker.backend and self._allowance(worker, record) > 0]
-                if not waiting:
+                while True:  # until a chunk is sent: one that could not be (a bad input) costs no wait
+                    waiting = [record for record in self._active if record.has_work and record.spec.backend ==
+                               worker.backend and self._allowance(worker, record) > 0]
+                    if not waiting:
+                        break
+                    tails = [record for record in waiting if self._in_tail(record)]
+                    if depth == 1 and tails:
+                        break
+                    record = tails[0] if tails else self._take_turn(waiting)
+                    chunk = self._next_chunk(record, self._allowance(worker, record))
+                    if chunk is not None and self._send_chunk(worker, chunk):
+                        break
+        self._take_back_queued_chunks()
+
+    def _take_back_queued_chunks(self) -> None:
+        """Ask for a chunk back that waits behind a running one while a worker has nothing to do.
+
+        A worker is sent a second chunk in advance when the job's chunks are measured short; when
+        a task turns out long, that chunk would wait for it while another worker idles. The worker
+        gives it back if it has not started it (MSG_REVOKED; too late, and it just runs there), and
+        the next dispatch sends it to the idle worker.
+        """
+        idle = [worker for worker in self._workers if worker.ready and worker.stopping_reason is None
+                and not worker.outstanding]
+        if not idle:
+            return
+        for worker in self._workers:
+            if worker.stopping_reason is not None or len(worker.outstanding) < 2:
+                continue
+            if worker.outstanding[0].started_at is None:
+                continue  # nothing runs yet: the queued chunk is not held up
+            for chunk in list(worker.outstanding)[1:]:
+                if chunk.revoking or chunk.started_at is not None:
                     continue
-                tails = [record for record in waiting if self._in_tail(record)]
-                if depth == 1 and tails:
+                taker = next((other for other in idle if other.backend == worker.backend
+                              and self._allowance(other, chunk.job) >= len(chunk.inputs)), None)
+                if taker is None:
                     continue
-                record = tails[0] if tails else self._take_turn(waiting)
-                chunk = self._next_chunk(record, self._allowance(worker, record))
-                if chunk is not None:
-                    self._send_chunk(worker, chunk)
+                idle.remove(taker)  # one chunk for each idle worker
+                chunk.revoking = True
+                self._send(worker, (protocol.MSG_REVOKE, chunk.id))
+                if not idle:
+                    return
 
     def _in_tail(self, record: JobRecord) -> bool:
         """Whether the job has no more unsent tasks than there are workers."""
@@ -720,6 +775,8 @@ class Engine:
         size = min(self._chunk_size(record), allowance)
         inputs = record.inputs.take(size)
         start = record.next_index
+        if record.inputs.error is not None:  # the source raised: what it gave before still runs
+            self._fail_inputs(record, record.inputs.error, start + len(inputs))
         if len(inputs) < size:
             record.inputs = None
             record.total = start + len(inputs)
@@ -729,6 +786,12 @@ class Engine:
         if record.total is not None and record.next_index >= record.total:
             record.inputs = None
         return _Chunk(next(self._chunk_ids), record, start, inputs)
+
+    def _fail_inputs(self, record: JobRecord, exc: BaseException, read: int) -> None:
+        """The job's input source raised after ``read`` inputs: the job fails, saying so, once they ran."""
+        record.input_error = TaskError(-1, "InputError", f"the job's inputs ({record.spec.inputs.text}) raised "
+                                       f"after {read} input{'s' if read != 1 else ''}: {_describe(exc)}",
+                                       _traceback_of(exc))
 
     def _chunk_size(self, record: JobRecord) -> int:
         spec = record.spec
@@ -742,19 +805,36 @@ class Engine:
             size = min(size, max(balanced, int(MIN_TAIL_CHUNK_SECONDS / max(record.seconds_per_task, 1e-7))))
         return max(1, min(size, MAX_CHUNK))
 
-    def _send_chunk(self, worker: _WorkerSlot, chunk: _Chunk) -> None:
+    def _send_chunk(self, worker: _WorkerSlot, chunk: _Chunk) -> bool:
+        """Send the chunk (and the job's setup, if the worker lacks it). Returns whether the worker's
+        turn is used: False when the chunk was dropped for its own fault, so the worker is still free.
+
+        Pickling the job's kwargs and the chunk's inputs runs user code (``__reduce__``) on this
+        thread: whatever it raises fails the job (kwargs) or the input, never the engine.
+        """
         record = chunk.job
         if record.id not in worker.known_jobs:
             spec = record.spec
-            if not self._send(worker, (protocol.MSG_JOB, record.id, spec.target, dict(spec.kwargs), spec.initializer)):
+            if record.setup_payload is None:
+                try:
+                    record.setup_payload = _dumps((spec.target, dict(spec.kwargs), spec.initializer))
+                except BaseException as exc:  # noqa: BLE001 - a kwarg that cannot be pickled fails the job
+                    record.setup_error = TaskError(-1, "UnpicklableInput", "the job's keyword arguments could not "
+                                                   f"be pickled: {_describe(exc)}", _traceback_of(exc))
+                    self._count(record, cancelled=len(chunk.inputs))
+                    self._stop_sending(record)
+                    return False
+            if not self._send(worker, (protocol.MSG_JOB, record.id, record.setup_payload)):
                 record.requeued.appendleft(chunk)
-                return
+                return True  # the worker is gone: reaping it starts another
             worker.known_jobs.add(record.id)
+            worker.setting_up.add(record.id)
         try:
-            payload = _dumps((protocol.MSG_CHUNK, chunk.id, record.id, chunk.start, chunk.inputs))
-        except Exception:  # noqa: BLE001 - an input cannot be pickled: fail it, rerun the others alone
-            self._fail_unpicklable_inputs(chunk)
-            return
+            inputs = _dumps(chunk.inputs)
+        except BaseException as exc:  # noqa: BLE001 - an input cannot be pickled: fail it, rerun the others alone
+            self._fail_unpicklable_inputs(chunk, exc)
+            return False
+        payload = _dumps((protocol.MSG_CHUNK, chunk.id, record.id, chunk.start, inputs))
         if record.state == JobState.PENDING:
             record.started_at = time.perf_counter()
             self._set_state(record, JobState.RUNNING)
@@ -762,17 +842,26 @@ class Engine:
         worker.job_tasks_sent[record.id] += len(chunk.inputs)
         record.chunks_out += 1
         self._send_bytes(worker, payload)  # if the worker is gone, reaping it requeues the chunk
+        return True
 
-    def _fail_unpicklable_inputs(self, chunk: _Chunk) -> None:
-        """Fail each input of the chunk that cannot be pickled; requeue the others one by one."""
+    def _fail_unpicklable_inputs(self, chunk: _Chunk, error: BaseException) -> None:
+        """Fail each input of the chunk that cannot be pickled; requeue the others one by one.
+
+        ``error`` is what pickling the whole chunk raised: a chunk of one input fails with it, so
+        an input that pickles only sometimes cannot be requeued forever.
+        """
         record = chunk.job
         kept = []
         for offset, value in enumerate(chunk.inputs):
             index = chunk.start + offset
-            try:
-                _dumps(value)
-            except Exception as exc:  # noqa: BLE001
-                message = f"input {index} ({type(value).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
+            failure: BaseException | None = error if len(chunk.inputs) == 1 else None
+            if failure is None:
+                try:
+                    _dumps(value)
+                except BaseException as exc:  # noqa: BLE001 - SystemExit from a __reduce__ too
+                    failure = exc
+            if failure is not None:
+                message = f"input {index} ({type(value).__name__}) could not be pickled: {_describe(failure)}"
                 self._fail_task(record, TaskError(index, "UnpicklableInput", message, "", None, _short_repr(value)))
             else:
                 kept.append(_Chunk(next(self._chunk_ids), record, index, [value]))
@@ -795,6 +884,9 @@ class Engine:
         if self._wake_reader in ready:
             while self._wake_reader.poll():
                 self._wake_reader.recv_bytes()
+            # After the drain, before the commands are handled: a command appended from now on
+            # either is seen by handle_commands or comes with a new byte.
+            self._wake_pending = False
         for worker in list(self._workers):
             if worker.conn in ready:
                 self._drain(worker)
@@ -817,9 +909,14 @@ class Engine:
         elif kind == protocol.MSG_DROPPED:
             chunk = self._find_chunk(worker, message[1])
             if chunk is not None:
+                worker.setting_up.discard(chunk.job.id)
                 worker.outstanding.remove(chunk)
                 chunk.job.chunks_out -= 1
                 self._count(chunk.job, cancelled=chunk.unfinished_count)
+        elif kind == protocol.MSG_REVOKED:
+            self._handle_revoked(worker, message[1])
+        elif kind == protocol.MSG_UNREADABLE:
+            self._handle_unreadable(worker, *message[1:])
         elif kind == protocol.MSG_READY:
             worker.ready = True
             self._startup_failures = 0
@@ -839,6 +936,8 @@ class Engine:
         if chunk is None:
             return
         chunk.started_at = time.monotonic()
+        chunk.revoking = False
+        worker.setting_up.discard(chunk.job.id)
         worker.task_progress = None
         self._note_activity(worker, chunk.job.id, chunk.start)
         if chunk.job.terminate_requested and worker.stopping_reason is None and worker.handle.can_kill:
@@ -935,10 +1034,54 @@ class Engine:
         try:
             assert record.on_result is not None
             record.on_result(index, value_in, value_out)
-        except Exception:  # noqa: BLE001 - a consumer's bug must not stop the engine
-            traceback.print_exc()
+        except BaseException as exc:  # noqa: BLE001 - a consumer's bug (even sys.exit()) must not stop the engine
+            if not record.callback_failed:  # once a job: a callback that always fails must not flood stderr
+                record.callback_failed = True
+                traceback.print_exc()
+                self._emit(JobNotice(record.id, f"its on_result callback raised {_describe(exc)} (for input "
+                                     f"{index}; its traceback is on stderr; the job goes on, and later "
+                                     "failures of the callback are not reported)", time.time()))
+
+    def _handle_revoked(self, worker: _WorkerSlot, chunk_id: int) -> None:
+        """The worker gave back a chunk it had not started (see _take_back_queued_chunks)."""
+        chunk = self._find_chunk(worker, chunk_id)
+        if chunk is None:
+            return
+        record = chunk.job
+        worker.outstanding.remove(chunk)
+        worker.job_tasks_sent[record.id] -= len(chunk.inputs)
+        record.chunks_out -= 1
+        if record.cancel_requested:
+            self._count(record, cancelled=chunk.unfinished_count)
+        else:
+            record.requeued.appendleft(chunk.tail(next(self._chunk_ids)))
+
+    def _handle_unreadable(self, worker: _WorkerSlot, chunk_id: int, type_name: str, message: str, tb: str) -> None:
+        """The chunk's inputs did not unpickle in the worker; none of its tasks ran.
+
+        As when they cannot be pickled here: a chunk of many is sent again one input per chunk, so
+        the input that fails is named and the others run.
+        """
+        chunk = self._find_chunk(worker, chunk_id)
+        if chunk is None:
+            return
+        record = chunk.job
+        worker.outstanding.remove(chunk)
+        record.chunks_out -= 1
+        if record.cancel_requested:
+            self._count(record, cancelled=chunk.unfinished_count)
+        elif len(chunk.inputs) > 1:
+            record.requeued.extendleft(reversed([_Chunk(next(self._chunk_ids), record, chunk.start + offset, [value])
+                                                 for offset, value in enumerate(chunk.inputs)]))
+        else:
+            value = chunk.inputs[0]
+            self._fail_task(record, TaskError(chunk.start, "UnpicklableInput", f"input {chunk.start} "
+                                              f"({type(value).__name__}) could not be unpickled in the worker: "
+                                              f"{type_name}: {message}", tb, worker.pid, _short_repr(value)))
+        self._note_activity(worker, None, None)
 
     def _handle_setup_failed(self, worker: _WorkerSlot, job_id: int, type_name: str, message: str, tb: str) -> None:
+        worker.setting_up.discard(job_id)
         record = self._jobs.get(job_id)
         if record is None or record.setup_error is not None:
             return
@@ -1028,6 +1171,9 @@ class Engine:
         self._update_worker_pids()
         self._activity.pop(worker.pid, None)
         self._emit(WorkerExited(worker.pid, worker.slot, exitcode, reason, time.time()))
+        head = worker.outstanding[0] if worker.outstanding else None
+        if crashed and head is not None and head.started_at is None and head.job.id in worker.setting_up:
+            self._setup_crashed(head.job, worker.pid, exitcode)  # before its chunks are recovered: it may stop the job
         for position, chunk in enumerate(worker.outstanding):
             chunk.job.chunks_out -= 1
             self._recover_chunk(chunk, running=position == 0 and chunk.started_at is not None,
@@ -1080,6 +1226,27 @@ class Engine:
         if record.spec.retries:
             message += f" (after {record.spec.retries} retries)"
         self._fail_task(record, TaskError(first_index, "WorkerCrashed", message, "", pid, _short_repr(first_input)))
+
+    def _setup_crashed(self, record: JobRecord, pid: int, exitcode: int | None) -> None:
+        """A worker died setting the job up (importing its target, unpickling its kwargs, running its
+        initializer), before its first chunk of the job started. That counts against the job as a
+        crash counts against a task: after ``retries`` more, the job fails with the cause named,
+        rather than a fresh worker dying on the same set-up for ever."""
+        record.setup_crashes += 1
+        if record.setup_crashes <= record.spec.retries or record.setup_error is not None:
+            return  # its chunks are requeued and sent again
+        spec = record.spec
+        steps = [f"importing its target {spec.target.text}"]
+        if spec.kwargs:
+            steps.append("unpickling its keyword arguments")
+        if spec.initializer is not None:
+            steps.append(f"running its initializer {spec.initializer.text}")
+        message = (f"worker could not start: the worker process (pid {pid}) died while setting the job up "
+                   f"({', '.join(steps)}): {signal_name(exitcode)}")
+        if spec.retries:
+            message += f" (after {spec.retries} retries)"
+        record.setup_error = TaskError(-1, "WorkerStartError", message, "", pid)
+        self._stop_sending(record)  # its chunks held by workers are counted as cancelled when recovered
 
     def _give_up_starting_workers(self) -> None:
         message = f"{STARTUP_FAILURES_BEFORE_GIVING_UP} worker processes in a row died while starting"
@@ -1158,7 +1325,7 @@ class Engine:
                 continue
             if record.terminate_requested:
                 state = JobState.TERMINATED
-            elif record.setup_error is not None:
+            elif record.setup_error is not None or record.input_error is not None:
                 state = JobState.FAILED
             elif record.cancel_requested and record.cancelled:
                 state = JobState.CANCELLED
@@ -1171,9 +1338,10 @@ class Engine:
     def _finish(self, record: JobRecord, state: JobState) -> None:
         if record in self._active:
             self._active.remove(record)
-        if record.setup_error is not None:
-            record.errors.insert(0, record.setup_error)
-            self._emit(TaskFailed(record.id, record.setup_error, time.time()))  # so the CLI and window say why
+        for job_error in (record.input_error, record.setup_error):  # errors of the whole job come first
+            if job_error is not None:
+                record.errors.insert(0, job_error)
+                self._emit(TaskFailed(record.id, job_error, time.time()))  # so the CLI and window say why
         if record.started_at is None:
             record.started_at = time.perf_counter()
         record.finished_at = time.perf_counter()
@@ -1181,6 +1349,7 @@ class Engine:
         for worker in self._workers:
             worker.job_tasks_sent.pop(record.id, None)
             worker.job_tasks_done.pop(record.id, None)
+            worker.setting_up.discard(record.id)
             if record.id in worker.known_jobs:
                 worker.known_jobs.discard(record.id)
                 self._send(worker, (protocol.MSG_FORGET, record.id))
@@ -1236,6 +1405,19 @@ def _all_unpickle(statuses: bytes | None, values: list[Any]) -> bool:
     return True
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` of an exception from user code (whose ``__str__`` may raise too)."""
+    type_name, message, _ = protocol.describe_exception(exc, with_traceback=False)
+    return f"{type_name}: {message}" if message else type_name
+
+
+def _traceback_of(exc: BaseException) -> str:
+    try:
+        return protocol.format_traceback(exc)
+    except BaseException:  # noqa: BLE001 - a user's exception that cannot be formatted
+        return ""
+
+
 def _dumps(value: Any) -> bytes:
     from multiprocessing.reduction import ForkingPickler
 
@@ -1245,7 +1427,7 @@ def _dumps(value: Any) -> bytes:
 def _short_repr(value: Any, limit: int = 200) -> str:
     try:
         text = repr(value)
-    except Exception:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001 - a user's __repr__, on the engine thread
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

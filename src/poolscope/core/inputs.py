@@ -51,8 +51,19 @@ class InputSpec:
         return self._iterable is None or isinstance(self._iterable, Sequence)
 
     def open(self) -> InputReader:
-        """A reader that hands out the inputs a chunk at a time (see :class:`InputReader`)."""
-        return InputReader(self._range if self._range is not None else self.iterate())
+        """A reader that hands out the inputs a chunk at a time (see :class:`InputReader`).
+
+        Whatever the source raises, here or later, the reader keeps (see ``InputReader.error``).
+        """
+        if self._range is not None:
+            return InputReader(self._range)
+        try:
+            iterator = self.iterate()
+        except BaseException as exc:  # noqa: BLE001 - e.g. a user's __iter__ that raises
+            reader = InputReader(iter(()))
+            reader.error = exc
+            return reader
+        return InputReader(iterator)
 
     def iterate(self) -> Iterator[Any]:
         """The inputs, one at a time, in order."""
@@ -71,20 +82,33 @@ class InputReader:
 
     A range is sliced, so a chunk of a range is a ``range`` too: it pickles in a few bytes however
     many inputs it holds (a chunk of 20,000 ints would be about 100 kB to pickle, send and unpickle).
+
+    The source is user code (a generator, a file being read) and runs on the engine's thread: what
+    it raises, ``SystemExit`` included, ends the inputs there and is kept in :attr:`error`, and
+    the inputs read before it are still handed out.
     """
 
     def __init__(self, source: range | Iterator[Any]) -> None:
         self._range = source if isinstance(source, range) else None
         self._iterator = None if isinstance(source, range) else source
         self._taken = 0
+        self.error: BaseException | None = None  # what the source raised; nothing is taken after it
 
     def take(self, count: int) -> Sequence[Any]:
-        """The next ``count`` inputs, fewer at the end."""
+        """The next ``count`` inputs, fewer at the end (or where the source raised)."""
         if self._range is not None:
             chunk: Sequence[Any] = self._range[self._taken : self._taken + count]
+        elif self.error is not None:
+            chunk = []
         else:
             assert self._iterator is not None
-            chunk = list(itertools.islice(self._iterator, count))
+            chunk = []
+            try:
+                # extend() keeps what the iterator yielded before it raised, at C speed
+                chunk.extend(itertools.islice(self._iterator, count))
+            except BaseException as exc:  # noqa: BLE001 - kept for the job to fail with
+                self.error = exc
+                self._iterator = None
         self._taken += len(chunk)
         return chunk
 

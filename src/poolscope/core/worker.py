@@ -3,12 +3,16 @@
 One duplex pipe connects each worker to the engine; nothing else is shared, so a worker that
 is killed can hold no lock another process needs (the pipe is simply discarded).
 
-    engine ──(JOB, CHUNK, CANCEL, FORGET, STOP)──▶ reader thread ──inbox──▶ main loop runs tasks
-    engine ◀──(READY, STARTED, REPORT, DROPPED, SETUP_FAILED, LOADED, STALE)── main loop, written synchronously
+    engine ──(JOB, CHUNK, CANCEL, FORGET, REVOKE, STOP)──▶ reader thread ──inbox──▶ main loop runs tasks
+    engine ◀──(READY, STARTED, REPORT, DROPPED, UNREADABLE, SETUP_FAILED, LOADED, STALE)── main loop, written synchronously
+    engine ◀──(REVOKED)── reader thread
 
 The reader thread keeps the inbound pipe drained (so the engine never blocks writing to a busy
-worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), and ends the
-process when the engine's end of the pipe closes. Results are pickled here, one by one, so a
+worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), gives back a
+queued chunk the engine wants for an idle worker, and ends the process when the engine's end of
+the pipe closes. It unpickles only the messages' envelopes: a job's kwargs and a chunk's inputs
+are unpickled by the main thread (after it said STARTED), so what they raise fails their own job
+or chunk, and a crash while they unpickle is a crash of that chunk. Results are pickled here, one by one, so a
 result that cannot be pickled fails its own task and nothing else. Reports are batched: at most
 one every ``REPORT_INTERVAL`` seconds while a chunk runs, and one when it ends.
 """
@@ -34,18 +38,24 @@ from poolscope import api
 from poolscope.api import Cancelled
 
 # -- the wire protocol: the first element of every message -------------------------------------
-# engine -> worker
-MSG_JOB = "job"  # (MSG_JOB, job_id, Target, kwargs: dict, initializer: Target | None)
-MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, start, [input, ...]): inputs start, start+1, ...
+# engine -> worker. User values (a job's kwargs, a chunk's inputs) travel pickled inside the
+# message, as bytes: the reader thread unpickles only the envelope, made of our own types, and the
+# main thread unpickles the user's part when it gets to it, so whatever that raises (or a crash
+# while it runs) is charged to the job or chunk it belongs to, never to the channel.
+MSG_JOB = "job"  # (MSG_JOB, job_id, setup: bytes): pickled (Target, kwargs: dict, initializer: Target | None)
+MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, start, inputs: bytes): pickled [input, ...] for start, start+1, ...
 MSG_CANCEL = "cancel"  # (MSG_CANCEL, job_id)
 MSG_TERMINATE = "terminate"  # (MSG_TERMINATE, job_id): to a slot that cannot be killed (threads, Dask)
 MSG_FORGET = "forget"  # (MSG_FORGET, job_id): the job is over, drop its target
+MSG_REVOKE = "revoke"  # (MSG_REVOKE, chunk_id): give this chunk back if it has not started
 MSG_STOP = "stop"  # (MSG_STOP,): finish and exit
 # worker -> engine
 MSG_READY = "ready"  # (MSG_READY, pid)
-MSG_STARTED = "started"  # (MSG_STARTED, chunk_id)
+MSG_STARTED = "started"  # (MSG_STARTED, chunk_id): sent before its inputs are unpickled
 MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, statuses | None, values | PickledValues, progress | None, finished, busy_seconds)
 MSG_DROPPED = "dropped"  # (MSG_DROPPED, chunk_id): a chunk of a cancelled job, not run
+MSG_REVOKED = "revoked"  # (MSG_REVOKED, chunk_id): the answer to MSG_REVOKE: it will not run here
+MSG_UNREADABLE = "unreadable"  # (MSG_UNREADABLE, chunk_id, type, message, traceback): its inputs failed to unpickle; none ran
 MSG_SETUP_FAILED = "setup_failed"  # (MSG_SETUP_FAILED, job_id, type, message, traceback)
 MSG_NOTICE = "notice"  # (MSG_NOTICE, job_id, text): something the user should read
 # (MSG_LOADED, {path: (mtime_ns, size)}): files of the user's own code this worker process loaded
@@ -78,6 +88,10 @@ PR_SET_PDEATHSIG = 1
 
 class InitializerError(Exception):
     """A job's initializer raised in this worker (the job fails: "worker could not start")."""
+
+
+class SetupError(Exception):
+    """A job's settings could not be unpickled in this worker (the job fails: "worker could not start")."""
 
 
 class PickledValues(NamedTuple):
@@ -129,7 +143,15 @@ class _Worker:
     """State of the worker loop. Lives in the worker process only."""
 
     def __init__(self, conn: Connection, on_engine_gone: Callable[[], None], *, report_loaded: bool = False) -> None:
-        self.conn = conn  # our end of the pipe to the engine; written only by the main thread
+        self.conn = conn  # our end of the pipe to the engine; written through send() only
+        # Held while a message is written: the main thread writes everything but MSG_REVOKED,
+        # which the reader thread writes (see revoke()).
+        self.send_lock = threading.Lock()
+        # Chunks received and not yet started (chunk ids), and those given back by revoke() that
+        # the main loop must skip: both under claim_lock, taken by the reader and the main thread.
+        self.claim_lock = threading.Lock()
+        self.queued_chunks: set[int] = set()
+        self.revoked_chunks: set[int] = set()
         self.on_engine_gone = on_engine_gone
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()  # filled by the reader thread
         self.cancelled_jobs: set[int] = set()  # job ids; added to by the reader thread
@@ -154,27 +176,61 @@ class _Worker:
         """Runs on the reader thread: move messages to the inbox; exit when the engine is gone."""
         while True:
             try:
-                message = self.conn.recv()
+                data = self.conn.recv_bytes()
             except (EOFError, OSError):
                 self.on_engine_gone()  # the engine closed the pipe or died: nothing left to work for
                 return
-            if message[0] in (MSG_CANCEL, MSG_TERMINATE):  # TERMINATE: to a slot that cannot be killed
+            try:
+                message = pickle.loads(data)
+            except BaseException:  # noqa: BLE001 - envelopes hold only our own types: a broken channel
+                traceback.print_exc()
+                self.on_engine_gone()  # end the worker: the engine sees it go and recovers its chunks
+                return
+            kind = message[0]
+            if kind in (MSG_CANCEL, MSG_TERMINATE):  # TERMINATE: to a slot that cannot be killed
                 self.cancelled_jobs.add(message[1])
+            elif kind == MSG_REVOKE:
+                self.revoke(message[1])
             else:
+                if kind == MSG_CHUNK:
+                    with self.claim_lock:
+                        self.queued_chunks.add(message[1])
                 self.inbox.put(message)
+
+    def revoke(self, chunk_id: int) -> None:
+        """Runs on the reader thread: give the chunk back unless the main loop has started it.
+
+        The engine asks only for a chunk queued behind a running one, and sends this worker nothing
+        large while it waits for the answer, so this small write never waits on the engine for long.
+        """
+        with self.claim_lock:
+            if chunk_id not in self.queued_chunks:
+                return  # started (its STARTED is on the way), or unknown
+            self.queued_chunks.discard(chunk_id)
+            self.revoked_chunks.add(chunk_id)
+        self.send((MSG_REVOKED, chunk_id))
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self.send_lock:
+            self.conn.send(message)
 
     # -- main thread -----------------------------------------------------------------------------
     def serve(self) -> None:
-        self.conn.send((MSG_READY, os.getpid()))
+        self.send((MSG_READY, os.getpid()))
         while True:
             message = self.inbox.get()
             kind = message[0]
             if kind == MSG_CHUNK:
+                with self.claim_lock:
+                    if message[1] in self.revoked_chunks:  # given back: the engine sent it elsewhere
+                        self.revoked_chunks.discard(message[1])
+                        continue
+                    self.queued_chunks.discard(message[1])
                 self.run_chunk(message[1], message[2], message[3], message[4])
                 if self.report_loaded and len(sys.modules) != self.modules_at_scan:
                     self.report_loaded_files()  # a task imported a module: stamp it now, as loaded
             elif kind == MSG_JOB:
-                if not self.set_up_job(message[1], message[2], message[3], message[4]):
+                if not self.set_up_job(message[1], message[2]):
                     return  # stale code: a fresh worker takes over
             elif kind == MSG_FORGET:
                 if self.leftovers is not None:
@@ -185,15 +241,16 @@ class _Worker:
             elif kind == MSG_STOP:
                 return
 
-    def set_up_job(self, job_id: int, target: Any, kwargs: dict[str, Any], initializer: Any = None) -> bool:
+    def set_up_job(self, job_id: int, setup: bytes) -> bool:
         """Load the job's target (and run its initializer); False if this worker's code is stale."""
         if self.report_loaded and self.loaded_files:
             from poolscope.core.targets import stamp_files
 
             if stamp_files(self.loaded_files) != self.loaded_files:
-                self.conn.send((MSG_STALE, job_id))
+                self.send((MSG_STALE, job_id))
                 return False
         try:
+            target, kwargs, initializer = load_job(setup)
             function = target.load()
             if initializer is not None:
                 try:
@@ -204,7 +261,7 @@ class _Worker:
             self.jobs[job_id] = functools.partial(function, **kwargs) if kwargs else function
         except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
             self.jobs[job_id] = exc
-            self.conn.send((MSG_SETUP_FAILED, job_id, type(exc).__name__, str(exc), format_traceback(exc)))
+            self.send((MSG_SETUP_FAILED, job_id, *describe_exception(exc)))
         if self.report_loaded:
             self.report_loaded_files()
         return True
@@ -220,13 +277,20 @@ class _Worker:
         files = user_code_files(modules[name] for name in names)
         if files:
             self.loaded_files.update(files)
-            self.conn.send((MSG_LOADED, files))
+            self.send((MSG_LOADED, files))
 
-    def run_chunk(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any]) -> None:
+    def run_chunk(self, chunk_id: int, job_id: int, start: int, payload: bytes) -> None:
         if job_id in self.cancelled_jobs:
-            self.conn.send((MSG_DROPPED, chunk_id))
+            self.send((MSG_DROPPED, chunk_id))
             return
-        self.conn.send((MSG_STARTED, chunk_id))
+        # STARTED goes before the inputs are unpickled: a crash while they unpickle is then a
+        # crash of this chunk, pinned on its input and retried like one (never a free requeue).
+        self.send((MSG_STARTED, chunk_id))
+        try:
+            inputs: Sequence[Any] = pickle.loads(payload)
+        except BaseException as exc:  # noqa: BLE001 - the engine fails the input (or sends them one by one)
+            self.send((MSG_UNREADABLE, chunk_id, *describe_exception(exc)))
+            return
         self.chunk_id = chunk_id
         context = self.context
         context.job_id = job_id
@@ -324,10 +388,20 @@ class _Worker:
         else:
             statuses = bytes(self.statuses)
         # send() pickles at once, so the list can be emptied (not replaced: run_chunk holds it).
-        self.conn.send((MSG_REPORT, self.chunk_id, statuses, values, progress, finished, busy))
+        self.send((MSG_REPORT, self.chunk_id, statuses, values, progress, finished, busy))
         self.values.clear()
         self.statuses = None
         context.next_report = time.monotonic() + REPORT_INTERVAL
+
+
+def load_job(setup: bytes) -> tuple[Any, dict[str, Any], Any]:
+    """A MSG_JOB's setup: (Target, kwargs, initializer Target or None). Says what failed to unpickle."""
+    try:
+        target, kwargs, initializer = pickle.loads(setup)
+    except BaseException as exc:  # the job fails with this as its reason
+        raise SetupError(f"the job's keyword arguments could not be unpickled here: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    return target, kwargs, initializer
 
 
 def encode_result(result: Any) -> tuple[int, Any]:

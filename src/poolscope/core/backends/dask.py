@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import pickle
 import queue
 import signal
 import socket
@@ -77,6 +78,7 @@ from poolscope.core.worker import (
     MSG_STARTED,
     MSG_STOP,
     MSG_TERMINATE,
+    MSG_UNREADABLE,
     STATUS_CANCELLED,
     STATUS_ERROR,
     STATUS_VALUE,
@@ -84,6 +86,7 @@ from poolscope.core.worker import (
     describe_exception,
     encode_result,
     format_traceback,
+    load_job,
 )
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler given by address
@@ -303,9 +306,20 @@ class _Forwarder:
             if chunk is not None:  # else: dropped or terminated already
                 self.finish(chunk)
         elif kind == MSG_CHUNK:
-            self.submit(message[1], message[2], message[3], message[4])
+            try:
+                inputs = pickle.loads(message[4])  # pickled by the engine (see core/worker.py MSG_CHUNK)
+            except BaseException as exc:  # noqa: BLE001 - the engine fails the input or splits the chunk
+                self.conn.send((MSG_UNREADABLE, message[1], *describe_exception(exc)))
+                return
+            self.submit(message[1], message[2], message[3], inputs)
         elif kind == MSG_JOB:
-            self.jobs[message[1]] = (message[2], message[3])
+            try:
+                target, kwargs, _initializer = load_job(message[2])
+            except BaseException as exc:  # noqa: BLE001 - the job fails: "worker could not start"
+                self.failed_jobs.add(message[1])
+                self.conn.send((MSG_SETUP_FAILED, message[1], *describe_exception(exc)))
+                return
+            self.jobs[message[1]] = (target, kwargs)
         elif kind == MSG_CANCEL:
             self.cancel(message[1])
         elif kind == MSG_TERMINATE:
