@@ -113,7 +113,10 @@ def test_progress_reaches_the_engine_and_cancel_stops_running_dask_tasks(local):
     assert summary.status is JobState.CANCELLED
     assert (summary.done, summary.failed, summary.cancelled) == (0, 0, 6)
 
-    # cancel_requested() inside a Dask task sees the cancel flag (polled from the cluster)
+    # cancel_requested() inside a Dask task sees the cancel flag (polled from the cluster). The
+    # first job's tasks may still be stopping on the cluster: wait for them to go, or they would
+    # count as the second job's below and it would be cancelled before any of its tasks ran.
+    wait_until(lambda: sum(w["executing"] for w in dask_workers(local)) == 0, 20, "the first job's tasks to stop")
     job = local.submit(dask_job(sample("wait_for_cancel"), "range:4", chunksize=1))
     wait_until(lambda: sum(w["executing"] for w in dask_workers(local)) == 2 or job.summary().done, 20,
              "both Dask workers to run the job")
