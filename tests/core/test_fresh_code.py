@@ -85,6 +85,13 @@ def test_a_file_targets_sibling_module_runs_fresh(engine, tmp_path):
     assert _run(engine, f"{tmp_path}/task.py:f") == ["new!"] * 4
 
 
+def _setup(target: str) -> bytes:
+    """A MSG_JOB's setup payload, as the engine pickles it: (target, kwargs, initializer)."""
+    import pickle
+
+    return pickle.dumps((parse_target(target), {}, None))
+
+
 def test_a_worker_whose_code_changed_unknown_to_the_engine_steps_aside(tmp_path):
     """The engine can learn of a worker's files too late (its LOADED still in the pipe while the
     next job is registered): the worker then finds the change itself and lets a fresh one run."""
@@ -96,11 +103,11 @@ def test_a_worker_whose_code_changed_unknown_to_the_engine_steps_aside(tmp_path)
     _write(task, "def f(x):\n    return 'v1'\n")
     engine_end, worker_end = multiprocessing.Pipe()
     loop = protocol._Worker(worker_end, lambda: None, report_loaded=True)
-    assert loop.set_up_job(1, parse_target(f"{task}:f"), {})
+    assert loop.set_up_job(1, _setup(f"{task}:f"))
     kind, files = engine_end.recv()
     assert kind == protocol.MSG_LOADED and os.path.realpath(task) in files
     _write(task, "def f(x):\n    return 'v2'\n")
-    assert not loop.set_up_job(2, parse_target(f"{task}:f"), {})
+    assert not loop.set_up_job(2, _setup(f"{task}:f"))
     assert engine_end.recv() == (protocol.MSG_STALE, 2)
 
 
