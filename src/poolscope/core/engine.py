@@ -8,7 +8,7 @@ Data flow (names as in the code)::
     terminate/shutdown            │
                                   ├─ handle_commands: register jobs, cancel, kill
                                   ├─ dispatch_ready_tasks ──(JOB, CHUNK)──────────▶  one duplex pipe
-                                  │    round-robin over jobs, adaptive chunk size      per worker
+                                  │    least worker time first, adaptive chunk size    per worker
                                   ├─ collect_messages   ◀──(STARTED, REPORT)─────── written
                                   │    results into JobRecord, counters, errors        synchronously,
                                   ├─ reap_dead_workers  ◀── process sentinels          batched
@@ -348,7 +348,7 @@ class Engine:
         # -- engine-thread state ------------------------------------------------------------
         self._workers: list[_WorkerSlot] = []  # live or dying workers
         self._chunk_ids = itertools.count(1)
-        self._active: collections.deque[JobRecord] = collections.deque()  # unfinished jobs, round-robin order
+        self._active: collections.deque[JobRecord] = collections.deque()  # unfinished jobs, oldest first
         self._pending_events: list[Any] = []
         self._finished_deltas: dict[int, list[int]] = {}  # job id -> [done, failed, cancelled] since last publish
         self._activity: dict[int, WorkerActivity] = {}  # pid -> latest activity since last publish
