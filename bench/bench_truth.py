@@ -39,6 +39,7 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
 
 import _common  # noqa: E402  (puts src/ on sys.path)
 
+import itertools  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -180,7 +181,7 @@ def run_load(win: Any, recorder: Recorder, reader: KernelReader, seconds: float)
     reader.stop()
     samples = recorder.samples[first:]
     core_diffs = []
-    for before, sample in zip(samples, samples[1:]):
+    for before, sample in itertools.pairwise(samples):
         truth = reader.core_loads(before.time, sample.time)
         core_diffs.extend(abs(float(shown) - kernel) for shown, kernel in zip(sample.cpu, truth))
     worker_diffs, zeros, above = [], 0, 0
@@ -222,7 +223,7 @@ def run_throughput(win: Any) -> list[dict[str, Any]]:
     jobs = []
     for name, spec in alone:
         job = win.window.submit(spec)
-        win.wait_until(lambda: job.state.is_final, 60)
+        win.wait_until(lambda job=job: job.state.is_final, 60)
         jobs.append((name, job))
     win.spin(0.5)
     jobs += [(name, win.window.submit(spec)) for name, spec in together]
