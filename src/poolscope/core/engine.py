@@ -56,8 +56,8 @@ from poolscope.core.events import (
     JobProgress,
     JobStateChanged,
     JobSubmitted,
-    TaskFailed,
     RunningChunk,
+    TaskFailed,
     TasksFinished,
     WorkerActivity,
     WorkerExited,
@@ -1266,7 +1266,6 @@ def choose_fairly(candidates: Sequence[JobRecord], accounted: Sequence[JobRecord
         if record.fair_offset is None:
             others = [account(other) for other in accounted
                       if other.fair_offset is not None and other.spec.backend == record.spec.backend]
-            record.fair_offset = 0.0
             record.fair_offset = min(others) - record.timed_seconds - in_flight.get(record.id, 0.0) if others else 0.0
     order = {record.id: position for position, record in enumerate(accounted)}
     return min(candidates, key=lambda record: (account(record), record.chunks_out,
