@@ -10,9 +10,9 @@ display is set, and every telemetry reading it applies is kept. Measured:
     as psutil counts) is interpolated from those reads. The load goes from idle to one core busy
     to every core busy. Reported: mean and p95 of |window - kernel| in points, over every core
     and reading;
-  * **worker CPU %** against ``/proc/PID/stat`` over the second before each reading (what the
-    workers table shows), while every worker spins: mean / p95 / worst difference, readings at 0
-    and above 100;
+  * **worker CPU %** against ``/proc/PID/stat`` over the same interval as each reading (about the
+    last second: what the workers table shows), while every worker spins: mean / p95 / worst
+    difference, readings at 0 and above 100;
   * **throughput integral per job** against the engine's exact counts: jobs of different shapes,
     first each alone (3,000 no-op tasks, done within one reading; 8 x 0.2 s; 2 x 4 s), then
     several at once (with 2,000 x 2 ms spins and a job cancelled half-way); once each curve is
@@ -191,7 +191,8 @@ def run_load(win: Any, recorder: Recorder, reader: KernelReader, seconds: float)
         for pid, stats in sample.processes.items():
             if pid not in reader.workers or not reader.workers[pid]:
                 continue
-            worker_diffs.append(abs(stats.cpu_percent - reader.worker_percent(pid, sample.time - 1.0, sample.time)))
+            since, until = stats.span  # the interval the reading is over (about the last second)
+            worker_diffs.append(abs(stats.cpu_percent - reader.worker_percent(pid, since, until)))
             zeros += stats.cpu_percent == 0
             above += stats.cpu_percent > 100
     return {"readings": len(samples), "core mean": sum(core_diffs) / len(core_diffs),

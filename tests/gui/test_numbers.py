@@ -97,6 +97,9 @@ def test_the_eta_is_within_20_percent_of_the_time_left_from_10_percent_on(window
     half the time. The truth is when the last task ended, by its own clock."""
     engine = window.engine
     model = window.jobs_model
+    # on a pool whose workers are all up: while they still start, the job's rate since its start
+    # is below what it becomes (core/estimate.py says so)
+    qtbot.waitUntil(lambda: len(engine.worker_pids()) == engine.workers, timeout=30_000)
     job = engine.submit(JobSpec.create(timed("timed_sleep"), f"range:{tasks}", kwargs={"seconds": seconds}))
     readings = []  # (now, done, ETA shown)
     while job.state is not JobState.DONE or model.view_of(job.id) is None or not model.view_of(job.id).state.is_final:
@@ -219,14 +222,17 @@ def test_a_busy_workers_cpu_is_never_0_nor_over_100_and_within_5_points_of_the_k
     ends = min(end for _, end in summary.results)
     compared = 0
     for sample in samples:
-        if not (starts + 1.2 <= sample.time <= ends - 0.1):
-            continue  # every worker busy over the whole second before the reading
         for pid in pids:
-            percent = sample.processes[pid].cpu_percent
-            assert 0 < percent <= 100, percent
+            stats = sample.processes.get(pid)
+            if stats is None:
+                continue
+            since, until = stats.span  # the kernel's count over the same interval as the reading
+            if not (starts + 0.2 <= since and until <= ends - 0.05 and until - since >= 0.9):
+                continue  # busy over all of it, and a second's reading
+            assert 0 < stats.cpu_percent <= 100, stats
             times, cpu = zip(*readings[pid])
-            truth = 100 * (np.interp(sample.time, times, cpu) - np.interp(sample.time - 1.0, times, cpu))
-            assert percent == pytest.approx(truth, abs=5), (percent, truth)
+            truth = 100 * (np.interp(until, times, cpu) - np.interp(since, times, cpu)) / (until - since)
+            assert stats.cpu_percent == pytest.approx(truth, abs=5), (stats, truth)
             compared += 1
-    assert compared >= 2 * len(pids) * 10
+    assert compared >= 10 * len(pids)  # readings at 4 a second over more than 5 s
     assert shown and all(value is not None and 0 < value <= 100 for value in shown), shown

@@ -13,7 +13,9 @@ a task running late has not finished). With ``work`` = finished tasks + running 
     rate = work / elapsed            eta = (tasks to run - work) / rate
 
 For a uniform job on a steady pool this is exact up to the start-up of its first tasks; the
-error at 10, 25 and 50% is measured in ``bench/bench_truth.py``.
+error at 10, 25 and 50% is measured in ``bench/bench_truth.py``. It is an average since the
+job's start: when the job's share of the workers grows (a pool still starting its workers,
+another job ending), the ETA is high at first and comes down as the new pace takes over.
 """
 
 from __future__ import annotations

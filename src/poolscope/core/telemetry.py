@@ -140,6 +140,7 @@ class ProcessStats:
     pid: int
     cpu_percent: float  # of one core over the last ProcessSampler.window seconds, with its children
     rss: int  # bytes, the process and its children
+    span: tuple[float, float] = (0.0, 0.0)  # time.monotonic() of the two readings of the process the CPU % is over
 
 
 #: Seconds per tick of the kernel's CPU time accounting (/proc/PID/stat counts in these).
@@ -152,9 +153,11 @@ class _CpuClock:
     def __init__(self, process: psutil.Process) -> None:
         self.process = process
         self.readings: collections.deque[tuple[float, float]] = collections.deque()  # (monotonic, cpu seconds)
+        self.span = (0.0, 0.0)  # the times of the readings the last percent is over
 
     def read(self, window: float) -> float | None:
-        """Read now; the percent of one core over about the last ``window`` seconds (None: no earlier reading)."""
+        """Read now; the percent of one core over about the last ``window`` seconds (None: no earlier
+        reading). ``span`` is then the two readings' times."""
         times = self.process.cpu_times()
         now = time.monotonic()
         cpu = times.user + times.system
@@ -168,6 +171,7 @@ class _CpuClock:
         span = now - t0
         if span <= 0:
             return None
+        self.span = (t0, now)
         percent = max(0.0, 100.0 * (cpu - cpu0) / span)
         # The kernel counts in ticks: each of the two readings may be up to one tick late. Above
         # 100% by no more than that is the counting, not a second core (a task's one thread).
@@ -211,7 +215,8 @@ class ProcessSampler:
                 self._children.pop(pid, None)
                 continue
             if cpu is not None:
-                stats[pid] = ProcessStats(pid=pid, cpu_percent=cpu + cpu_children, rss=rss + rss_children)
+                stats[pid] = ProcessStats(pid=pid, cpu_percent=cpu + cpu_children, rss=rss + rss_children,
+                                          span=clock.span)
         return stats
 
     def _sample_children(self, pid: int, process: psutil.Process) -> tuple[float, int]:
