@@ -10,9 +10,9 @@ display is set, and every telemetry reading it applies is kept. Measured:
     as psutil counts) is interpolated from those reads. The load goes from idle to one core busy
     to every core busy. Reported: mean and p95 of |window - kernel| in points, over every core
     and reading;
-  * **worker CPU %** against ``/proc/PID/stat`` over the same interval as each reading (about the
-    last second: what the workers table shows), while every worker spins: mean / p95 / worst
-    difference, readings at 0 and above 100;
+  * **worker CPU %** (what the workers table shows) against ``/proc/PID/stat`` while every worker
+    spins: over the same interval as each reading (1 to 1.25 s), and over exactly the second
+    before it; mean / p95 / worst difference, readings at 0 and above 100;
   * **throughput integral per job** against the engine's exact counts: jobs of different shapes,
     first each alone (3,000 no-op tasks, done within one reading; 8 x 0.2 s; 2 x 4 s), then
     several at once (with 2,000 x 2 ms spins and a job cancelled half-way); once each curve is
@@ -184,7 +184,7 @@ def run_load(win: Any, recorder: Recorder, reader: KernelReader, seconds: float)
     for before, sample in itertools.pairwise(samples):
         truth = reader.core_loads(before.time, sample.time)
         core_diffs.extend(abs(float(shown) - kernel) for shown, kernel in zip(sample.cpu, truth))
-    worker_diffs, zeros, above = [], 0, 0
+    worker_diffs, second_diffs, zeros, above = [], [], 0, 0
     for sample in samples:
         if not busy_from + 1.5 <= sample.time <= busy_until - 0.3:
             continue  # every worker busy over the whole second before the reading
@@ -193,12 +193,15 @@ def run_load(win: Any, recorder: Recorder, reader: KernelReader, seconds: float)
                 continue
             since, until = stats.span  # the interval the reading is over (about the last second)
             worker_diffs.append(abs(stats.cpu_percent - reader.worker_percent(pid, since, until)))
+            second_diffs.append(abs(stats.cpu_percent - reader.worker_percent(pid, sample.time - 1.0, sample.time)))
             zeros += stats.cpu_percent == 0
             above += stats.cpu_percent > 100
     return {"readings": len(samples), "core mean": sum(core_diffs) / len(core_diffs),
             "core p95": percentile(core_diffs, 95), "core max": max(core_diffs),
             "worker readings": len(worker_diffs), "worker mean": sum(worker_diffs) / max(1, len(worker_diffs)),
             "worker p95": percentile(worker_diffs, 95), "worker max": max(worker_diffs, default=float("nan")),
+            "second mean": sum(second_diffs) / max(1, len(second_diffs)), "second p95": percentile(second_diffs, 95),
+            "second max": max(second_diffs, default=float("nan")),
             "worker zeros": zeros, "worker above 100": above}
 
 
@@ -321,12 +324,14 @@ def main() -> int:
                 [["every core, every reading", load["readings"], f"{load['core mean']:.2f} pts",
                   f"{load['core p95']:.2f} pts", f"{load['core max']:.2f} pts"]]))
     print()
-    cpu_ok = (load["worker p95"] <= CPU_TOLERANCE and load["worker max"] <= CPU_TOLERANCE and not load["worker zeros"]
-              and not load["worker above 100"])
-    print(table(["worker CPU % vs /proc/PID/stat (1 s)", "readings", "mean |diff|", "p95", "max", "at 0", "> 100"],
-                [["busy workers", load["worker readings"], f"{load['worker mean']:.2f} pts",
+    cpu_ok = (load["second max"] <= CPU_TOLERANCE and load["worker max"] <= CPU_TOLERANCE
+              and not load["worker zeros"] and not load["worker above 100"])
+    print(table(["busy worker CPU % vs /proc/PID/stat", "readings", "mean |diff|", "p95", "max", "at 0", "> 100"],
+                [["over the reading's own interval", load["worker readings"], f"{load['worker mean']:.2f} pts",
                   f"{load['worker p95']:.2f} pts", f"{load['worker max']:.2f} pts", load["worker zeros"],
-                  load["worker above 100"]]]))
+                  load["worker above 100"]],
+                 ["over exactly the second before it", load["worker readings"], f"{load['second mean']:.2f} pts",
+                  f"{load['second p95']:.2f} pts", f"{load['second max']:.2f} pts", "", ""]]))
     print()
     print(table(["throughput: job", "tasks (engine)", "area under its curve", "error", "wall s"],
                 [[r["job"], r["count"], f"{r['area']:.1f}", percent(r["error"]), f"{r['seconds']:.2f}"]
@@ -349,8 +354,8 @@ def main() -> int:
          "measured": f"worst {eta_worst * 100:.1f}%", "peer": "-",
          "ratio": round(eta_worst / ETA_TOLERANCE, 3) if eta_worst != float("inf") else None, "met": eta_ok},
         {"target": "truth: busy worker CPU % vs /proc/PID/stat over 1 s", "goal": "within 5 pts, (0, 100]",
-         "measured": f"p95 {load['worker p95']:.2f}, max {load['worker max']:.2f} pts", "peer": "-",
-         "ratio": round(load["worker max"] / CPU_TOLERANCE, 3), "met": cpu_ok},
+         "measured": f"over the last second p95 {load['second p95']:.2f}, max {load['second max']:.2f} pts",
+         "peer": "-", "ratio": round(load["second max"] / CPU_TOLERANCE, 3), "met": cpu_ok},
         {"target": "truth: per-core load vs /proc/stat, same intervals (information)", "goal": "-",
          "measured": f"mean {load['core mean']:.2f}, p95 {load['core p95']:.2f} pts", "peer": "-", "ratio": None,
          "met": None},
