@@ -79,7 +79,7 @@ def simulate(task_seconds: dict[int, float], *, workers: int, until: float) -> d
 def test_tasks_of_5_s_and_of_50_ms_share_the_workers_equally(workers):
     used = simulate({1: 5.0, 2: 0.05}, workers=workers, until=30.0)
     share = workers * 30.0 / 2
-    for job_id, seconds in used.items():
+    for seconds in used.values():
         assert seconds == pytest.approx(share, rel=0.2), used
 
 
@@ -115,5 +115,5 @@ def test_a_job_of_2_s_tasks_beside_one_of_20_ms_tasks_each_get_half_the_workers_
     shares = {"long": overlap(long_runs, start, end), "short": overlap(short_runs, start, end)}
     busy = sum(shares.values())
     assert busy > 2 * 10.0 * 0.8, shares  # the pool was kept busy
-    for name, seconds in shares.items():
+    for seconds in shares.values():
         assert seconds == pytest.approx(busy / 2, rel=0.2), shares

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from poolscope.core.backends import PROCESSES, THREADS
-from poolscope.gui.bridge import WorkerView
+from poolscope.gui.bridge import JobView, WorkerView
 from poolscope.gui.models import WorkersModel
 
 
@@ -51,9 +51,7 @@ def test_workers_model_repaints_only_changed_rows_and_sorts_only_when_rows_come_
     assert recorder.calls == [("changed", 3, 3)]
 
 
-def job_view(job_id: int, state, done: int, failed: int, cancelled: int, total: int, **times) -> "JobView":
-    from poolscope.gui.bridge import JobView
-
+def job_view(job_id: int, state, done: int, failed: int, cancelled: int, total: int, **times) -> JobView:
     return JobView(job_id=job_id, name="job", target="t", inputs="range:0", total=total, submitted_at=100.0,
                    state=state, done=done, failed=failed, cancelled=cancelled, **times)
 

@@ -3,6 +3,7 @@ tasks' own clocks and the kernel (/proc/PID/stat): never against the code that c
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -165,7 +166,7 @@ def test_a_queued_jobs_clock_never_runs_backwards_and_shows_queued_and_running_a
     starts = [start for start, _ in summary.results]
     ends = [end for _, end in summary.results]
     running = [value for _, value in shown if value is not None]
-    assert running and all(later >= earlier for earlier, later in zip(running, running[1:])), running
+    assert running and all(later >= earlier for earlier, later in itertools.pairwise(running)), running
     queued_shown, running_shown = shown[-1]
     assert queued_shown == pytest.approx(min(starts) - submitted, abs=0.15)  # about 1.5 s behind the blocker
     assert running_shown == pytest.approx(max(ends) - min(starts), abs=0.15)
