@@ -86,3 +86,12 @@ def test_a_chunk_of_many_short_tasks_counts_what_it_did_since_its_last_report():
                       running=(chunk,))
     assert result.rate == pytest.approx(100.0)
     assert result.eta == pytest.approx(9.5)
+
+
+def test_a_task_reported_before_its_chunk_ended_times_the_job_at_once():
+    """The first result can come in a report of its own, before the chunk's end: the job then had
+    a task finished and none timed, and its ETA read 18 s against 8 s left (10 x 2 s, 2 workers)."""
+    reported = RunningChunk(started_at=0.0, size=1, reported=1, task_progress=None)
+    other = RunningChunk(started_at=0.0, size=1, reported=0, task_progress=None)
+    result = estimate(2.0, started_at=0.0, total=10, finished=1, running=(reported, other))
+    assert result.eta == pytest.approx(8.0, rel=0.2)

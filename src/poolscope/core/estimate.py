@@ -65,7 +65,14 @@ def estimate(now: float, *, started_at: float | None, total: int | None, finishe
     if started_at is None:
         return Estimate(0.0, None)
     elapsed = now - started_at
+    running = tuple(running)
     per_task = timed_seconds / timed_tasks if timed_tasks > 0 and timed_seconds > 0 else None
+    if per_task is None:
+        # no chunk has ended yet, but one may have reported tasks (its end comes in a later
+        # message): their time so far, at most, per task
+        reported = sum(chunk.reported for chunk in running)
+        if reported:
+            per_task = sum(now - chunk.started_at for chunk in running if chunk.reported) / reported
     work = finished + running_work(now, running, per_task)
     if elapsed <= 0 or work <= 0:
         return Estimate(0.0, None)
