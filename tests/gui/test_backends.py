@@ -72,7 +72,7 @@ def test_a_job_on_threads_runs_and_terminate_cancels_it_with_the_engines_notice(
     spinning = start_from_panel(qtbot, window, sample("spin"), "range:0:100", '{"seconds": 0.3}', THREADS)
     qtbot.waitUntil(lambda: row_state(window, spinning) is JobState.RUNNING, timeout=WAIT_MS)
     # each thread's own CPU time is measured (not its process's): busy threads show load
-    qtbot.waitUntil(lambda: any(view.cpu_percent > 10 for view in window.workers_model.workers(THREADS)),
+    qtbot.waitUntil(lambda: any((view.cpu_percent or 0) > 10 for view in window.workers_model.workers(THREADS)),
                     timeout=WAIT_MS)
     table = window.job_table
     table.select_jobs([spinning])

@@ -123,7 +123,7 @@ def test_flood_of_200000_events_gives_bounded_signals_and_exact_counts(qtbot, ki
         view = collector.jobs[job]
         assert (view.done, view.failed, view.cancelled) == (done, failed, cancelled)
         assert view.state is JobState.DONE
-        assert view.fraction == 1.0
+        assert view.fraction == done / view.total  # tasks done: failed and cancelled ones are not progress
     assert not bridge.isRunning()
     if kind == "mp_queue":
         source.close()
@@ -247,7 +247,7 @@ def test_folder_tracks_jobs_workers_and_failures():
     update = folder.take_changes()
     job = update.jobs[1]
     assert (job.state, job.done, job.failed, job.total) == (JobState.RUNNING, 4, 1, 10)
-    assert job.fraction == 0.5
+    assert job.fraction == 0.4  # done only: a failed task is not progress
     assert update.workers[42].busy and update.workers[42].index == 5
     assert update.workers[43].alive is False
     assert update.workers[44].slot == 1
@@ -363,7 +363,10 @@ def test_a_telemetry_reading_marks_a_worker_changed_only_when_its_cpu_or_memory_
     folder = EventFolder()
     folder.fold([WorkerStarted(42, 0, 0.0), WorkerStarted(43, 1, 0.0, "threads")])
     folder.take_changes()
-    folder.add_sample(reading(0.0, 0))  # an idle worker, as it was
+    folder.add_sample(reading(0.0, 0))  # the first reading of an idle worker: measured now
+    folder.add_thread_cpu({43: 0.0})
+    assert {pid: view.cpu_percent for pid, view in folder.take_changes().workers.items()} == {42: 0.0, 43: 0.0}
+    folder.add_sample(reading(0.0, 0))  # as it was
     folder.add_thread_cpu({43: 0.0})
     assert folder.take_changes().workers == {}
     folder.add_sample(reading(0.0, 4096))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from poolscope.core.backends import PROCESSES, THREADS
-from poolscope.gui.bridge import WorkerView
+from poolscope.gui.bridge import JobView, WorkerView
 from poolscope.gui.models import WorkersModel
 
 
@@ -49,3 +49,44 @@ def test_workers_model_repaints_only_changed_rows_and_sorts_only_when_rows_come_
     assert recorder.calls == [("changed", 3, 3)]  # rows were found again after the sort
     model.apply({99: WorkerView(pid=99, slot=5, alive=False)})  # one never shown: nothing to do
     assert recorder.calls == [("changed", 3, 3)]
+
+
+def job_view(job_id: int, state, done: int, failed: int, cancelled: int, total: int, **times) -> JobView:
+    return JobView(job_id=job_id, name="job", target="t", inputs="range:0", total=total, submitted_at=100.0,
+                   state=state, done=done, failed=failed, cancelled=cancelled, **times)
+
+
+def texts(model, job_id: int) -> dict[str, str]:
+    row = model.row_of(job_id)
+    return {name: model.data(model.index(row, column)) for column, name in enumerate(model.COLUMNS)}
+
+
+def test_a_stopped_job_shows_its_tasks_done_failed_and_cancelled_apart_and_never_100_percent(qtbot):
+    from poolscope.core.jobs import JobState
+    from poolscope.gui.models import SEGMENTS_ROLE, JobsModel
+
+    model = JobsModel()
+    model.apply({1: job_view(1, JobState.CANCELLED, 8, 0, 32, 40), 2: job_view(2, JobState.FAILED, 25, 5, 0, 30),
+                 3: job_view(3, JobState.DONE, 29, 0, 0, 29), 4: job_view(4, JobState.RUNNING, 39, 0, 0, 40)})
+    assert (texts(model, 1)["Progress"], texts(model, 1)["Done / total"]) == ("20%", "8 / 40, 32 cancelled")
+    assert (texts(model, 2)["Progress"], texts(model, 2)["Done / total"], texts(model, 2)["Failed"]) == \
+        ("83%", "25 / 30", "5")
+    assert texts(model, 3)["Progress"] == "100%"  # every task done
+    assert texts(model, 4)["Progress"] == "97%"  # 39 of 40: rounded down
+    assert model.data(model.index(0, JobsModel.PROGRESS_COLUMN), SEGMENTS_ROLE) == (8, 0, 32, 40)
+
+
+def test_the_running_clock_does_not_step_back_when_the_end_is_heard_late(qtbot):
+    """The window hears of a job's end tens of milliseconds after it; the clock it showed meanwhile
+    must not step back. Queued time is shown apart: it never counts as running."""
+    from poolscope.core.jobs import JobState
+    from poolscope.gui.models import JobsModel
+
+    model = JobsModel()
+    model.apply({1: job_view(1, JobState.RUNNING, 3, 0, 0, 10, started_at=122.0)})
+    model.tick(125.1)
+    assert (texts(model, 1)["Queued"], texts(model, 1)["Running"]) == ("0:22", "3.1 s")
+    # it ended at 125.0 by the engine's clock, heard after the window had shown 3.1 s
+    model.apply({1: job_view(1, JobState.DONE, 10, 0, 0, 10, started_at=122.0, finished_at=125.0)})
+    model.tick(125.2)
+    assert (texts(model, 1)["Queued"], texts(model, 1)["Running"]) == ("0:22", "3.1 s")

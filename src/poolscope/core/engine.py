@@ -8,7 +8,7 @@ Data flow (names as in the code)::
     terminate/shutdown            │
                                   ├─ handle_commands: register jobs, cancel, kill
                                   ├─ dispatch_ready_tasks ──(JOB, CHUNK, REVOKE)──▶  one duplex pipe
-                                  │    round-robin over jobs, adaptive chunk size;     per worker
+                                  │    least worker time first, adaptive chunk size;   per worker
                                   │    a queued chunk taken back for an idle worker
                                   ├─ collect_messages   ◀──(STARTED, REPORT, ...)── written
                                   │    results into JobRecord, counters, errors        synchronously,
@@ -58,8 +58,10 @@ from poolscope.core.backends.threads import ThreadBackend
 from poolscope.core.events import (
     JobFinished,
     JobNotice,
+    JobProgress,
     JobStateChanged,
     JobSubmitted,
+    RunningChunk,
     TaskFailed,
     TasksFinished,
     WorkerActivity,
@@ -114,6 +116,7 @@ class _Chunk:
     reported: int = 0  # how many of its tasks the worker has reported (in order)
     started_at: float | None = None  # monotonic time of the worker's STARTED
     revoking: bool = False  # MSG_REVOKE sent: the worker answers REVOKED, or STARTED if too late
+    sent_at: float | None = None  # monotonic time it was sent (its worker time counts from here until STARTED)
 
     @property
     def unfinished_count(self) -> int:
@@ -177,6 +180,11 @@ class JobRecord:
         self.results = ResultStore()  # by input index; spills to a temporary file past a few MB
         self.attempts: collections.Counter[int] = collections.Counter()  # crashes per input index
         self.seconds_per_task: float | None = None  # measured, smoothed
+        # -- what its rate, time left and share of the workers are measured from (engine thread)
+        self.first_task_at: float | None = None  # time.monotonic() of its first chunk's STARTED
+        self.timed_seconds = 0.0  # worker-seconds its finished chunks took, as the workers measured them
+        self.timed_tasks = 0  # tasks in those chunks
+        self.fair_offset: float | None = None  # worker-seconds it is credited with on joining (see _take_turn)
         self.cancel_requested = False
         self.terminate_requested = False
         self.setup_error: TaskError | None = None
@@ -361,10 +369,11 @@ class Engine:
         # -- engine-thread state ------------------------------------------------------------
         self._workers: list[_WorkerSlot] = []  # live or dying workers
         self._chunk_ids = itertools.count(1)
-        self._active: collections.deque[JobRecord] = collections.deque()  # unfinished jobs, round-robin order
+        self._active: collections.deque[JobRecord] = collections.deque()  # unfinished jobs, oldest first
         self._pending_events: list[Any] = []
         self._finished_deltas: dict[int, list[int]] = {}  # job id -> [done, failed, cancelled] since last publish
         self._activity: dict[int, WorkerActivity] = {}  # pid -> latest activity since last publish
+        self._progressed: set[JobRecord] = set()  # jobs whose chunks started, reported or ended since last publish
         self._last_publish = 0.0
         self._startup_failures = 0
         self._stopping = False
@@ -680,7 +689,7 @@ class Engine:
 
     # -- dispatch --------------------------------------------------------------------------------
     def _dispatch_ready_tasks(self) -> None:
-        """Give each worker with room a chunk, taking jobs in turn (round-robin).
+        """Give each worker with room a chunk of the job that has had the least worker time.
 
         A job's last tasks (its tail: no more unsent tasks than workers) go to the next idle
         worker first, and while one waits nobody is sent a chunk in advance: queued behind a
@@ -751,12 +760,32 @@ class Engine:
         return per_task is not None and per_task * len(head.inputs) < PREFETCH_BELOW_SECONDS
 
     def _take_turn(self, candidates: list[JobRecord]) -> JobRecord:
-        """The next of ``candidates`` (active jobs) in round-robin order; it goes to the back."""
-        while self._active[0] not in candidates:
-            self._active.rotate(-1)
-        record = self._active[0]
-        self._active.rotate(-1)
-        return record
+        """The one of ``candidates`` (active jobs with work) that has had the least worker time.
+
+        Fair by time, not by chunk: a job of 5 s tasks and a job of 5 ms tasks each get half of
+        the workers' time, however many chunks that takes. A job's account is the worker-seconds
+        of its finished chunks plus those of its chunks in flight, counted as they run. A job
+        joins with the least account of the jobs already there (as a scheduler's virtual run
+        time does), so it shares from then on rather than catching up on what others ran before
+        it came. Ties go to the job with fewer chunks out, then to the older job.
+        """
+        if len(candidates) == 1 and candidates[0].fair_offset is not None:
+            return candidates[0]
+        now = time.monotonic()
+        in_flight = self._seconds_in_flight(now)
+        return choose_fairly(candidates, [record for record in self._active if record.fair_offset is not None],
+                             in_flight)
+
+    def _seconds_in_flight(self, now: float) -> dict[int, float]:
+        """Job id -> worker-seconds of its chunks running now (from STARTED, or from sending until then)."""
+        seconds: dict[int, float] = collections.defaultdict(float)
+        for worker in self._workers:
+            if worker.outstanding:
+                head = worker.outstanding[0]
+                since = head.started_at if head.started_at is not None else head.sent_at
+                if since is not None:
+                    seconds[head.job.id] += max(0.0, now - since)
+        return seconds
 
     @staticmethod
     def _allowance(worker: _WorkerSlot, record: JobRecord) -> int:
@@ -838,6 +867,7 @@ class Engine:
         if record.state == JobState.PENDING:
             record.started_at = time.perf_counter()
             self._set_state(record, JobState.RUNNING)
+        chunk.sent_at = time.monotonic()
         worker.outstanding.append(chunk)
         worker.job_tasks_sent[record.id] += len(chunk.inputs)
         record.chunks_out += 1
@@ -939,6 +969,9 @@ class Engine:
         chunk.revoking = False
         worker.setting_up.discard(chunk.job.id)
         worker.task_progress = None
+        if chunk.job.first_task_at is None:
+            chunk.job.first_task_at = chunk.started_at
+        self._note_progress(chunk.job)
         self._note_activity(worker, chunk.job.id, chunk.start)
         if chunk.job.terminate_requested and worker.stopping_reason is None and worker.handle.can_kill:
             self._kill(worker, f"terminated with job {chunk.job.id}")  # it started before our cancel arrived
@@ -981,10 +1014,13 @@ class Engine:
             worker.outstanding.remove(chunk)
             record.chunks_out -= 1
             if chunk.inputs and busy > 0:
+                record.timed_seconds += busy
+                record.timed_tasks += len(chunk.inputs)
                 per_task = busy / len(chunk.inputs)
                 previous = record.seconds_per_task
                 record.seconds_per_task = per_task if previous is None else 0.5 * previous + 0.5 * per_task
             self._recycle_if_due(worker, record)
+        self._note_progress(record)
         head = worker.outstanding[0] if worker.outstanding else None
         if head is None or head.started_at is None:
             self._note_activity(worker, None, None)
@@ -1355,7 +1391,7 @@ class Engine:
                 self._send(worker, (protocol.MSG_FORGET, record.id))
         record.final = record.summary()
         self._publish_deltas()
-        self._emit(JobFinished(record.id, record.final, time.time()))
+        self._emit(JobFinished(record.id, record.final, time.time(), time.monotonic()))
         record.finished.set()
 
     def _note_activity(self, worker: _WorkerSlot, job_id: int | None, index: int | None) -> None:
@@ -1363,19 +1399,39 @@ class Engine:
             self._activity[worker.pid] = WorkerActivity(worker.pid, job_id, index, worker.task_progress,
                                                         worker.tasks_done, time.time())
 
+    def _note_progress(self, record: JobRecord) -> None:
+        if self._events is not None:
+            self._progressed.add(record)
+
     def _emit(self, event: Any) -> None:
         if self._events is not None:
             self._pending_events.append(event)
 
     def _publish_deltas(self) -> None:
+        """TasksFinished for the counts that changed, then JobProgress for the jobs whose chunks did."""
         now = time.time()
         for job_id, (done, failed, cancelled) in self._finished_deltas.items():
             self._emit(TasksFinished(job_id, done, failed, cancelled, now))
         self._finished_deltas.clear()
+        if not self._progressed:
+            return
+        running: dict[int, list[RunningChunk]] = collections.defaultdict(list)
+        for worker in self._workers:
+            head = worker.outstanding[0] if worker.outstanding else None
+            if head is not None and head.started_at is not None and head.job in self._progressed:
+                running[head.job.id].append(RunningChunk(head.started_at, len(head.inputs), head.reported,
+                                                         worker.task_progress))
+        mono = time.monotonic()
+        for record in self._progressed:
+            if record.first_task_at is not None:
+                self._emit(JobProgress(record.id, record.first_task_at, record.timed_seconds, record.timed_tasks,
+                                       tuple(running.get(record.id, ())), mono))
+        self._progressed.clear()
 
     def _publish_events(self, *, force: bool = False) -> None:
         if self._events is None:
             self._finished_deltas.clear()
+            self._progressed.clear()
             return
         now = time.monotonic()
         if not force and now - self._last_publish < PUBLISH_INTERVAL:
@@ -1388,6 +1444,28 @@ class Engine:
             batch, self._pending_events = self._pending_events, []
             self._events.put(batch)
         self._last_publish = now
+
+
+def choose_fairly(candidates: Sequence[JobRecord], accounted: Sequence[JobRecord],
+                  in_flight: dict[int, float]) -> JobRecord:
+    """The candidate with the least worker time: the rule of :meth:`Engine._take_turn`.
+
+    ``accounted``: the jobs already sharing the workers (their ``fair_offset`` set), in age order;
+    ``in_flight``: job id -> worker-seconds of its chunks running now. A candidate competing for
+    the first time gets the least account of the ``accounted`` jobs of its backend as its offset.
+    """
+    def account(record: JobRecord) -> float:
+        assert record.fair_offset is not None
+        return record.fair_offset + record.timed_seconds + in_flight.get(record.id, 0.0)
+
+    for record in candidates:
+        if record.fair_offset is None:
+            others = [account(other) for other in accounted
+                      if other.fair_offset is not None and other.spec.backend == record.spec.backend]
+            record.fair_offset = min(others) - record.timed_seconds - in_flight.get(record.id, 0.0) if others else 0.0
+    order = {record.id: position for position, record in enumerate(accounted)}
+    return min(candidates, key=lambda record: (account(record), record.chunks_out,
+                                               order.get(record.id, len(order)), record.id))
 
 
 def _all_unpickle(statuses: bytes | None, values: list[Any]) -> bool:

@@ -46,6 +46,30 @@ class TasksFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class RunningChunk:
+    """A chunk of a job's tasks that a worker runs now (part of :class:`JobProgress`)."""
+
+    started_at: float  # time.monotonic() when the worker began it (one clock for every process of a machine)
+    size: int  # tasks in the chunk
+    reported: int  # of them finished and already counted in the job's TasksFinished
+    task_progress: float | None  # 0..1 of the task it runs, from the task's progress() calls, if it gave a total
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """How a started job's work goes: what its rate and time left are estimated from
+    (core/estimate.py). Sent when one of its chunks starts, reports or ends, after the
+    TasksFinished that counts what those reports finished."""
+
+    job_id: int
+    started_at: float  # time.monotonic() when its first task started (not when it was submitted)
+    timed_seconds: float  # worker-seconds its finished chunks took, as the workers measured them
+    timed_tasks: int  # tasks in those chunks
+    running: tuple[RunningChunk, ...]  # its chunks running now
+    time: float  # time.monotonic() of this reading
+
+
+@dataclass(frozen=True, slots=True)
 class TaskFailed:
     job_id: int
     error: TaskError  # index, exception type, message, remote traceback, pid
@@ -97,9 +121,10 @@ class JobFinished:
     job_id: int
     summary: JobSummary  # final counts and errors; results are not carried (see Job.results)
     time: float
+    ended_at: float = 0.0  # time.monotonic() when it ended (JobProgress.started_at's clock)
 
 
 Event = (
-    JobSubmitted | JobStateChanged | TasksFinished | TaskFailed | WorkerActivity | WorkerStarted
+    JobSubmitted | JobStateChanged | TasksFinished | JobProgress | TaskFailed | WorkerActivity | WorkerStarted
     | WorkerExited | JobNotice | JobFinished
 )

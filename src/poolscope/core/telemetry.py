@@ -9,12 +9,15 @@ the same pieces headless.
 - :class:`CpuSampler` reads the load of every logical core (``psutil.cpu_percent(percpu=True)``,
   one read of ``/proc/stat``).
 - :class:`ProcessSampler` reads CPU % and RSS of given pids (a worker and its children), keeping
-  one ``psutil.Process`` per pid so that CPU % is measured between two calls.
-- :class:`ThroughputMeter` turns cumulative task counts into tasks per second.
+  each pid's recent CPU times so that CPU % is measured over the last second.
+- :class:`ThroughputMeter` turns cumulative task counts into tasks per second, as curves whose
+  area is the count.
 """
 
 from __future__ import annotations
 
+import collections
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -135,44 +138,85 @@ class CpuSampler:
 @dataclass(frozen=True, slots=True)
 class ProcessStats:
     pid: int
-    cpu_percent: float  # of one core, summed over the process and its children (can exceed 100)
+    cpu_percent: float  # of one core over the last ProcessSampler.window seconds, with its children
     rss: int  # bytes, the process and its children
+    span: tuple[float, float] = (0.0, 0.0)  # time.monotonic() of the two readings of the process the CPU % is over
+
+
+#: Seconds per tick of the kernel's CPU time accounting (/proc/PID/stat counts in these).
+CLOCK_TICK = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+
+
+class _CpuClock:
+    """One process's CPU seconds (user + system, as /proc/PID/stat has them) at its recent readings."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
+        self.readings: collections.deque[tuple[float, float]] = collections.deque()  # (monotonic, cpu seconds)
+        self.span = (0.0, 0.0)  # the times of the readings the last percent is over
+
+    def read(self, window: float) -> float | None:
+        """Read now; the percent of one core over about the last ``window`` seconds (None: no earlier
+        reading). ``span`` is then the two readings' times."""
+        times = self.process.cpu_times()
+        now = time.monotonic()
+        cpu = times.user + times.system
+        readings = self.readings
+        readings.append((now, cpu))
+        while len(readings) > 2 and readings[1][0] <= now - window:
+            readings.popleft()  # keep one reading at or before the window's start
+        if len(readings) < 2:
+            return None
+        t0, cpu0 = readings[0]
+        span = now - t0
+        if span <= 0:
+            return None
+        self.span = (t0, now)
+        percent = max(0.0, 100.0 * (cpu - cpu0) / span)
+        # The kernel counts in ticks: each of the two readings may be up to one tick late. Above
+        # 100% by no more than that is the counting, not a second core (a task's one thread).
+        if 100.0 < percent <= 100.0 * (1.0 + 2 * CLOCK_TICK / span):
+            percent = 100.0
+        return percent
 
 
 class ProcessSampler:
     """CPU % and RSS of processes by pid, each including its child processes.
 
-    Keeps a ``psutil.Process`` per pid between calls (CPU % is measured from the previous call);
-    pids that are gone are dropped silently.
+    CPU % is of one core, over the last ``window`` seconds: the CPU seconds the kernel counted
+    for the process between a reading at or before the window's start and now, over the time
+    between them. A pid is reported from its second reading on; pids that are gone are dropped.
+    A process's own share above 100% by less than the kernel's tick is shown as 100%.
     """
 
-    def __init__(self) -> None:
-        self._processes: dict[int, psutil.Process] = {}  # pid -> handle, cached across samples
-        self._children: dict[int, dict[int, psutil.Process]] = {}  # pid -> its children's handles
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self._clocks: dict[int, _CpuClock] = {}  # pid -> its readings, kept across samples
+        self._children: dict[int, dict[int, _CpuClock]] = {}  # pid -> its children's readings
 
     def sample(self, pids: Iterable[int]) -> dict[int, ProcessStats]:
         wanted = set(pids)
-        for pid in list(self._processes):
+        for pid in list(self._clocks):
             if pid not in wanted:
-                del self._processes[pid]
+                del self._clocks[pid]
                 self._children.pop(pid, None)
         stats: dict[int, ProcessStats] = {}
         for pid in wanted:
-            process = self._processes.get(pid)
+            clock = self._clocks.get(pid)
             try:
-                if process is None:
-                    process = psutil.Process(pid)
-                    self._processes[pid] = process
-                    process.cpu_percent(None)  # prime
-                with process.oneshot():
-                    cpu = process.cpu_percent(None)
-                    rss = process.memory_info().rss
-                cpu_children, rss_children = self._sample_children(pid, process)
+                if clock is None:
+                    clock = self._clocks[pid] = _CpuClock(psutil.Process(pid))
+                with clock.process.oneshot():
+                    cpu = clock.read(self.window)
+                    rss = clock.process.memory_info().rss
+                cpu_children, rss_children = self._sample_children(pid, clock.process)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                self._processes.pop(pid, None)
+                self._clocks.pop(pid, None)
                 self._children.pop(pid, None)
                 continue
-            stats[pid] = ProcessStats(pid=pid, cpu_percent=cpu + cpu_children, rss=rss + rss_children)
+            if cpu is not None:
+                stats[pid] = ProcessStats(pid=pid, cpu_percent=cpu + cpu_children, rss=rss + rss_children,
+                                          span=clock.span)
         return stats
 
     def _sample_children(self, pid: int, process: psutil.Process) -> tuple[float, int]:
@@ -184,56 +228,75 @@ class ProcessSampler:
         if not children and not known:
             return 0.0, 0
         cpu, rss = 0.0, 0
-        current: dict[int, psutil.Process] = {}
+        current: dict[int, _CpuClock] = {}
         for child in children:
-            handle = known.get(child.pid)
+            clock = known.get(child.pid) or _CpuClock(child)  # a new child counts from its second reading
             try:
-                if handle is None:  # new child: prime its CPU %, count it from the next sample
-                    handle = child
-                    handle.cpu_percent(None)
-                else:
-                    cpu += handle.cpu_percent(None)
-                rss += handle.memory_info().rss
+                cpu += clock.read(self.window) or 0.0
+                rss += clock.process.memory_info().rss
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
-            current[child.pid] = handle
+            current[child.pid] = clock
         self._children[pid] = current
         return cpu, rss
 
 
-class ThroughputMeter:
-    """Tasks per second from cumulative counts, per key, smoothed over a short window.
+Point = tuple[float, float]  # (time.monotonic(), tasks/s)
 
-    ``update(t, counts)`` takes the cumulative count of every key at time ``t`` and returns each
-    key's rate: the increase over the last ``window`` seconds divided by the time it spans. A key
-    missing from ``counts`` is forgotten. Every key is rated over the same span: a new key counts
-    as having had its first count at the earlier updates still in the window (a job that just
-    started is not rated over a fraction of the window, which would put it above the total).
+
+class ThroughputMeter:
+    """Tasks per second from cumulative counts, per key, as a curve whose area is the count.
+
+    A key's count C(t) is known at each update and taken as linear between updates (a key first
+    seen with count c had 0 at the update before: it may have started and ended in between).
+    Its rate is the moving average r(t) = (C(t) - C(t - window)) / window. The integral of r over
+    all time is the key's count exactly; and r is linear between the update times and those
+    times shifted by the window, so ``update`` returns r at every such time since the last update
+    (most often two points), and those points joined by straight lines have exactly that area.
+
+    A key left out of ``counts`` keeps its last count until its rate is back to 0 (one window
+    later: the curve of a job that ended comes down to the axis), then it is forgotten.
     """
 
     def __init__(self, window: float = 1.0) -> None:
         self.window = window
-        self._times: list[float] = []  # the updates' times still in the window, oldest first
-        self._history: dict[Hashable, list[tuple[float, float]]] = {}  # key -> [(t, count)], as _times
+        self._last: float | None = None  # the previous update's time
+        self._history: dict[Hashable, list[Point]] = {}  # key -> [(t, count)] at updates, back to a window ago
 
-    def update(self, t: float, counts: Mapping[Hashable, float]) -> dict[Hashable, float]:
-        for key in list(self._history):
-            if key not in counts:
-                del self._history[key]
-        self._times.append(t)
-        # keep one time at or before the window's start, so the window is fully covered
-        while len(self._times) > 2 and self._times[1] <= t - self.window:
-            self._times.pop(0)
-        rates: dict[Hashable, float] = {}
-        for key, count in counts.items():
+    def update(self, t: float, counts: Mapping[Hashable, float]) -> dict[Hashable, list[Point]]:
+        """Take every key's cumulative count at ``t``; return each key's new points (t, tasks/s)."""
+        previous, window = self._last, self.window
+        if previous is not None and t <= previous:
+            t = previous + 1e-6  # one clock, but keep the points in order if it stalls
+        points: dict[Hashable, list[Point]] = {}
+        for key in list(self._history.keys() | counts.keys()):
             history = self._history.get(key)
+            new: list[Point] = []
             if history is None:
-                history = self._history[key] = [(old, float(count)) for old in self._times[:-1]]
-            history.append((t, float(count)))
-            del history[: len(history) - len(self._times)]
-            t0, c0 = history[0]
-            rates[key] = (count - c0) / (t - t0) if t > t0 else 0.0
-        return rates
+                if previous is None:  # the first update of all: counts so far are where we start
+                    self._history[key] = [(t, float(counts[key]))]
+                    points[key] = [(t, 0.0)]
+                    continue
+                history = self._history[key] = [(previous, 0.0)]
+                new.append((previous, 0.0))
+            history.append((t, float(counts.get(key, history[-1][1]))))
+            assert previous is not None
+            times = [time_ for time_, _ in history]
+            kinks = sorted({shifted + window for shifted in times if previous < shifted + window < t})
+            values = [count for _, count in history]
+            for at in (*kinks, t):
+                now_count = float(np.interp(at, times, values))
+                then_count = float(np.interp(at - window, times, values))
+                new.append((at, max(0.0, (now_count - then_count) / window)))
+            # keep one update at or before t - window: the next update looks back to there
+            while len(history) > 2 and history[1][0] <= t - window:
+                history.pop(0)
+            points[key] = new
+            if key not in counts and all(count == history[-1][1] for _, count in history) \
+                    and history[0][0] <= t - window:
+                del self._history[key]  # its rate is 0 and stays 0
+        self._last = t
+        return points
 
 
 @dataclass(frozen=True)
@@ -242,9 +305,12 @@ class TelemetrySample:
 
     time: float  # time.monotonic() of the reading
     cpu: np.ndarray  # load per logical core, percent
-    total_rate: float  # tasks/s over all jobs
-    job_rates: dict[int, float] = field(default_factory=dict)  # job id -> tasks/s, jobs with counts given
+    total_rate: float  # tasks/s over all jobs, at ``time``
+    job_rates: dict[int, float] = field(default_factory=dict)  # job id -> tasks/s at ``time``
     processes: dict[int, ProcessStats] = field(default_factory=dict)  # worker pid -> CPU % and RSS
+    # The throughput curves' new points since the previous reading, oldest first (see ThroughputMeter):
+    total_points: tuple[Point, ...] = ()
+    job_points: dict[int, tuple[Point, ...]] = field(default_factory=dict)  # job id -> its new points
 
 
 # The key under which ThroughputMeter tracks the count over all jobs.
@@ -274,12 +340,15 @@ class Telemetry:
         t = time.monotonic() if now is None else now
         counts: dict[Hashable, float] = {job_id: float(count) for job_id, count in job_counts.items()}
         counts[_TOTAL] = sum(job_counts.values()) if total_count is None else total_count
-        rates = self.throughput.update(t, counts)
-        total_rate = max(0.0, rates.pop(_TOTAL))
+        points = self.throughput.update(t, counts)
+        total_points = tuple(points.pop(_TOTAL))
+        job_points = {key: tuple(value) for key, value in points.items() if isinstance(key, int) and value}
         return TelemetrySample(
             time=t,
             cpu=self.cpu.sample(),
-            total_rate=total_rate,
-            job_rates={key: max(0.0, rate) for key, rate in rates.items() if isinstance(key, int)},
+            total_rate=total_points[-1][1] if total_points else 0.0,
+            job_rates={key: value[-1][1] for key, value in job_points.items()},
             processes=self.processes.sample(worker_pids),
+            total_points=total_points,
+            job_points=job_points,
         )

@@ -40,11 +40,14 @@ import psutil
 from PySide6.QtCore import QThread, Signal
 
 from poolscope.core.backends import DASK, PROCESSES, THREADS
+from poolscope.core.estimate import Estimate, estimate
 from poolscope.core.events import (
     JobFinished,
     JobNotice,
+    JobProgress,
     JobStateChanged,
     JobSubmitted,
+    RunningChunk,
     TaskFailed,
     TasksFinished,
     WorkerActivity,
@@ -100,21 +103,28 @@ class EventSource(Protocol):
 
 @dataclass(slots=True)
 class JobView:
-    """What the window knows about one job, folded from its events."""
+    """What the window knows about one job, folded from its events.
+
+    Times are ``time.monotonic()``: one clock for the engine's and the window's threads (and
+    every process of the machine), so the engine's stamps and the window's clock compare.
+    """
 
     job_id: int
     name: str
     target: str
     inputs: str
     total: int | None
-    submitted_at: float  # time.monotonic() when the bridge saw JobSubmitted
+    submitted_at: float  # when it was submitted (JobSubmitted)
     backend: str = ""  # where its tasks run (JobSubmitted.backend); "" when its JobSubmitted was not seen
     state: JobState = JobState.PENDING
     done: int = 0
     failed: int = 0
     cancelled: int = 0
-    rate: float = 0.0  # tasks/s: recent while running, the average once finished
-    finished_at: float | None = None  # time.monotonic() when the bridge saw JobFinished
+    started_at: float | None = None  # when its first task started (JobProgress); None: it never ran
+    finished_at: float | None = None  # when it ended (JobFinished)
+    timed_seconds: float = 0.0  # worker-seconds of its finished chunks (JobProgress)
+    timed_tasks: int = 0  # tasks in those chunks
+    running: tuple[RunningChunk, ...] = ()  # its chunks running at the last JobProgress
     summary: JobSummary | None = None  # the engine's final word, once finished
 
     @property
@@ -124,24 +134,42 @@ class JobView:
 
     @property
     def fraction(self) -> float | None:
-        """Progress from 0 to 1, or None while the number of inputs is unknown."""
-        if self.state is JobState.DONE:
-            return 1.0
+        """Tasks done (not failed, not cancelled) over all of them, 0 to 1; None while the number
+        of inputs is unknown. 1 only when every task is done."""
         if not self.total:
-            return None
-        return min(1.0, self.finished_tasks / self.total)
+            return 1.0 if self.state is JobState.DONE else None
+        return min(1.0, self.done / self.total)
 
-    def elapsed(self, now: float) -> float:
-        if self.summary is not None:
-            return self.summary.wall_seconds
-        end = self.finished_at if self.finished_at is not None else now
+    @property
+    def percent(self) -> int | None:
+        """Whole percent of tasks done, rounded down (100 only when every task is done)."""
+        if not self.total:
+            return 100 if self.state is JobState.DONE else None
+        return min(100, self.done * 100 // self.total)
+
+    def queued_seconds(self, now: float) -> float:
+        """Time from submission until its first task started (or until now, or until it ended unstarted)."""
+        end = self.started_at if self.started_at is not None else self.finished_at if self.finished_at is not None \
+            else now
         return max(0.0, end - self.submitted_at)
 
-    def eta(self) -> float | None:
-        """Seconds left at the current rate, for a running job whose total is known."""
-        if self.state.is_final or self.total is None or self.rate <= 0:
+    def running_seconds(self, now: float) -> float | None:
+        """Time since its first task started, until it ended; None if no task ever started."""
+        if self.started_at is None:
             return None
-        return max(0, self.total - self.finished_tasks) / self.rate
+        end = self.finished_at if self.finished_at is not None else now
+        return max(0.0, end - self.started_at)
+
+    def estimate(self, now: float) -> Estimate:
+        """Rate (tasks/s since its start) and time left (running jobs only), see core/estimate.py."""
+        if self.state.is_final:
+            running = self.running_seconds(now)
+            finished = self.done + self.failed
+            return Estimate(finished / running if running else 0.0, None)
+        result = estimate(now, started_at=self.started_at, total=self.total, finished=self.done + self.failed,
+                          cancelled=self.cancelled, timed_seconds=self.timed_seconds, timed_tasks=self.timed_tasks,
+                          running=self.running)
+        return result if self.state is JobState.RUNNING else Estimate(result.rate, None)
 
 
 @dataclass(slots=True)
@@ -155,7 +183,8 @@ class WorkerView:
     index: int | None = None  # the input index of that task
     task_progress: float | None = None  # 0..1 when the task reports progress with a total
     tasks_done: int = 0
-    cpu_percent: float = 0.0  # of one core, with its children (a thread: its own time only)
+    cpu_percent: float | None = None  # of one core over the last second, with its children (a thread: its own
+    # time only); None until measured
     rss: int = 0  # bytes, with its children (0 for a thread: it shares the process's memory)
     alive: bool = True
     # -- a Dask worker, as the scheduler last reported it ---------------------------------------
@@ -250,7 +279,7 @@ class EventFolder:
         view = self.jobs.get(event.job_id)
         if view is None:
             view = JobView(job_id=event.job_id, name=event.name, target=event.target, inputs=event.inputs,
-                           total=event.total, submitted_at=time.monotonic(), backend=event.backend)
+                           total=event.total, submitted_at=_monotonic(event.time), backend=event.backend)
             self.jobs[event.job_id] = view
         self._dirty_jobs.add(event.job_id)
         size = f"{event.total} tasks" if event.total is not None else "unknown number of tasks"
@@ -274,6 +303,16 @@ class EventFolder:
         self.tasks_finished += event.done + event.failed
         if view.state is JobState.PENDING:
             view.state = JobState.RUNNING
+        self._dirty_jobs.add(event.job_id)
+
+    def _job_progress(self, event: JobProgress) -> None:
+        view = self._job(event.job_id)
+        if view.state.is_final:
+            return
+        view.started_at = event.started_at
+        view.timed_seconds = event.timed_seconds
+        view.timed_tasks = event.timed_tasks
+        view.running = event.running
         self._dirty_jobs.add(event.job_id)
 
     def _task_failed(self, event: TaskFailed) -> None:
@@ -346,9 +385,9 @@ class EventFolder:
         view.state = summary.status
         view.total = summary.total if summary.total is not None else view.total
         view.done, view.failed, view.cancelled = summary.done, summary.failed, summary.cancelled
-        view.finished_at = time.monotonic()
+        view.finished_at = event.ended_at or time.monotonic()
+        view.running = ()
         view.summary = summary
-        view.rate = (summary.done + summary.failed) / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
         self._dirty_jobs.add(event.job_id)
         level = "info" if summary.status is JobState.DONE else "warning"
         self._add_log(level, f"Job {event.job_id} '{view.name}' {summary.status.value} in {summary.wall_seconds:.2f} s: "
@@ -359,6 +398,7 @@ class EventFolder:
         JobSubmitted: _job_submitted,
         JobStateChanged: _job_state_changed,
         TasksFinished: _tasks_finished,
+        JobProgress: _job_progress,
         TaskFailed: _task_failed,
         WorkerActivity: _worker_activity,
         WorkerStarted: _worker_started,
@@ -385,12 +425,7 @@ class EventFolder:
     # -- telemetry -------------------------------------------------------------------------
 
     def add_sample(self, sample: TelemetrySample) -> None:
-        """Merge a telemetry reading: job rates and worker CPU/RSS into the views, and keep it."""
-        for job_id, rate in sample.job_rates.items():
-            view = self.jobs.get(job_id)
-            if view is not None and not view.state.is_final and abs(view.rate - rate) > 1e-9:
-                view.rate = rate
-                self._dirty_jobs.add(job_id)
+        """Merge a telemetry reading: worker CPU/RSS into the views, and keep it."""
         for pid, stats in sample.processes.items():
             worker = self.workers.get(pid)
             if worker is not None and (worker.cpu_percent != stats.cpu_percent or worker.rss != stats.rss):
@@ -451,8 +486,8 @@ class EventFolder:
 
     def rated_counts(self, now: float) -> dict[int, int]:
         """Tasks completed (done + failed) of the jobs whose throughput is rated: those not yet
-        final, and those that ended less than RATE_WINDOW ago (so their rate falls to 0 as the
-        total's does, rather than stopping where it was)."""
+        final, and those that ended less than RATE_WINDOW ago (so their final count is taken; the
+        meter then follows a job left out until its rate is back to 0)."""
         return {job_id: view.done + view.failed for job_id, view in self.jobs.items()
                 if not view.state.is_final or view.finished_at is not None and now - view.finished_at < RATE_WINDOW}
 
@@ -501,6 +536,11 @@ class EventFolder:
         if view is not None and view.state.is_final:
             del self.jobs[job_id]
             self._dirty_jobs.discard(job_id)
+
+
+def _monotonic(wall: float) -> float:
+    """A ``time.time()`` stamp (an event's) on the ``time.monotonic()`` clock."""
+    return time.monotonic() - max(0.0, time.time() - wall) if wall > 0 else time.monotonic()
 
 
 class ThreadCpuSampler:

@@ -1,19 +1,19 @@
 """Table models for the window: jobs, workers and log entries, fed by :class:`BridgeUpdate` s.
 
 The models hold the views the bridge computed and only render them; they decide nothing.
-A real progress bar is drawn in the jobs table's progress column by :class:`ProgressDelegate`.
+The jobs table's progress column is a bar of done, failed and cancelled tasks drawn by
+:class:`ProgressDelegate`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar, QStyleOptionViewItem
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from poolscope.core.backends import DASK, PROCESSES, THREADS
 from poolscope.core.jobs import JobState
@@ -25,6 +25,13 @@ __all__ = ["JobsModel", "LogModel", "ProgressDelegate", "WorkersModel", "format_
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1
 #: Role under which every model gives the row's job id (or None).
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 2
+#: Role under which the jobs model gives (done, failed, cancelled, total) for its bar (total None: unknown).
+SEGMENTS_ROLE = Qt.ItemDataRole.UserRole + 3
+
+#: The progress bar's segments: done, failed, cancelled. Mid tones that stand apart on a light and
+#: on a dark base (contrast over 3:1 on white and on #1e1e1e), and from each other in hue and in
+#: pattern (cancelled is hatched), so they do not rest on colour alone.
+SEGMENT_COLOURS = {"done": QColor("#16a34a"), "failed": QColor("#dc2626"), "cancelled": QColor("#d97706")}
 
 _STATE_COLOURS = {
     JobState.PENDING: QColor("#6b7280"),
@@ -61,9 +68,11 @@ def format_bytes(count: int) -> str:
     return f"{value:.1f} GiB"
 
 
-def percent_text(fraction: float | None) -> str:
-    """Whole percent, rounded down: "100%" only once a job is complete."""
-    return "" if fraction is None else f"{math.floor(fraction * 100)}%"
+def outcome_text(done: int, failed: int, cancelled: int, total: int | None) -> str:
+    """"8 done, 32 cancelled of 40": what became of a job's tasks, the counts that are not 0."""
+    parts = [f"{done:,} done"] + [f"{count:,} {name}" for count, name in ((failed, "failed"), (cancelled, "cancelled"))
+                                  if count]
+    return ", ".join(parts) + (f" of {total:,}" if total is not None else "")
 
 
 #: What each backend is, in a phrase (tooltips).
@@ -128,19 +137,26 @@ class _ViewTableModel(QAbstractTableModel):
 class JobsModel(_ViewTableModel):
     """One row per job, in submission order."""
 
-    COLUMNS = ("ID", "Name", "Backend", "State", "Progress", "Done / total", "Failed", "Rate", "Elapsed", "ETA")
+    COLUMNS = ("ID", "Name", "Backend", "State", "Progress", "Done / total", "Failed", "Rate", "Queued", "Running",
+               "ETA")
     BACKEND_COLUMN = 2
     STATE_COLUMN = 3
     PROGRESS_COLUMN = 4
     DONE_COLUMN = 5
-    _TIME_COLUMNS = (7, 8, 9)
-    _RIGHT_ALIGNED = (0, 5, 6, 7, 8, 9)
+    QUEUED_COLUMN = 8
+    RUNNING_COLUMN = 9
+    ETA_COLUMN = 10
+    _TIME_COLUMNS = (7, 8, 9, 10)
+    _RIGHT_ALIGNED = (0, 5, 6, 7, 8, 9, 10)
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[JobView] = []  # in submission order
         self._row_of: dict[int, int] = {}  # job id -> row
         self._now = time.monotonic()  # the clock elapsed times are shown at; advanced by tick()
+        # job id -> the running time last shown for it: the window hears that a job ended a few
+        # tens of milliseconds after it did, and its clock must not step back when it does
+        self._running_shown: dict[int, float] = {}
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -167,6 +183,11 @@ class JobsModel(_ViewTableModel):
         """Advance the clock for elapsed/ETA of running jobs and repaint those cells."""
         self._now = time.monotonic() if now is None else now
         running = [row for row, view in enumerate(self._rows) if not view.state.is_final]
+        for row in running:
+            view = self._rows[row]
+            seconds = view.running_seconds(self._now)
+            if seconds is not None:
+                self._running_shown[view.job_id] = max(seconds, self._running_shown.get(view.job_id, 0.0))
         if running:
             self.dataChanged.emit(self.index(running[0], self._TIME_COLUMNS[0]),
                                   self.index(running[-1], self._TIME_COLUMNS[-1]), [Qt.ItemDataRole.DisplayRole])
@@ -179,6 +200,8 @@ class JobsModel(_ViewTableModel):
             self.beginResetModel()
             self._rows = keep
             self._row_of = {view.job_id: row for row, view in enumerate(keep)}
+            for job_id in removed:
+                self._running_shown.pop(job_id, None)
             self.endResetModel()
         return removed
 
@@ -199,9 +222,22 @@ class JobsModel(_ViewTableModel):
 
     # -- Qt model interface ------------------------------------------------------------------
 
+    def running_seconds(self, view: JobView) -> float | None:
+        """The running time shown for a job: never less than was shown before."""
+        seconds = view.running_seconds(self._now)
+        if seconds is None:
+            return None
+        return max(seconds, self._running_shown.get(view.job_id, 0.0))
+
     def _other_role(self, view: JobView, column: int, role: int) -> Any:
         if role == PROGRESS_ROLE:
             return view.fraction
+        if role == SEGMENTS_ROLE:
+            return view.done, view.failed, view.cancelled, view.total
+        if role == Qt.ItemDataRole.ToolTipRole and column in (self.PROGRESS_COLUMN, self.DONE_COLUMN):
+            return outcome_text(view.done, view.failed, view.cancelled, view.total)
+        if role == Qt.ItemDataRole.ToolTipRole and column in (self.QUEUED_COLUMN, self.RUNNING_COLUMN):
+            return "Queued: from submission until its first task started. Running: from then until it ended."
         if role == Qt.ItemDataRole.ForegroundRole and column == self.STATE_COLUMN:
             return QBrush(_STATE_COLOURS.get(view.state, QColor("black")))
         if role == Qt.ItemDataRole.FontRole and column == self.STATE_COLUMN and not view.state.is_final:
@@ -224,43 +260,68 @@ class JobsModel(_ViewTableModel):
         if column == 3:
             return view.state.value
         if column == 4:
-            return percent_text(view.fraction)
+            return "" if view.percent is None else f"{view.percent}%"
         if column == 5:
             total = "?" if view.total is None else f"{view.total:,}"
-            return f"{view.finished_tasks:,} / {total}"
+            cancelled = f", {view.cancelled:,} cancelled" if view.cancelled else ""
+            return f"{view.done:,} / {total}{cancelled}"
         if column == 6:
             return f"{view.failed:,}" if view.failed else ""
         if column == 7:
-            return format_rate(view.rate)
+            return format_rate(view.estimate(self._now).rate)
         if column == 8:
-            return format_duration(view.elapsed(self._now))
+            return format_duration(view.queued_seconds(self._now))
         if column == 9:
-            return format_duration(view.eta())
+            return format_duration(self.running_seconds(view))
+        if column == 10:
+            return format_duration(view.estimate(self._now).eta)
         return ""
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """Paints a real progress bar (the platform style's) from the model's PROGRESS_ROLE."""
+    """Paints a job's tasks as a bar from the model's SEGMENTS_ROLE: done, failed and cancelled
+    apart (cancelled hatched), the rest empty, and the percent done over it."""
 
-    def paint(self, painter: Any, option: QStyleOptionViewItem, index: _Index) -> None:
-        fraction = index.data(PROGRESS_ROLE)
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(2, 3, -2, -3)
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal
-        bar.direction = option.direction
-        bar.fontMetrics = option.fontMetrics
-        bar.palette = option.palette
-        bar.minimum = 0
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        if fraction is None:
-            bar.maximum, bar.progress, bar.text = 1, 0, "…"
-        else:
-            bar.maximum, bar.progress, bar.text = 1000, int(fraction * 1000), percent_text(fraction)
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        segments = index.data(SEGMENTS_ROLE)
+        palette = option.palette
         if option.state & QStyle.StateFlag.State_Selected:
-            painter.fillRect(option.rect, option.palette.highlight())
-        style = option.widget.style() if option.widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+            painter.fillRect(option.rect, palette.highlight())
+        bar = QRectF(option.rect.adjusted(3, 4, -3, -4))
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.fillRect(bar, palette.color(QPalette.ColorRole.Base))
+        text = "…"
+        if segments is not None:
+            done, failed, cancelled, total = segments
+            if total:
+                left = bar.left()
+                for count, name in ((done, "done"), (failed, "failed"), (cancelled, "cancelled")):
+                    width = bar.width() * min(count, total) / total
+                    if width <= 0:
+                        continue
+                    piece = QRectF(left, bar.top(), min(width, bar.right() - left), bar.height())
+                    colour = SEGMENT_COLOURS[name]
+                    if name == "cancelled":
+                        painter.fillRect(piece, QBrush(colour, Qt.BrushStyle.BDiagPattern))
+                    else:
+                        painter.fillRect(piece, colour)
+                    left += width
+            percent = index.data(Qt.ItemDataRole.DisplayRole)
+            text = percent or ("…" if not total else "")
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.drawRect(bar.adjusted(0, 0, -1, -1))
+        if text:
+            # the figure on a patch of the base colour, so it reads over any segment in any palette
+            metrics = option.fontMetrics
+            width = metrics.horizontalAdvance(text) + 8
+            patch = QRectF(bar.center().x() - width / 2, bar.top() + 2, width, bar.height() - 4)
+            background = palette.color(QPalette.ColorRole.Base)
+            background.setAlpha(215)
+            painter.fillRect(patch, background)
+            painter.setPen(palette.color(QPalette.ColorRole.Text))
+            painter.drawText(bar, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
 
 
 class WorkersModel(_ViewTableModel):
@@ -352,7 +413,7 @@ class WorkersModel(_ViewTableModel):
                 return f"#{view.index} ({view.task_progress * 100:.0f}%)"
             return f"#{view.index}"
         if column == 6:
-            return f"{view.cpu_percent:.0f}"
+            return "" if view.cpu_percent is None else f"{view.cpu_percent:.0f}"
         if column == 7:
             return format_bytes(view.rss) if view.rss else ""
         if column == 8:

@@ -69,7 +69,7 @@ class JobTable(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(JobsModel.PROGRESS_COLUMN, QHeaderView.ResizeMode.Stretch)
-        for column, width in enumerate((40, 110, 80, 90, 160, 120, 60, 80, 70, 70)):
+        for column, width in enumerate((40, 110, 80, 90, 160, 150, 60, 80, 65, 65, 65)):
             if column != JobsModel.PROGRESS_COLUMN:
                 self.view.setColumnWidth(column, width)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

@@ -1,7 +1,8 @@
 """Tasks completed per second, live: the total over every job, and one curve per running job.
 
-Rates come from the bridge's telemetry (counts turned into rates in ``core/telemetry.py``);
-each series lives in a numpy :class:`RingBuffer` and is drawn by a curve made once.
+Rates come from the bridge's telemetry (counts turned into rates in ``core/telemetry.py``, as
+points whose straight-line curve has the tasks' count as its area: a job's area is the tasks it
+finished); each series lives in a numpy :class:`RingBuffer` and is drawn by a curve made once.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from poolscope.gui.widgets.plotting import (
 
 __all__ = ["ThroughputGraph"]
 
-#: Samples kept for the total (the longest history at the fastest sampling).
-TOTAL_CAPACITY = int(max(HISTORY_CHOICES) / 0.2) + 1
-#: Samples kept per job: five minutes at 4 Hz, so hundreds of jobs stay cheap.
-JOB_CAPACITY = 1200
+#: Points kept for the total: the longest history at the fastest sampling, two points a reading
+#: (a reading's time, and a window's end since the last reading).
+TOTAL_CAPACITY = 2 * int(max(HISTORY_CHOICES) / 0.2) + 1
+#: Points kept per job: five minutes at 4 readings a second, so hundreds of jobs stay cheap.
+JOB_CAPACITY = 2400
 #: Job curves drawn at most (the most recently active jobs); the total covers every job. Each
 #: curve costs a setData per frame and a legend row, so hundreds of them stall the window.
 MAX_JOB_CURVES = 8
@@ -98,12 +100,15 @@ class ThroughputGraph(QWidget):
 
     def add_samples(self, samples: Iterable[TelemetrySample]) -> None:
         for sample in samples:
-            self.total.append(sample.time, sample.total_rate)
-            for job_id, rate in sample.job_rates.items():
+            for t, rate in sample.total_points or ((sample.time, sample.total_rate),):
+                self.total.append(t, rate)
+            job_points = sample.job_points or {job_id: ((sample.time, rate),) for job_id, rate in sample.job_rates.items()}
+            for job_id, points in job_points.items():
                 buffer = self.jobs.get(job_id)
                 if buffer is None:
                     buffer = self.jobs[job_id] = RingBuffer(JOB_CAPACITY)  # its curve is made by refresh()
-                buffer.append(sample.time, rate)
+                for t, rate in points:
+                    buffer.append(t, rate)
 
     def forget_job(self, job_id: int) -> None:
         """Drop a job's curve, history and name (its row was cleared)."""
