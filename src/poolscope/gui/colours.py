@@ -8,8 +8,6 @@ black. Text needs 4.5:1 (WCAG AA), lines and areas 3:1.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -55,11 +53,14 @@ def legible(colour: QColor | str, background: QColor, minimum: float = 3.0) -> Q
 
 def on_base(colour: QColor | str, minimum: float = TEXT_CONTRAST) -> QColor:
     """``colour`` as text on the application palette's Base (a table's or a list's background)."""
-    base = QApplication.palette().color(QPalette.ColorRole.Base)
-    return QColor.fromRgba(_legible_rgba(QColor(colour).rgba(), base.rgba(), minimum))
+    base = QApplication.palette().color(QPalette.ColorRole.Base).rgba()
+    key = (colour if isinstance(colour, str) else colour.rgba(), base, minimum)
+    found = _ON_BASE.get(key)
+    if found is None:  # a table asks for the same few colours at every repaint: work each out once
+        if len(_ON_BASE) > 256:
+            _ON_BASE.clear()
+        found = _ON_BASE[key] = legible(colour, QColor.fromRgba(base), minimum)
+    return found
 
 
-@lru_cache(maxsize=256)
-def _legible_rgba(colour: int, background: int, minimum: float) -> int:
-    """legible() by value, remembered: a table asks for the same few colours at every repaint."""
-    return legible(QColor.fromRgba(colour), QColor.fromRgba(background), minimum).rgba()
+_ON_BASE: dict[tuple[str | int, int, float], QColor] = {}  # (colour, base rgba, minimum) -> on_base(); GUI thread

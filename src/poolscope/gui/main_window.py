@@ -65,8 +65,18 @@ QUIT_CANCEL = "cancel"
 QUIT_TERMINATE = "terminate"
 #: Seconds a cancelled shutdown may take before what is left is terminated.
 CANCEL_GRACE_SECONDS = 5.0
-#: The clock timer's period (ms): running jobs' elapsed time and ETA are repainted at this rate.
+#: The window takes the bridge's updates at most this often (ms): the tables, bars and title
+#: follow the jobs 5 times a second (the bridge keeps folding meanwhile, nothing is lost).
+UPDATE_MIN_MS = 200
+#: The graphs and the workers table redraw at most this often (ms), when samples or worker
+#: changes come (telemetry comes 4 times a second while a job runs, once a second at rest).
+GRAPHS_MIN_MS = 500
+WORKERS_MIN_MS = 500
+#: The clock timer's period (ms) while some running job's elapsed time is shown in tenths of a
+#: second (format_duration: below 10 s), and after that (whole seconds).
 CLOCK_MS = 200
+CLOCK_SLOW_MS = 1000
+FINE_CLOCK_BELOW = 10.0
 #: How often the status bar's events/s figure is recounted while jobs run (seconds).
 EVENTS_STATUS_SECONDS = 1.0
 #: Below this width of the right-hand side (px) the two graphs stack instead of standing side by side.
@@ -251,6 +261,15 @@ class MainWindow(QMainWindow):
 
         self.bridge = EventBridge(engine.events, backend_workers=engine.backend_workers, parent=self)
         self.bridge.updates_ready.connect(self._take_update)
+        self._last_taken = 0.0  # time.monotonic() when the window last took an update
+        self._graphs_at = 0.0  # time.monotonic() of the graphs' last redraw
+        self._workers_at = 0.0  # ... and of the workers table's last update
+        self._pending_workers: dict[int | str, Any] = {}  # worker changes held back until WORKERS_MIN_MS
+        self._graphs_stale = False  # samples came that the graphs have not drawn yet
+        self._worker_keys: set[int | str] = set()  # the workers in the table (WorkerView.key)
+        self._take_timer = QTimer(self)  # takes the waiting update once UPDATE_MIN_MS have passed
+        self._take_timer.setSingleShot(True)
+        self._take_timer.timeout.connect(self._take_update_now)
         self.bridge.start()
 
         # Repaints the running jobs' clocks; runs only while some job is not final (see _follow_clock).
@@ -496,6 +515,16 @@ class MainWindow(QMainWindow):
     # -- updates -------------------------------------------------------------------------------
 
     def _take_update(self) -> None:
+        """An update waits: take it now, or once UPDATE_MIN_MS have passed since the last one."""
+        wait_ms = (self._last_taken - time.monotonic()) * 1000 + UPDATE_MIN_MS
+        if wait_ms > 0:
+            if not self._take_timer.isActive():
+                self._take_timer.start(int(wait_ms) + 1)
+            return
+        self._take_update_now()
+
+    def _take_update_now(self) -> None:
+        self._last_taken = time.monotonic()
         update = self.bridge.take_update()
         if update is not None:
             self.apply_update(update)
@@ -516,10 +545,15 @@ class MainWindow(QMainWindow):
                     self.job_table.view.doItemsLayout()  # the scroll range must include the new rows first
                     self.job_table.view.scrollTo(self.jobs_model.index(row, 0))
             self._follow_clock()
+        now = time.monotonic()
         if update.workers:
-            self.workers_model.apply(update.workers)  # the workers table's title follows the model
-            if any(view.backend == DASK for view in update.workers.values()):
-                self._update_status()
+            # rows that come or go show at once; changes to rows (task, CPU, memory) twice a second
+            comes_or_goes = any(not view.alive or key not in self._worker_keys for key, view in update.workers.items())
+            self._pending_workers.update(update.workers)
+            if comes_or_goes:
+                self._workers_at = 0.0
+        if self._pending_workers and now - self._workers_at >= WORKERS_MIN_MS / 1000:
+            self._apply_workers(now)
         if update.log:
             self.log_view.append(update.log)
         if update.notices:
@@ -533,14 +567,29 @@ class MainWindow(QMainWindow):
                 self._update_status()
         if update.cluster:
             self.cpu_graph.add_cluster_samples(update.cluster)
-        if (update.samples or update.cluster) and self.isVisible() and not self.isMinimized():
-            # the graphs advance at the sample rate: redrawn when samples come, never on a timer
-            now = time.monotonic()
+        if update.samples or update.cluster:
+            self._graphs_stale = True
+        if (self._graphs_stale and now - self._graphs_at >= GRAPHS_MIN_MS / 1000 and self.isVisible()
+                and not self.isMinimized()):
+            # the graphs advance when samples come (at most every GRAPHS_MIN_MS), never on a timer
+            self._graphs_at, self._graphs_stale = now, False
             self.cpu_graph.refresh(now)
             self.throughput_graph.refresh(now)
         self._events_seen += update.events
         if update.jobs:
             self._update_title()
+
+    def _apply_workers(self, now: float) -> None:
+        workers, self._pending_workers = self._pending_workers, {}
+        self._workers_at = now
+        for key, view in workers.items():
+            if view.alive:
+                self._worker_keys.add(key)
+            else:
+                self._worker_keys.discard(key)
+        self.workers_model.apply(workers)  # the workers table's title follows the model
+        if any(view.backend == DASK for view in workers.values()):
+            self._update_status()
 
     def show_notice(self, message: str) -> None:
         """Show something the engine said about a job plainly, in the status bar (it is in the log too)."""
@@ -565,7 +614,7 @@ class MainWindow(QMainWindow):
         running = any(not view.state.is_final for view in self.jobs_model.jobs())
         if running and not self.clock_timer.isActive() and not self._shut_down:
             self._events_at = (time.monotonic(), self._events_seen)
-            self.clock_timer.start()
+            self.clock_timer.start(CLOCK_MS)
         elif not running and self.clock_timer.isActive():
             self.clock_timer.stop()
             self._on_clock()  # the final figures
@@ -574,6 +623,10 @@ class MainWindow(QMainWindow):
     def _on_clock(self) -> None:
         now = time.monotonic()
         self.jobs_model.tick(now)
+        fine = any(not view.state.is_final and view.elapsed(now) < FINE_CLOCK_BELOW for view in self.jobs_model.jobs())
+        interval = CLOCK_MS if fine else CLOCK_SLOW_MS
+        if self.clock_timer.interval() != interval:
+            self.clock_timer.setInterval(interval)
         since, seen = self._events_at
         if now - since >= EVENTS_STATUS_SECONDS:
             rate = (self._events_seen - seen) / (now - since)
@@ -668,6 +721,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.clock_timer.stop()
+        self._take_timer.stop()
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         self.bridge.stop_polling()  # before the engine closes its Dask client
         try:
@@ -682,6 +736,8 @@ class MainWindow(QMainWindow):
             update = self.bridge.take_update()
             if update is not None:
                 self.apply_update(update)
+            if self._pending_workers:
+                self._apply_workers(time.monotonic())
             QApplication.restoreOverrideCursor()
 
     # -- settings ------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ class ThroughputGraph(QWidget):
         self.job_curves: dict[int, pg.PlotDataItem] = {}  # job id -> its curve, made once
         self._job_names: dict[int, str] = {}  # job id -> name, for the legend
         self._y_max = 0.0
+        self._at_rest = False  # the last refresh drew a flat zero across the view, and no job
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -144,6 +145,12 @@ class ThroughputGraph(QWidget):
         start = now - self.history - 1.0
         y_max = 0.0
         times, values = self.total.since(start)
+        if not self.job_curves and not self.jobs and times.size and times[0] <= start + 1.0 and not values.any():
+            if self._at_rest:
+                return  # a flat zero across the whole view, as drawn last time: nothing to redraw
+            self._at_rest = True
+        else:
+            self._at_rest = False
         if times.size:
             rates = values[:, 0]
             self.total_curve.setData(times - now, rates)
