@@ -69,7 +69,7 @@ def test_two_cores_at_full_load_are_two_full_charts_not_one_line(qtbot):
     for cell in (first, second):
         top = int(cell.top() + graph.grid.label_height())
         for x in range(int(cell.left()) + 5, int(cell.right()) - 5, 7):
-            column = [QColor(image.pixel(x, y)) for y in range(top, top + 4)]
+            column = [QColor(image.pixel(x, y)) for y in range(top, top + 6)]
             assert max(contrast_ratio(colour, base) for colour in column) > 2, f"no line at the top at x={x}"
 
 

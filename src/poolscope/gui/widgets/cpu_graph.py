@@ -71,6 +71,8 @@ SMOOTH_SECONDS = 1.0
 CELL_ASPECT = 2.0
 #: Pixels between two cells of the grid.
 CELL_GAP = 4
+#: Opacity (of 255) of the meter of a core's current load behind its name and figure.
+METER_ALPHA = 60
 #: A heat-map row must be this tall (pixels) for its core's figure on the right axis.
 MIN_FIGURE_ROW = 12
 
@@ -153,8 +155,10 @@ class CoreGrid(QWidget):
         palette = self.palette()
         base = palette.color(QPalette.ColorRole.Base)
         line = legible(palette.color(QPalette.ColorRole.Highlight), base, 3.0)
+        meter = QColor(line)
+        meter.setAlpha(METER_ALPHA)
         return {"background": palette.color(QPalette.ColorRole.Window), "base": base,
-                "text": palette.color(QPalette.ColorRole.Text), "line": line,
+                "text": palette.color(QPalette.ColorRole.Text), "line": line, "meter": meter,
                 "frame": palette.color(QPalette.ColorRole.Mid)}
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
@@ -169,6 +173,9 @@ class CoreGrid(QWidget):
         for core, cell in enumerate(self.cell_rects()):
             label = QRectF(cell.left() + 2, cell.top(), cell.width() - 4, band)
             area = QRectF(cell.left(), cell.top() + band, cell.width(), max(1.0, cell.height() - band))
+            if current is not None:  # the label band is a meter of the current load, under the text
+                painter.fillRect(QRectF(cell.left(), cell.top(), cell.width() * min(max(current[core], 0.0), 100.0) / 100,
+                                        band - 1), colours["meter"])
             painter.setPen(colours["text"])
             painter.setFont(self.font())
             painter.drawText(label, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), f"cpu{core}")
@@ -179,8 +186,8 @@ class CoreGrid(QWidget):
             painter.fillRect(area, colours["base"])
             painter.setPen(QPen(colours["frame"], 1))
             painter.drawRect(area.adjusted(0, 0, -1, -1))
-            if len(x) >= 2:
-                self._paint_load(painter, area.adjusted(1, 1, -1, -1), x, values[:, core], colours)
+            if len(x) >= 2:  # (100% stays clear of the frame)
+                self._paint_load(painter, area.adjusted(1, 3, -1, -1), x, values[:, core], colours)
         painter.end()
 
     def _paint_load(self, painter: QPainter, area: QRectF, x: np.ndarray, load: np.ndarray,
