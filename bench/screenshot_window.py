@@ -54,6 +54,8 @@ def dark_palette() -> object:
     palette = QPalette()
     for role, colour in colours.items():
         palette.setColor(role, QColor(colour))
+    for role in (roles.Text, roles.WindowText, roles.ButtonText):  # disabled controls look disabled
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7f7f7f"))
     return palette
 
 

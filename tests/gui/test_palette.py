@@ -34,6 +34,8 @@ def dark_palette() -> QPalette:
     palette = QPalette()
     for role, colour in DARK.items():
         palette.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7f7f7f"))
     return palette
 
 

@@ -113,6 +113,9 @@ def test_every_pane_and_action_has_a_key(qtbot, fake_window):
         assert not action.shortcut().isEmpty(), action.text()
     keys = [action.shortcut().toString() for action in actions + list(window.pane_actions.values())]
     assert len(set(keys)) == len(keys), keys  # no key does two things
+    window.launch_panel.range_stop.setText("20")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.engine.submitted) == 1  # Ctrl+Return starts the job in the form
 
 
 def test_a_job_just_started_scrolls_into_view(qtbot, fake_window):

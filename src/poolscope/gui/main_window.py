@@ -215,9 +215,11 @@ class MainWindow(QMainWindow):
         jobs_menu = self.menuBar().addMenu("&Jobs")
         self.start_action = QAction("Start job", self)
         self.start_action.setObjectName("start_job")
-        self.start_action.setShortcut(QKeySequence("Ctrl+Return"))  # the Start button's own shortcut
+        # the Start button's key, now the menu's (two owners of one key would make it do nothing)
+        self.start_action.setShortcut(self.launch_panel.start_button.shortcut())
+        self.launch_panel.start_button.setShortcut(QKeySequence())
         self.start_action.triggered.connect(self.launch_panel.start_button.click)
-        jobs_menu.addAction(self.start_action)  # (the menu shows the key; the button handles it)
+        jobs_menu.addAction(self.start_action)
         for action in (self.job_table.cancel_action, self.job_table.terminate_action,
                        self.job_table.run_again_action, self.job_table.save_results_action,
                        self.job_table.clear_action):
