@@ -66,12 +66,12 @@ QUIT_TERMINATE = "terminate"
 #: Seconds a cancelled shutdown may take before what is left is terminated.
 CANCEL_GRACE_SECONDS = 5.0
 #: The window takes the bridge's updates at most this often (ms): the tables, bars and title
-#: follow the jobs 5 times a second (the bridge keeps folding meanwhile, nothing is lost).
-UPDATE_MIN_MS = 200
+#: follow the jobs 4 times a second (the bridge keeps folding meanwhile, nothing is lost).
+UPDATE_MIN_MS = 250
 #: The graphs and the workers table redraw at most this often (ms), when samples or worker
 #: changes come (telemetry comes 4 times a second while a job runs, once a second at rest).
 GRAPHS_MIN_MS = 500
-WORKERS_MIN_MS = 500
+WORKERS_MIN_MS = 1000
 #: The clock timer's period (ms) while some running job's elapsed time is shown in tenths of a
 #: second (format_duration: below 10 s), and after that (whole seconds).
 CLOCK_MS = 200
@@ -549,7 +549,7 @@ class MainWindow(QMainWindow):
             self._follow_clock()
         now = time.monotonic()
         if update.workers:
-            # rows that come or go show at once; changes to rows (task, CPU, memory) twice a second
+            # rows that come or go show at once; changes to rows (task, CPU, memory) once a second (WORKERS_MIN_MS)
             comes_or_goes = any(not view.alive or key not in self._worker_keys for key, view in update.workers.items())
             self._pending_workers.update(update.workers)
             if comes_or_goes:
