@@ -84,12 +84,12 @@ GRAPHS_SIDE_BY_SIDE_MIN = 760
 #: The columns of the jobs and workers tables, in the order shown: what tells most first, so that
 #: a narrow window still shows it (columns not named keep their place after these).
 JOB_COLUMN_ORDER = ("ID", "Name", "State", "Progress", "Done / total", "ETA", "Rate", "Elapsed", "Failed")
+WORKER_COLUMN_ORDER = ("PID", "State", "CPU %", "Memory", "Job", "Task", "Tasks done", "Worker")
 #: The width of the jobs table's progress bars (px).
 PROGRESS_WIDTH = 100
 #: A typical value of the jobs table's columns, to size them by.
 JOB_TYPICAL = {"ID": "999", "Name": "mandelbrot", "State": "cancelling", "Done / total": "88,888 / 100,000",
                "ETA": "12:34", "Rate": "12,345/s", "Elapsed": "1:23:45", "Failed": "1,234"}
-WORKER_COLUMN_ORDER = ("PID", "State", "CPU %", "Memory", "Job", "Task", "Tasks done", "Worker")
 #: How often the quit question recounts the running jobs while it is open (ms).
 QUIT_QUESTION_REFRESH_MS = 200
 #: A save of results pauses this long every thousand lines, so the main thread gets the GIL.
