@@ -7,9 +7,10 @@ offscreen unless a display is set, at 1500x950. Measured on the Qt main thread w
 
   * event-loop lateness: a precise QTimer asks to fire every 5 ms; how much later than asked it
     fires, p50 / p99 / max;
-  * graph frame rate: paint events received by the CPU graph's and the throughput graph's
-    viewports per second (an event filter counts real paints, not timer ticks). The window's
-    frame timer runs every 50 ms, so 20/s is its ceiling;
+  * graph redraws: paint events received by the CPU graph's and the throughput graph's
+    surfaces per second (an event filter counts real paints). The graphs redraw when telemetry
+    samples come (4 a second while a job runs), at most every 500 ms (MainWindow.GRAPHS_MIN_MS):
+    about 2/s is keeping up (until issue 10 a 50 ms frame timer redrew them 20 times a second);
   * the flood's rate at the source: progress() calls per second made by the tasks (each task
     returns how many calls it made) or tasks finished per second, and what the bridge folded.
 
@@ -21,9 +22,9 @@ tuple: results that are not of a plain type cost the engine thread an unpickling
 ``poolscope`` runs) and nice 0 (the workers compete with the window as equals), side by side.
 
 Target 3 (issue 5): with every core busy and >= 100,000 progress events/s, lateness p99 < 16 ms
-and graphs >= 20 frames/s. The verdict is on the default nice 10; nice 0 is shown for
-information. Frames: the frame timer's nominal 20/s less timer jitter; >= 19.5/s counts as
-keeping up with it (every frame the timer asked for was painted).
+and the graphs keeping up (issue 5 asked for 20 frames/s; since issue 10 the graphs advance at
+the sample rate, so the goal is >= 1.5 redraws/s: every other sample drawn, at the least). The
+verdict is on the default nice 10; nice 0 is shown for information.
 
     python bench/bench_gui_latency.py [--seconds 5] [--workers N] [--nice-levels 10,0]
 """
@@ -49,8 +50,8 @@ from poolscope.api import progress  # noqa: E402  (Qt-free: workers import this 
 
 TIMER_MS = 5
 LATENESS_P99_MS = 16.0
-MIN_FPS = 20.0
-FPS_TOLERANCE = 0.5  # timer jitter: 19.5/s still paints every frame the 50 ms timer asked for
+MIN_FPS = 1.5  # graph redraws a second: samples come 4/s, the window draws them at most every 500 ms
+FPS_TOLERANCE = 0.0
 MIN_EVENTS = 100_000
 # A flood is measured once it runs steadily: after the bridge's rate window (2 s), over which a new
 # job's rate rises from 0 (the throughput graph's axis rescales a few times meanwhile, as it does
@@ -159,7 +160,7 @@ class Window:
         self.window = MainWindow(self.engine, settings=settings, nice=nice)
         self.window.resize(1500, 950)
         self.window.show()
-        self.graphs = (self.window.cpu_graph.plot.viewport(), self.window.throughput_graph.plot.viewport())
+        self.graphs = (self.window.cpu_graph.surface(), self.window.throughput_graph.plot.viewport())
         self.paints = PaintCounter(*self.graphs, self.window.job_table.view.viewport())
         deadline = time.monotonic() + 30
         while len(self.engine.worker_pids()) < self.engine.workers and time.monotonic() < deadline:
@@ -215,7 +216,6 @@ def measure(window: Window, seconds: float) -> dict[str, Any]:
 
     w = window.window
     paints0 = [window.paints.count(v) for v in window.graphs]
-    frames0 = w._frames
     events0 = w._events_seen
     updates0 = w.bridge.signals_emitted
     timer = QTimer()
@@ -236,7 +236,7 @@ def measure(window: Window, seconds: float) -> dict[str, Any]:
     paints = [(window.paints.count(v) - p0) / elapsed for v, p0 in zip(window.graphs, paints0)]
     return {
         "p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values), "ticks": len(values),
-        "cpu fps": paints[0], "throughput fps": paints[1], "frame ticks/s": (w._frames - frames0) / elapsed,
+        "cpu fps": paints[0], "throughput fps": paints[1],
         "bridge events/s": (w._events_seen - events0) / elapsed,
         "updates/s": (w.bridge.signals_emitted - updates0) / elapsed, "seconds": elapsed,
     }

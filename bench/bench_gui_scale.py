@@ -53,6 +53,7 @@ HERE = os.path.abspath(__file__)
 RSS_LIMIT_MB = 300.0
 GROWTH_LIMIT_MB = 5.0  # "no growth": what allocator noise alone gives here
 LATENESS_P99_MS = 16.0
+MIN_FPS = 1.5  # graph redraws a second: they advance at the sample rate, at most every 500 ms (issue 10)
 SAMPLE_S = 0.25
 MB = 1024 * 1024
 
@@ -352,12 +353,12 @@ def main() -> int:
             print(f"  target 5, flat after 10%, {r['name']}: {growth:+.1f} MB (< {GROWTH_LIMIT_MB:g}): {verdict(ok)}")
             targets.append({"target": f"scale: RSS growth after 10%, {r['name']}", "goal": f"< {GROWTH_LIMIT_MB:g} MB",
                             "measured": f"{growth:+.1f} MB", "peer": "-", "ratio": None, "met": ok})
-    ok_smooth = full["p99"] < LATENESS_P99_MS and full["fps"] >= 19.5
+    ok_smooth = full["p99"] < LATENESS_P99_MS and full["fps"] >= MIN_FPS
     print(f"  target 5, table smooth with {args.table_jobs} finished jobs: lateness p99 {full['p99']:.1f} ms "
           f"(empty table {empty['p99']:.1f} ms), graphs {full['fps']:.1f} fps, table scroll frame p99 "
           f"{full['scroll p99'] * 1000:.1f} ms: {verdict(ok_smooth)}")
     targets.append({"target": f"scale: {args.table_jobs} finished jobs in the table, lateness p99 / fps",
-                    "goal": f"p99 < {LATENESS_P99_MS:g} ms, >= 20 fps",
+                    "goal": f"p99 < {LATENESS_P99_MS:g} ms, graphs >= {MIN_FPS:g} redraws/s",
                     "measured": f"{full['p99']:.1f} ms, {full['fps']:.1f} fps",
                     "peer": f"empty table {empty['p99']:.1f} ms",
                     "ratio": round(full["p99"] / max(empty["p99"], 1e-9), 3),

@@ -57,15 +57,12 @@ def test_graphs_show_live_cpu_per_core_and_throughput(qtbot, window):
     window.submit(JobSpec.create("sleep", "range:0:400", kwargs={"seconds": 0.01}))
     cores = psutil.cpu_count(logical=True)
     graph = window.cpu_graph
-    assert len(graph.curves) == cores  # one curve per logical core (2 here; a heat map over 16)
+    assert graph.cores == cores and graph.grid is not None  # a chart per logical core (a heat map over 32)
 
-    def cpu_drawn() -> bool:
-        data = graph.curve_data()
-        return all(x is not None and len(x) >= 3 for x, _ in data)
-
-    qtbot.waitUntil(cpu_drawn, timeout=WAIT_MS)
-    for x, y in graph.curve_data():
-        assert len(x) == len(y) and (x <= 0.5).all() and ((y >= 0) & (y <= 100)).all()
+    qtbot.waitUntil(lambda: len(graph.grid._x) >= 3, timeout=WAIT_MS)
+    x, loads = graph.grid._x, graph.grid._values
+    assert loads.shape == (len(x), cores) and (x <= 0.5).all() and ((loads >= 0) & (loads <= 100)).all()
+    assert all(text.endswith("%") for text in graph.figures())  # each core's load as a figure
     throughput = window.throughput_graph
     qtbot.waitUntil(lambda: throughput.point_count() >= 3 and bool(throughput.job_curves), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: throughput.total.values().max() > 0, timeout=WAIT_MS)
@@ -188,7 +185,7 @@ def test_window_state_persists(qtbot, settings):
 
     window = MainWindow(FakeEngine(), settings=settings)
     window.show()
-    window.resize(700, 500)  # within the offscreen screen
+    window.resize(720, 560)  # within the offscreen screen
     window.right_splitter.setSizes([100, 250, 150])
     window.cpu_graph.set_history(300)
     qtbot.wait(50)

@@ -81,6 +81,8 @@ STOP_BRIDGE = _StopBridge()
 FRAME_INTERVAL = 1 / 30
 #: How often the bridge samples CPU, worker processes and throughput (seconds).
 TELEMETRY_INTERVAL = 0.25
+#: ... and while no job runs (seconds): at rest the window costs little (bench/bench_window_cost.py).
+IDLE_TELEMETRY_INTERVAL = 1.0
 #: Seconds of task counts a throughput rate is measured over (smooths tasks finishing in bursts).
 RATE_WINDOW = 2.0
 #: Log entries carried by one update at most; the rest are counted in one "not shown" line.
@@ -681,7 +683,9 @@ class EventBridge(QThread):
             now = time.monotonic()
             if self._telemetry is not None and now >= next_sample and not stopping:
                 self._sample(folder)
-                next_sample = now + self._telemetry_interval  # type: ignore[operator]
+                next_sample = now + self._sample_interval(folder)
+            elif self._telemetry is not None and next_sample - now > self._telemetry_interval:  # type: ignore[operator]
+                next_sample = min(next_sample, now + self._sample_interval(folder))  # a job started: sample at its rate
             self._apply_forget(folder)
             self._fold_polled(folder)
             if folder.has_changes and (now >= next_handover or stopping):
@@ -719,6 +723,13 @@ class EventBridge(QThread):
             if isinstance(item, _StopBridge):
                 return True
             self._folder.fold(item)
+
+    def _sample_interval(self, folder: EventFolder) -> float:
+        """TELEMETRY_INTERVAL while a job is not final, IDLE_TELEMETRY_INTERVAL (or the given, if longer) at rest."""
+        assert self._telemetry_interval is not None
+        if any(not view.state.is_final for view in folder.jobs.values()):
+            return self._telemetry_interval
+        return max(self._telemetry_interval, IDLE_TELEMETRY_INTERVAL)
 
     def _sample(self, folder: EventFolder) -> None:
         assert self._telemetry is not None and self._thread_cpu is not None

@@ -3,8 +3,16 @@
 The window holds an :class:`Engine` (the pool), an :class:`EventBridge` reading its events
 (and polling the engine's remote backends' workers), the models the bridge's updates feed, and
 the widgets that render them. User actions go straight to the engine (submit, cancel,
-terminate); what they cause comes back as events. One QTimer (the frame timer) redraws the
-graphs and the running jobs' clocks.
+terminate); what they cause comes back as events.
+
+The window costs little at rest: nothing redraws on a timer. The graphs redraw when the bridge's
+update brings telemetry samples (the sample rate); the running jobs' clocks (elapsed, ETA) tick
+on the clock timer, which runs only while a job is not final.
+
+Sizes and keys: the window fits half of a 1920 px screen (the launch panel scrolls, its Start
+button stays below it in view; the graphs stack when the right side is narrow; the tables show
+their most telling columns first). Tab visits every pane and leaves the tables; every action has
+a shortcut (the View menu moves to each pane).
 
 Dask: the engine is given its scheduler address when it is made (``run_gui`` passes the CLI's
 ``--scheduler``; none: a local cluster started on the first Dask job). A Dask job asked for with
@@ -21,15 +29,18 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QFileDialog,
+    QHeaderView,
     QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
     QSplitter,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -54,10 +65,31 @@ QUIT_CANCEL = "cancel"
 QUIT_TERMINATE = "terminate"
 #: Seconds a cancelled shutdown may take before what is left is terminated.
 CANCEL_GRACE_SECONDS = 5.0
-#: The frame timer's period (ms): the graphs redraw at this rate.
-FRAME_MS = 50
-#: Every this many frames the running jobs' elapsed time and ETA are repainted.
-CLOCK_EVERY_FRAMES = 4
+#: The window takes the bridge's updates at most this often (ms): the tables, bars and title
+#: follow the jobs 4 times a second (the bridge keeps folding meanwhile, nothing is lost).
+UPDATE_MIN_MS = 250
+#: The graphs and the workers table redraw at most this often (ms), when samples or worker
+#: changes come (telemetry comes 4 times a second while a job runs, once a second at rest).
+GRAPHS_MIN_MS = 500
+WORKERS_MIN_MS = 1000
+#: The clock timer's period (ms) while some running job's elapsed time is shown in tenths of a
+#: second (format_duration: below 10 s), and after that (whole seconds).
+CLOCK_MS = 200
+CLOCK_SLOW_MS = 1000
+FINE_CLOCK_BELOW = 10.0
+#: How often the status bar's events/s figure is recounted while jobs run (seconds).
+EVENTS_STATUS_SECONDS = 1.0
+#: Below this width of the right-hand side (px) the two graphs stack instead of standing side by side.
+GRAPHS_SIDE_BY_SIDE_MIN = 760
+#: The columns of the jobs and workers tables, in the order shown: what tells most first, so that
+#: a narrow window still shows it (columns not named keep their place after these).
+JOB_COLUMN_ORDER = ("ID", "Name", "State", "Progress", "Done / total", "ETA", "Rate", "Elapsed", "Failed")
+WORKER_COLUMN_ORDER = ("PID", "State", "CPU %", "Memory", "Job", "Task", "Tasks done", "Worker")
+#: The width of the jobs table's progress bars (px).
+PROGRESS_WIDTH = 100
+#: A typical value of the jobs table's columns, to size them by.
+JOB_TYPICAL = {"ID": "999", "Name": "mandelbrot", "State": "cancelling", "Done / total": "88,888 / 100,000",
+               "ETA": "12:34", "Rate": "12,345/s", "Elapsed": "1:23:45", "Failed": "1,234"}
 #: How often the quit question recounts the running jobs while it is open (ms).
 QUIT_QUESTION_REFRESH_MS = 200
 #: A save of results pauses this long every thousand lines, so the main thread gets the GIL.
@@ -109,7 +141,6 @@ class MainWindow(QMainWindow):
         self.jobs: dict[int, Any] = {}  # job id -> engine Job handle, for run again and the quit question
         self._shut_down = False
         self._quit_mode: str | None = None  # set by quit_now(): skip the question
-        self._frames = 0
         # Puts SIGINT's handler back once the local Dask cluster has started (see submit); None:
         # no cluster is starting. Main thread only.
         self._restore_sigint: Any = None
@@ -122,7 +153,7 @@ class MainWindow(QMainWindow):
         self.launch_panel = LaunchPanel()
         self.job_table = JobTable(self.jobs_model)
         cores = logical_cores()
-        self.cpu_graph = CpuGraph(cores)
+        self.cpu_graph = CpuGraph(cores)  # its core count follows the samples' width (the sampler's)
         self.throughput_graph = ThroughputGraph()
         self.workers_table = WorkersTable(self.workers_model)
         self.log_view = LogView(self.log_model)
@@ -133,19 +164,32 @@ class MainWindow(QMainWindow):
         launch_scroll.setWidgetResizable(True)
         launch_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         launch_scroll.setMinimumWidth(self.launch_panel.minimumSizeHint().width() + 24)
+        launch_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes into the panel's fields, not the frame
+        # Start stays in view under the scrolling form, however short the window
+        launch_side = QWidget()
+        launch_side.setObjectName("launch_side")
+        launch_layout = QVBoxLayout(launch_side)
+        launch_layout.setContentsMargins(0, 0, 0, 4)
+        launch_layout.addWidget(launch_scroll, 1)
+        self.launch_panel.layout().removeWidget(self.launch_panel.start_button)
+        launch_layout.addWidget(self.launch_panel.start_button)
+        self.launch_scroll = launch_scroll
         self.graphs_splitter = self._splitter("graphs_splitter", Qt.Orientation.Horizontal,
                                               self.cpu_graph, self.throughput_graph)
         self.bottom_splitter = self._splitter("bottom_splitter", Qt.Orientation.Horizontal,
                                               self.workers_table, self.log_view)
         self.right_splitter = self._splitter("right_splitter", Qt.Orientation.Vertical,
                                              self.job_table, self.graphs_splitter, self.bottom_splitter)
-        self.right_splitter.setSizes([170, 460, 250])
+        self.right_splitter.setSizes([240, 420, 250])
         self.bottom_splitter.setSizes([700, 500])  # the workers table's columns fit without scrolling
-        self.main_splitter = self._splitter("main_splitter", Qt.Orientation.Horizontal, launch_scroll,
+        self.main_splitter = self._splitter("main_splitter", Qt.Orientation.Horizontal, launch_side,
                                             self.right_splitter)
         self.main_splitter.setStretchFactor(0, 0)
         self.main_splitter.setStretchFactor(1, 1)
-        self.main_splitter.setSizes([340, 1200])
+        self.main_splitter.setSizes([280, 1200])
+        self._arrange_tables()
+        for label in self.throughput_graph.findChildren(QLabel):  # a narrow graph clips its header's text
+            label.setMinimumWidth(24)
         self.setCentralWidget(self.main_splitter)
         self._splitters = (self.main_splitter, self.right_splitter, self.graphs_splitter, self.bottom_splitter,
                            self.log_view.splitter)
@@ -155,7 +199,6 @@ class MainWindow(QMainWindow):
         self.status_events = QLabel()
         self.statusBar().addWidget(self.status_workers)
         self.statusBar().addPermanentWidget(self.status_events)
-        self._cores = cores
         self._update_status()
         self._events_seen = 0
         self._events_at = (time.monotonic(), 0)
@@ -170,10 +213,39 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.quit_action)
         jobs_menu = self.menuBar().addMenu("&Jobs")
+        self.start_action = QAction("Start job", self)
+        self.start_action.setObjectName("start_job")
+        # the Start button's key, now the menu's (two owners of one key would make it do nothing)
+        self.start_action.setShortcut(self.launch_panel.start_button.shortcut())
+        self.launch_panel.start_button.setShortcut(QKeySequence())
+        self.start_action.triggered.connect(self.launch_panel.start_button.click)
+        jobs_menu.addAction(self.start_action)
         for action in (self.job_table.cancel_action, self.job_table.terminate_action,
                        self.job_table.run_again_action, self.job_table.save_results_action,
                        self.job_table.clear_action):
             jobs_menu.addAction(action)
+        jobs_menu.addSeparator()
+        jobs_menu.addAction(self.log_view.show_full_action)
+        self.view_menu = self.menuBar().addMenu("&View")
+        self.pane_actions: dict[str, QAction] = {}
+        for number, (name, label, widget) in enumerate((
+                ("launch", "Launch panel", self.launch_panel),
+                ("jobs", "Jobs", self.job_table.view),
+                ("cpu", "CPU graph", self.cpu_graph.history_combo),
+                ("throughput", "Throughput graph", self.throughput_graph.history_combo),
+                ("workers", "Workers", self.workers_table.view),
+                ("log", "Log", self.log_view.list)), start=1):
+            action = QAction(f"Go to {label}", self)
+            action.setObjectName(f"go_to_{name}")
+            action.setShortcut(QKeySequence(f"Alt+{number}"))
+            action.triggered.connect(lambda _=False, w=widget: self.focus_pane(w))
+            self.view_menu.addAction(action)
+            self.addAction(action)
+            self.pane_actions[name] = action
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.cpu_graph.smooth_action)
+        for view in (self.job_table.view, self.workers_table.view):
+            view.setTabKeyNavigation(False)  # Tab leaves the table; the arrow keys move between cells
 
         # -- wiring ---------------------------------------------------------------------------
         self.launch_panel.launch_requested.connect(self.submit)
@@ -191,13 +263,22 @@ class MainWindow(QMainWindow):
 
         self.bridge = EventBridge(engine.events, backend_workers=engine.backend_workers, parent=self)
         self.bridge.updates_ready.connect(self._take_update)
+        self._last_taken = 0.0  # time.monotonic() when the window last took an update
+        self._graphs_at = 0.0  # time.monotonic() of the graphs' last redraw
+        self._workers_at = 0.0  # ... and of the workers table's last update
+        self._pending_workers: dict[int | str, Any] = {}  # worker changes held back until WORKERS_MIN_MS
+        self._graphs_stale = False  # samples came that the graphs have not drawn yet
+        self._worker_keys: set[int | str] = set()  # the workers in the table (WorkerView.key)
+        self._take_timer = QTimer(self)  # takes the waiting update once UPDATE_MIN_MS have passed
+        self._take_timer.setSingleShot(True)
+        self._take_timer.timeout.connect(self._take_update_now)
         self.bridge.start()
 
-        self.frame_timer = QTimer(self)  # the one timer that redraws graphs and clocks
-        self.frame_timer.setObjectName("frame_timer")
-        self.frame_timer.setInterval(FRAME_MS)
-        self.frame_timer.timeout.connect(self._on_frame)
-        self.frame_timer.start()
+        # Repaints the running jobs' clocks; runs only while some job is not final (see _follow_clock).
+        self.clock_timer = QTimer(self)
+        self.clock_timer.setObjectName("clock_timer")
+        self.clock_timer.setInterval(CLOCK_MS)
+        self.clock_timer.timeout.connect(self._on_clock)
 
         self.resize(1500, 950)
         self.restore_settings()
@@ -212,6 +293,58 @@ class MainWindow(QMainWindow):
         for widget in widgets:
             splitter.addWidget(widget)
         return splitter
+
+    def _arrange_tables(self) -> None:
+        """Show the tables' most telling columns first (JOB_COLUMN_ORDER, WORKER_COLUMN_ORDER)."""
+        for view, order in ((self.job_table.view, JOB_COLUMN_ORDER), (self.workers_table.view, WORKER_COLUMN_ORDER)):
+            model, header = view.model(), view.horizontalHeader()
+            names = [model.headerData(column, Qt.Orientation.Horizontal) for column in range(model.columnCount())]
+            for position, name in enumerate(name for name in order if name in names):
+                header.moveSection(header.visualIndex(names.index(name)), position)
+        # The progress bar gets a fixed width and the last column the width to spare: a stretched
+        # bar kept the width it had in a wide window and pushed Done / total and ETA out of a narrow one.
+        header, names = self.job_table.view.horizontalHeader(), JobsModel.COLUMNS
+        if "Progress" in names:
+            header.setSectionResizeMode(names.index("Progress"), QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(names.index("Progress"), PROGRESS_WIDTH)
+        header.setStretchLastSection(True)
+        # the other columns as wide as a typical value (or their title) needs
+        metrics, header_metrics = self.job_table.view.fontMetrics(), header.fontMetrics()
+        for name, typical in JOB_TYPICAL.items():
+            if name in names:
+                header.resizeSection(names.index(name), 14 + max(metrics.horizontalAdvance(typical),
+                                                                 header_metrics.horizontalAdvance(name)))
+        self.job_table.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.workers_table.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+
+    def focus_pane(self, widget: QWidget) -> None:
+        """Give the keyboard to ``widget`` (a pane, or its first field), showing it if it scrolled away."""
+        if widget is self.launch_panel:  # its first field that takes Tab
+            field = widget.nextInFocusChain()
+            while field is not widget and not (field.focusPolicy() & Qt.FocusPolicy.TabFocus
+                                               and field.isVisibleTo(self) and field.isEnabled()):
+                field = field.nextInFocusChain()
+            widget = field
+            self.launch_scroll.ensureWidgetVisible(widget)
+        widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._arrange_graphs()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._arrange_graphs()
+        self.cpu_graph.refresh()  # what came while hidden (no redraw then)
+        self.throughput_graph.refresh()
+
+    def _arrange_graphs(self) -> None:
+        """Side by side when the right-hand side is wide enough, else one above the other."""
+        wide = self.right_splitter.width() >= GRAPHS_SIDE_BY_SIDE_MIN
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.graphs_splitter.orientation() != orientation:
+            self.graphs_splitter.setOrientation(orientation)
+            self.graphs_splitter.setSizes([1, 1])
 
     # -- user actions --------------------------------------------------------------------------
 
@@ -384,6 +517,16 @@ class MainWindow(QMainWindow):
     # -- updates -------------------------------------------------------------------------------
 
     def _take_update(self) -> None:
+        """An update waits: take it now, or once UPDATE_MIN_MS have passed since the last one."""
+        wait_ms = (self._last_taken - time.monotonic()) * 1000 + UPDATE_MIN_MS
+        if wait_ms > 0:
+            if not self._take_timer.isActive():
+                self._take_timer.start(int(wait_ms) + 1)
+            return
+        self._take_update_now()
+
+    def _take_update_now(self) -> None:
+        self._last_taken = time.monotonic()
         update = self.bridge.take_update()
         if update is not None:
             self.apply_update(update)
@@ -398,23 +541,57 @@ class MainWindow(QMainWindow):
                 for job_id, name in names.items():
                     self.throughput_graph.set_job_name(job_id, name)
             self.jobs_model.apply(update.jobs)
+            if names:  # a job just started: its row scrolls into view
+                row = self.jobs_model.row_of(max(names))
+                if row is not None:
+                    self.job_table.view.doItemsLayout()  # the scroll range must include the new rows first
+                    self.job_table.view.scrollTo(self.jobs_model.index(row, 0))
+            self._follow_clock()
+        now = time.monotonic()
         if update.workers:
-            self.workers_model.apply(update.workers)  # the workers table's title follows the model
-            if any(view.backend == DASK for view in update.workers.values()):
-                self._update_status()
+            # rows that come or go show at once; changes to rows (task, CPU, memory) once a second (WORKERS_MIN_MS)
+            comes_or_goes = any(not view.alive or key not in self._worker_keys for key, view in update.workers.items())
+            self._pending_workers.update(update.workers)
+            if comes_or_goes:
+                self._workers_at = 0.0
+        if self._pending_workers and now - self._workers_at >= WORKERS_MIN_MS / 1000:
+            self._apply_workers(now)
         if update.log:
             self.log_view.append(update.log)
         if update.notices:
             more = len(update.notices) - 1
             self.show_notice(update.notices[-1].message + (f" (and {more} more in the log)" if more else ""))
         if update.samples:
+            cores = self.cpu_graph.cores
             self.cpu_graph.add_samples(update.samples)
             self.throughput_graph.add_samples(update.samples)
+            if self.cpu_graph.cores != cores:
+                self._update_status()
         if update.cluster:
             self.cpu_graph.add_cluster_samples(update.cluster)
+        if update.samples or update.cluster:
+            self._graphs_stale = True
+        if (self._graphs_stale and now - self._graphs_at >= GRAPHS_MIN_MS / 1000 and self.isVisible()
+                and not self.isMinimized()):
+            # the graphs advance when samples come (at most every GRAPHS_MIN_MS), never on a timer
+            self._graphs_at, self._graphs_stale = now, False
+            self.cpu_graph.refresh(now)
+            self.throughput_graph.refresh(now)
         self._events_seen += update.events
         if update.jobs:
             self._update_title()
+
+    def _apply_workers(self, now: float) -> None:
+        workers, self._pending_workers = self._pending_workers, {}
+        self._workers_at = now
+        for key, view in workers.items():
+            if view.alive:
+                self._worker_keys.add(key)
+            else:
+                self._worker_keys.discard(key)
+        self.workers_model.apply(workers)  # the workers table's title follows the model
+        if any(view.backend == DASK for view in workers.values()):
+            self._update_status()
 
     def show_notice(self, message: str) -> None:
         """Show something the engine said about a job plainly, in the status bar (it is in the log too)."""
@@ -423,7 +600,7 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         nice_text = f", nice {self._nice}" if self._nice is not None else ""
         processes = "worker process" if self.engine.workers == 1 else "worker processes"
-        text = f"{self.engine.workers} {processes}{nice_text} · {self._cores} logical cores"
+        text = f"{self.engine.workers} {processes}{nice_text} · {self.cpu_graph.cores} logical cores"
         dask_workers = self.workers_model.workers(DASK)
         if dask_workers:
             threads = sum(view.nthreads for view in dask_workers)
@@ -434,19 +611,29 @@ class MainWindow(QMainWindow):
             text += f" · Dask: {_full_address(self.dask_scheduler)}"
         self.status_workers.setText(text)
 
-    def _on_frame(self) -> None:
-        self._frames += 1
+    def _follow_clock(self) -> None:
+        """Run the clock timer while some job is not final, and stop it once none is."""
+        running = any(not view.state.is_final for view in self.jobs_model.jobs())
+        if running and not self.clock_timer.isActive() and not self._shut_down:
+            self._events_at = (time.monotonic(), self._events_seen)
+            self.clock_timer.start(CLOCK_MS)
+        elif not running and self.clock_timer.isActive():
+            self.clock_timer.stop()
+            self._on_clock()  # the final figures
+            self.status_events.setText("")
+
+    def _on_clock(self) -> None:
         now = time.monotonic()
-        if self.isVisible() and not self.isMinimized():
-            self.cpu_graph.refresh(now)
-            self.throughput_graph.refresh(now)
-        if self._frames % CLOCK_EVERY_FRAMES == 0:
-            self.jobs_model.tick(now)
-            since, seen = self._events_at
-            if now - since >= 1.0:
-                rate = (self._events_seen - seen) / (now - since)
-                self.status_events.setText(f"{rate:,.0f} events/s · {self.bridge.signals_emitted:,} updates")
-                self._events_at = (now, self._events_seen)
+        self.jobs_model.tick(now)
+        fine = any(not view.state.is_final and view.elapsed(now) < FINE_CLOCK_BELOW for view in self.jobs_model.jobs())
+        interval = CLOCK_MS if fine else CLOCK_SLOW_MS
+        if self.clock_timer.interval() != interval:
+            self.clock_timer.setInterval(interval)
+        since, seen = self._events_at
+        if now - since >= EVENTS_STATUS_SECONDS:
+            rate = (self._events_seen - seen) / (now - since)
+            self.status_events.setText(f"{rate:,.0f} events/s · {self.bridge.signals_emitted:,} updates")
+            self._events_at = (now, self._events_seen)
 
     def _update_title(self) -> None:
         running = [view for view in self.jobs_model.jobs() if not view.state.is_final]
@@ -535,7 +722,8 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         self._shut_down = True
-        self.frame_timer.stop()
+        self.clock_timer.stop()
+        self._take_timer.stop()
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         self.bridge.stop_polling()  # before the engine closes its Dask client
         try:
@@ -550,6 +738,8 @@ class MainWindow(QMainWindow):
             update = self.bridge.take_update()
             if update is not None:
                 self.apply_update(update)
+            if self._pending_workers:
+                self._apply_workers(time.monotonic())
             QApplication.restoreOverrideCursor()
 
     # -- settings ------------------------------------------------------------------------------
@@ -562,6 +752,7 @@ class MainWindow(QMainWindow):
             settings.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
         settings.setValue("graphs/cpu_history", self.cpu_graph.history)
         settings.setValue("graphs/throughput_history", self.throughput_graph.history)
+        settings.setValue("graphs/cpu_smooth", self.cpu_graph.smooth)
         self.launch_panel.save_settings(settings)
         settings.sync()
 
@@ -584,5 +775,6 @@ class MainWindow(QMainWindow):
                     graph.set_history(int(value))
             except (TypeError, ValueError):
                 pass
+        self.cpu_graph.set_smooth(settings.value("graphs/cpu_smooth", False, type=bool))
         self.launch_panel.restore_settings(settings)
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 from poolscope.core.backends import DASK, PROCESSES, THREADS
 from poolscope.core.jobs import JobState
 from poolscope.gui.bridge import JobView, LogEntry, WorkerView
+from poolscope.gui.colours import on_base
 
 __all__ = ["JobsModel", "LogModel", "ProgressDelegate", "WorkersModel", "format_bytes", "format_duration"]
 
@@ -239,7 +240,7 @@ class JobsModel(_ViewTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column in (self.QUEUED_COLUMN, self.RUNNING_COLUMN):
             return "Queued: from submission until its first task started. Running: from then until it ended."
         if role == Qt.ItemDataRole.ForegroundRole and column == self.STATE_COLUMN:
-            return QBrush(_STATE_COLOURS.get(view.state, QColor("black")))
+            return QBrush(on_base(_STATE_COLOURS.get(view.state, QColor("black"))))
         if role == Qt.ItemDataRole.FontRole and column == self.STATE_COLUMN and not view.state.is_final:
             font = QFont()
             font.setBold(True)
@@ -382,7 +383,7 @@ class WorkersModel(_ViewTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(view)
         if role == Qt.ItemDataRole.ForegroundRole and column == 3:
-            return QBrush(QColor("#1d4ed8") if view.busy else QColor("#6b7280"))
+            return QBrush(on_base("#1d4ed8" if view.busy else "#6b7280"))
         return None
 
     def _display(self, view: WorkerView, column: int) -> str:
@@ -482,7 +483,7 @@ class LogModel(QAbstractListModel):
             return f"{stamp}  {self._ICONS.get(entry.level, '')}{entry.message}{more}"
         if role == Qt.ItemDataRole.ForegroundRole:
             colour = self._COLOURS.get(entry.level)
-            return QBrush(colour) if colour is not None else None
+            return QBrush(on_base(colour)) if colour is not None else None
         if role == Qt.ItemDataRole.ToolTipRole:
             return entry.detail or entry.message
         if role == JOB_ID_ROLE:

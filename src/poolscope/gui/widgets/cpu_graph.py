@@ -1,62 +1,237 @@
-"""Per-core CPU load, live: one curve per logical core, or a heat-map strip per core when there
-are more cores than curves can show legibly; and, once a Dask cluster runs, one curve per Dask
+"""Per-core CPU load, live, at any core count; and, once a Dask cluster runs, one curve per Dask
 worker (its process's CPU %, from the scheduler's worker metrics), chosen with a selector
 ("This machine" / "Cluster workers"; the graph turns to the cluster the first time one appears).
 
+This machine's cores are drawn as **small multiples** (:class:`CoreGrid`): one small chart per
+core, each with its name and its current load as a figure above its own plot area, so no line
+hides another (two cores at 100% are two full charts, not one line) and no legend covers the
+data. With more than :data:`HEATMAP_ABOVE` cores the cells would be too small to read: a heat
+map (a row per core) takes over, with each core's current load as a figure on its right axis
+where the rows are tall enough. This is what btop and GNOME System Monitor do at these sizes.
+
+The number of cores is the width of the readings the sampler gives (:meth:`CpuGraph.add_sample`),
+not a count taken elsewhere: the graph rebuilds itself for the first reading of another width.
+"Smooth" (the user's choice, off by default) draws the mean over the last :data:`SMOOTH_SECONDS`
+instead of each reading; the figures then say so.
+
 Samples (from the bridge's telemetry) go into one numpy :class:`RingBuffer` sized for the
-longest history, and one per Dask worker; :meth:`CpuGraph.refresh`, called from the window's
-single frame timer, moves the visible window with ``setData`` / ``setImage`` on items made once
-(a Dask worker's curve is made when it first reports, and dropped once the worker is gone and its
-line has scrolled out of view).
+longest history, and one per Dask worker. :meth:`CpuGraph.refresh` redraws; the window calls it
+when samples arrive (the sample rate), never on a timer of its own.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
 from poolscope.gui.bridge import ClusterSample
 from poolscope.gui.widgets.plotting import (
     HISTORY_CHOICES,
+    add_legend,
     history_combo,
+    legible,
     live_curve,
     make_plot,
     remove_curve,
-    text_colour,
 )
 
-__all__ = ["CLUSTER_VIEW", "CpuGraph", "HEATMAP_ABOVE", "LOCAL_VIEW"]
+__all__ = ["CLUSTER_VIEW", "CoreGrid", "CpuGraph", "HEATMAP_ABOVE", "LOCAL_VIEW", "SMOOTH_SECONDS", "grid_shape",
+           "trailing_mean"]
 
 #: The two views of the graph: this machine's cores, or the cluster's workers.
 LOCAL_VIEW = "local"
 CLUSTER_VIEW = "cluster"
 
-#: With more logical cores than this, the graph draws a heat-map strip per core instead of curves.
-HEATMAP_ABOVE = 16
+#: With more logical cores than this, the graph draws a heat-map row per core instead of small multiples.
+HEATMAP_ABOVE = 32
 #: Fastest sampling the ring buffer is sized for (seconds between samples).
 MIN_SAMPLE_INTERVAL = 0.2
 #: Fastest cluster polling a Dask worker's ring buffer is sized for (seconds between readings).
 MIN_CLUSTER_INTERVAL = 0.25
+#: "Smooth" draws, at each reading, the mean load over this many seconds up to it.
+SMOOTH_SECONDS = 1.0
+#: The shape of a small-multiples cell the grid aims for (width / height).
+CELL_ASPECT = 2.0
+#: Pixels between two cells of the grid.
+CELL_GAP = 4
+#: Opacity (of 255) of the meter of a core's current load behind its name and figure.
+METER_ALPHA = 60
+#: A heat-map row must be this tall (pixels) for its core's figure on the right axis.
+MIN_FIGURE_ROW = 12
+
+
+def trailing_mean(times: np.ndarray, values: np.ndarray, window: float) -> np.ndarray:
+    """At each row, the mean of the rows whose time is within ``window`` seconds up to it."""
+    if len(times) == 0:
+        return values
+    sums = np.concatenate((np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)))
+    first = np.searchsorted(times, times - window, side="right")
+    rows = np.arange(1, len(times) + 1)
+    return (sums[rows] - sums[first]) / (rows - first)[:, None]
+
+
+def grid_shape(count: int, width: float, height: float) -> tuple[int, int]:
+    """(columns, rows) for ``count`` cells in ``width`` x ``height``, cells as near CELL_ASPECT as can be."""
+    best, best_score = (1, count), math.inf
+    for columns in range(1, count + 1):
+        rows = math.ceil(count / columns)
+        if columns > 1 and math.ceil(count / (columns - 1)) == rows:
+            continue  # the same rows with fewer columns: no need for this one
+        aspect = (width / columns) / max(1.0, height / rows)
+        score = abs(math.log(max(aspect, 1e-6) / CELL_ASPECT))
+        if score < best_score:
+            best, best_score = (columns, rows), score
+    return best
+
+
+class CoreGrid(QWidget):
+    """Small multiples: one cell per core, its name and current load above its own small chart.
+
+    Painted with QPainter from the arrays :meth:`set_data` gives (nothing else triggers a paint
+    but a resize or an expose). Colours are the palette's: the Text colour for the figures, the
+    Highlight colour (made to stand out 3:1 from Base) for the load's line.
+    """
+
+    def __init__(self, cores: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("cpu_grid")
+        self.cores = cores
+        self.history = float(HISTORY_CHOICES[0])
+        self._x = np.empty(0)  # seconds before now (<= 0), oldest first
+        self._values = np.empty((0, cores))  # load per core (percent) at each x
+        self.smoothed = False  # what the figures show: each reading, or the mean over SMOOTH_SECONDS
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(120, 60)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setToolTip("Each chart: one core's load, 0 to 100% of that core, over the graph's history; "
+                        "the figure is its latest reading")
+
+    def set_data(self, x: np.ndarray, values: np.ndarray, history: float, *, smoothed: bool) -> None:
+        self._x, self._values, self.history, self.smoothed = x, values, float(history), smoothed
+        self.update()
+
+    def current(self) -> np.ndarray | None:
+        """Each core's figure as shown now (percent), or None before the first reading."""
+        return self._values[-1] if len(self._values) else None
+
+    def figure_texts(self) -> list[str]:
+        """The figure each cell shows, by core ("" before the first reading)."""
+        current = self.current()
+        return ["" if current is None else f"{value:.0f}%" for value in (current if current is not None
+                                                                          else range(self.cores))]
+
+    def cell_rects(self) -> list[QRectF]:
+        """Each core's cell, in widget coordinates."""
+        columns, rows = grid_shape(self.cores, self.width(), self.height())
+        cell_w = (self.width() - CELL_GAP * (columns - 1)) / columns
+        cell_h = (self.height() - CELL_GAP * (rows - 1)) / rows
+        return [QRectF((core % columns) * (cell_w + CELL_GAP), (core // columns) * (cell_h + CELL_GAP),
+                       cell_w, cell_h) for core in range(self.cores)]
+
+    def label_height(self) -> int:
+        return self.fontMetrics().height() + 2
+
+    # -- painting -------------------------------------------------------------------------------
+
+    def colours(self) -> dict[str, QColor]:
+        """The colours the grid paints with, from the palette (tests check their contrast)."""
+        palette = self.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        line = legible(palette.color(QPalette.ColorRole.Highlight), base, 3.0)
+        meter = QColor(line)
+        meter.setAlpha(METER_ALPHA)
+        return {"background": palette.color(QPalette.ColorRole.Window), "base": base,
+                "text": palette.color(QPalette.ColorRole.Text), "line": line, "meter": meter,
+                "frame": palette.color(QPalette.ColorRole.Mid)}
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        colours = self.colours()
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), colours["background"])
+        band = self.label_height()
+        bold = QFont(self.font())
+        bold.setBold(True)
+        current = self.current()
+        x, values = self._x, self._values
+        for core, cell in enumerate(self.cell_rects()):
+            label = QRectF(cell.left() + 2, cell.top(), cell.width() - 4, band)
+            area = QRectF(cell.left(), cell.top() + band, cell.width(), max(1.0, cell.height() - band))
+            if current is not None:  # the label band is a meter of the current load, under the text
+                painter.fillRect(QRectF(cell.left(), cell.top(), cell.width() * min(max(current[core], 0.0), 100.0) / 100,
+                                        band - 1), colours["meter"])
+            painter.setPen(colours["text"])
+            painter.setFont(self.font())
+            painter.drawText(label, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), f"cpu{core}")
+            if current is not None:
+                painter.setFont(bold)
+                painter.drawText(label, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                                 f"{current[core]:.0f}%")
+            painter.fillRect(area, colours["base"])
+            painter.setPen(QPen(colours["frame"], 1))
+            painter.drawRect(area.adjusted(0, 0, -1, -1))
+            if len(x) >= 2:  # (100% stays clear of the frame)
+                self._paint_load(painter, area.adjusted(1, 3, -1, -1), x, values[:, core], colours)
+        painter.end()
+
+    def _paint_load(self, painter: QPainter, area: QRectF, x: np.ndarray, load: np.ndarray,
+                    colours: dict[str, QColor]) -> None:
+        px = area.left() + (x + self.history) / self.history * area.width()
+        # 0% on the bottom row of pixels, 100% on the top row (centred on them, so a 1 px line is whole)
+        py = area.bottom() - 0.5 - np.clip(load, 0.0, 100.0) / 100.0 * (area.height() - 1.0)
+        columns = int(area.width())
+        if len(px) > 2 * columns > 0:  # more readings than pixels: each pixel column keeps its peak
+            bucket = np.minimum(((px - area.left()) / area.width() * columns).astype(int), columns - 1)
+            starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+            px = px[starts]
+            py = np.minimum.reduceat(py, starts)  # the highest load is the smallest y
+        # A thin line only: a 1.5 px pen goes through Qt's stroker and a filled area under a jagged
+        # line took 10 to 90 ms a cell to rasterise; a 1 px antialiased polyline takes under 1 ms.
+        line = pg.functions.create_qpolygonf(len(px))
+        points = pg.functions.ndarray_from_qpolygonf(line)
+        points[:, 0] = px
+        points[:, 1] = py
+        painter.save()
+        painter.setClipRect(area)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(colours["line"], 1))
+        painter.drawPolyline(line)
+        painter.restore()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(360, 240)
 
 
 class CpuGraph(QWidget):
-    """One curve (or heat-map row) per logical core over a rolling history."""
-
+    """This machine's cores (small multiples, or a heat map) or the cluster's workers, over a rolling history."""
 
     def __init__(self, cores: int, *, history: int = HISTORY_CHOICES[0], heatmap_above: int = HEATMAP_ABOVE,
-                 parent: QWidget | None = None) -> None:
+                 smooth: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.cores = cores
-        self.heatmap_mode = cores > heatmap_above
+        self.cores = 0
+        self.heatmap_above = heatmap_above
         self.history = history
-        capacity = int(max(HISTORY_CHOICES) / MIN_SAMPLE_INTERVAL) + 1
-        self.buffer = RingBuffer(capacity, width=cores)  # time.monotonic() -> load per core, percent
+        self.smooth = smooth
+        self.grid: CoreGrid | None = None  # the small multiples (cores <= heatmap_above)
+        self.plot: pg.PlotWidget | None = None  # the heat map's plot (more cores)
+        self.heatmap: pg.ImageItem | None = None
+        self._heatmap_every = 0  # the heat map names and gives a figure for every this many rows
         self.cluster: dict[str, RingBuffer] = {}  # Dask worker address -> its CPU %, oldest first
         self.cluster_curves: dict[str, pg.PlotDataItem] = {}  # address -> its curve, made once
         self._cluster_colours = 0  # curves made so far: the next one's colour
@@ -67,10 +242,12 @@ class CpuGraph(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         header = QHBoxLayout()
-        self.title = QLabel(f"CPU per core ({cores} logical)")
+        self.title = QLabel()
         self.title.setStyleSheet("font-weight: bold;")
         self.average = QLabel("")
         self.average.setObjectName("cpu_average")
+        for label in (self.title, self.average):  # a narrow graph clips these rather than widen the window
+            label.setMinimumWidth(24)
         self.view_combo = QComboBox()
         self.view_combo.setObjectName("cpu_view")
         self.view_combo.addItem("This machine", LOCAL_VIEW)
@@ -78,53 +255,85 @@ class CpuGraph(QWidget):
         self.view_combo.setToolTip("This machine's cores, or the CPU of each Dask worker of the cluster")
         self.view_combo.setVisible(False)  # shown once a cluster reports
         self.view_combo.currentIndexChanged.connect(lambda i: self.set_view(str(self.view_combo.itemData(i))))
+        self.smooth_check = QCheckBox("Smooth")
+        self.smooth_check.setObjectName("cpu_smooth")
+        self.smooth_check.setToolTip(f"Draw the mean load over the last {SMOOTH_SECONDS:g} s at each reading, "
+                                     "instead of each reading")
+        self.smooth_check.setChecked(smooth)
+        self.smooth_check.toggled.connect(self.set_smooth)
+        # the same choice for a menu (the window's View menu)
+        self.smooth_action = QAction("Smooth the CPU graph", self)
+        self.smooth_action.setObjectName("cpu_smooth_action")
+        self.smooth_action.setCheckable(True)
+        self.smooth_action.setChecked(smooth)
+        self.smooth_action.toggled.connect(self.set_smooth)
         self.history_combo = history_combo("cpu_history", history, self.set_history)
+        self.history_combo.setToolTip("How much history the graph shows")
         header.addWidget(self.title)
         header.addStretch(1)
         header.addWidget(self.average)
         header.addWidget(self.view_combo)
-        header.addWidget(QLabel("History"))
+        header.addWidget(self.smooth_check)
         header.addWidget(self.history_combo)
         layout.addLayout(header)
 
-        self.plot = make_plot(left="core" if self.heatmap_mode else "load %")
-        self.plot.setObjectName("cpu_plot")
-        item = self.plot.getPlotItem()
-        self.curves: list[pg.PlotDataItem] = []
-        self.heatmap: pg.ImageItem | None = None
-        if self.heatmap_mode:
-            self.heatmap = pg.ImageItem(axisOrder="row-major")
-            self.heatmap.setColorMap(pg.colormap.get("inferno"))
-            item.addItem(self.heatmap)
-            item.setYRange(0, cores, padding=0)
-            step = max(1, cores // 16)
-            item.getAxis("left").setTicks([[(i + 0.5, str(i)) for i in range(0, cores, step)], []])
-            colour_bar = pg.ColorBarItem(values=(0, 100), colorMap=pg.colormap.get("inferno"), interactive=False,
-                                         width=12, label="load %")
-            colour_bar.setImageItem(self.heatmap, insert_in=item)
-        else:
-            legend = item.addLegend(offset=(6, 4), colCount=min(cores, 8), labelTextSize="8pt",
-                                    labelTextColor=text_colour())
-            legend.setBrush(pg.mkBrush(255, 255, 255, 200))
-            for core in range(cores):
-                colour = pg.intColor(core, hues=max(cores, 2), values=1, maxValue=220)
-                # a wide pen goes through Qt's stroker: 16 curves took 55 ms a frame at 1.5 px, 14 ms at 1 px
-                self.curves.append(live_curve(self.plot, colour, name=f"cpu{core}", width=1.5 if cores <= 4 else 1))
-            item.setYRange(-2, 104, padding=0)  # a core at 100% stays in view, above the frame's edge
-        item.setXRange(-history, 0, padding=0)
-
+        self.stack = QStackedWidget()
+        self.stack.addWidget(QWidget())  # this machine's view: made by set_cores
         self.cluster_plot = make_plot(left="CPU % per worker")
         self.cluster_plot.setObjectName("cluster_plot")
         cluster_item = self.cluster_plot.getPlotItem()
-        self.cluster_legend = cluster_item.addLegend(offset=(6, 4), colCount=4, labelTextSize="8pt",
-                                                     labelTextColor=text_colour())
-        self.cluster_legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.cluster_legend = add_legend(cluster_item, offset=(6, 4), colCount=4)
         cluster_item.setXRange(-history, 0, padding=0)
         cluster_item.setYRange(-2, 104, padding=0)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.plot)
         self.stack.addWidget(self.cluster_plot)
         layout.addWidget(self.stack, 1)
+        self.buffer = RingBuffer(1)
+        self.set_cores(cores)
+
+    @property
+    def heatmap_mode(self) -> bool:
+        return self.heatmap is not None
+
+    def set_cores(self, cores: int) -> None:
+        """Show ``cores`` cores: small multiples, or a heat map above ``heatmap_above``; history restarts."""
+        if cores == self.cores:
+            return
+        self.cores = cores
+        capacity = int(max(HISTORY_CHOICES) / MIN_SAMPLE_INTERVAL) + 1
+        self.buffer = RingBuffer(capacity, width=cores)  # time.monotonic() -> load per core, percent
+        old = self.stack.widget(0)
+        view: QWidget
+        if cores > self.heatmap_above:
+            view = self._make_heatmap(cores)
+            self.grid = None
+        else:
+            self.grid = view = CoreGrid(cores)
+            self.plot = self.heatmap = None
+            self.smooth_check.setEnabled(True)
+        current = self.stack.currentIndex()
+        self.stack.insertWidget(0, view)
+        self.stack.removeWidget(old)
+        old.deleteLater()
+        self.stack.setCurrentIndex(current)
+        self._update_title()
+
+    def _make_heatmap(self, cores: int) -> pg.PlotWidget:
+        self.plot = make_plot(left="")
+        self.plot.setObjectName("cpu_plot")
+        item = self.plot.getPlotItem()
+        self._heatmap_every = 0
+        self.heatmap = pg.ImageItem(axisOrder="row-major")
+        self.heatmap.setColorMap(pg.colormap.get("inferno"))
+        item.addItem(self.heatmap)
+        item.setYRange(0, cores, padding=0)
+        item.getAxis("left").setTicks([[(i + 0.5, f"cpu{i}") for i in range(0, cores, max(1, cores // 16))], []])
+        item.showAxis("right")
+        right = item.getAxis("right")
+        right.setPen(item.getAxis("left").pen())
+        right.setTextPen(item.getAxis("left").textPen())
+        right.setWidth(40)
+        item.setXRange(-self.history, 0, padding=0)
+        return self.plot
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -133,7 +342,10 @@ class CpuGraph(QWidget):
             self.add_sample(sample.time, sample.cpu)
 
     def add_sample(self, t: float, loads: np.ndarray) -> None:
-        """Append one reading: a load per core (CpuSampler's, always ``cores`` wide)."""
+        """Append one reading: a load per core, as wide as the sampler's core count."""
+        width = len(loads)
+        if width != self.cores:
+            self.set_cores(width)
         self.buffer.append(t, loads)
 
     def add_cluster_samples(self, samples: Iterable[ClusterSample]) -> None:
@@ -158,7 +370,8 @@ class CpuGraph(QWidget):
             self._update_title()
 
     def _make_cluster_curve(self, address: str, label: str) -> None:
-        colour = pg.intColor(self._cluster_colours, hues=8, values=1, maxValue=220)
+        colour = legible(pg.intColor(self._cluster_colours, hues=8, values=1, maxValue=220),
+                         self.cluster_plot.backgroundBrush().color())
         self._cluster_colours += 1
         self.cluster_curves[address] = live_curve(self.cluster_plot, colour, name=label, width=2)
 
@@ -181,6 +394,7 @@ class CpuGraph(QWidget):
         if self.stack.currentIndex() != index:
             self.stack.setCurrentIndex(index)
             self.refresh()
+        self.smooth_check.setVisible(index == 0)
         self._update_title()
 
     def _update_title(self) -> None:
@@ -192,34 +406,54 @@ class CpuGraph(QWidget):
     def set_history(self, seconds: int) -> None:
         self.history = seconds
         self.cluster_plot.getPlotItem().setXRange(-seconds, 0, padding=0)
-        self.plot.getPlotItem().setXRange(-seconds, 0, padding=0)
+        if self.plot is not None:
+            self.plot.getPlotItem().setXRange(-seconds, 0, padding=0)
         index = self.history_combo.findData(seconds)
         if index >= 0 and index != self.history_combo.currentIndex():
             self.history_combo.setCurrentIndex(index)
         self.refresh()
 
+    def set_smooth(self, smooth: bool) -> None:
+        """Draw the mean over SMOOTH_SECONDS at each reading (True) or each reading as it is."""
+        changed = self.smooth != bool(smooth)
+        self.smooth = bool(smooth)
+        for control in (self.smooth_check, self.smooth_action):
+            if control.isChecked() != self.smooth:
+                control.setChecked(self.smooth)  # comes back here through its signal, unchanged
+        if changed:
+            self.refresh()
+
     # -- drawing ---------------------------------------------------------------------------------
 
+    def visible_loads(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds before ``now``, load per core) of the visible history, smoothed if asked."""
+        start = now - self.history - 1.0
+        if not self.smooth:
+            times, values = self.buffer.since(start)
+            return times - now, values
+        times, values = self.buffer.since(start - SMOOTH_SECONDS)
+        values = trailing_mean(times, values, SMOOTH_SECONDS)
+        keep = int(np.searchsorted(times, start, side="left"))
+        return times[keep:] - now, values[keep:]
+
     def refresh(self, now: float | None = None) -> None:
-        """Redraw the visible history (called by the window's frame timer)."""
+        """Redraw the visible history (the window calls it when samples arrive)."""
         now = time.monotonic() if now is None else now
         if self.view == CLUSTER_VIEW:
             self._refresh_cluster(now)
             return
         if not len(self.buffer):
             return
-        times, values = self.buffer.since(now - self.history - 1.0)
-        if times.size == 0:
+        x, values = self.visible_loads(now)
+        if x.size == 0:
             return
-        x = times - now
         if self.heatmap is not None:
             self._draw_heatmap(x, values)
-        else:
-            for core, curve in enumerate(self.curves):
-                curve.setData(x, values[:, core])
-        last = self.buffer.last()
-        if last is not None:
-            self.average.setText(f"now {last.mean():.0f}% average")
+        elif self.grid is not None:
+            self.grid.set_data(x, values, self.history, smoothed=self.smooth)
+        mean = float(values[-1].mean())
+        over = f" ({SMOOTH_SECONDS:g} s mean)" if self.smooth else ""
+        self.average.setText(f"now {mean:.0f}% average{over}")
 
     def _refresh_cluster(self, now: float) -> None:
         start = now - self.history - 1.0
@@ -251,18 +485,40 @@ class CpuGraph(QWidget):
             self.average.setText("no worker reporting")
 
     def _draw_heatmap(self, x: np.ndarray, values: np.ndarray) -> None:
-        assert self.heatmap is not None
+        assert self.heatmap is not None and self.plot is not None
         self.heatmap.setImage(np.ascontiguousarray(values.T), autoLevels=False, levels=(0, 100))
         start = float(x[0])
         span = max(float(x[-1]) - start, 1e-3)
         step = span / max(len(x) - 1, 1)
         # each column covers one sample interval ending at its sample time
         self.heatmap.setRect(QRectF(start - step, 0, span + step, self.cores))
+        # each core's current load as a figure on the right, every row that is tall enough for one
+        row_height = self.plot.getPlotItem().getViewBox().height() / max(self.cores, 1)
+        every = max(1, math.ceil(MIN_FIGURE_ROW / max(row_height, 1e-3)))
+        last = values[-1]
+        item = self.plot.getPlotItem()
+        if every != self._heatmap_every:  # the rows named on the left are the rows with a figure on the right
+            self._heatmap_every = every
+            item.getAxis("left").setTicks([[(core + 0.5, f"cpu{core}") for core in range(0, self.cores, every)], []])
+        item.getAxis("right").setTicks([[(core + 0.5, f"{last[core]:.0f}%") for core in range(0, self.cores, every)], []])
 
-    def curve_data(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """What each curve shows now (tests)."""
-        return [curve.getData() for curve in self.curves]
+    def figures(self) -> list[str]:
+        """Each core's current load as the graph shows it (tests, screenshots)."""
+        if self.grid is not None:
+            return self.grid.figure_texts()
+        if self.plot is None:
+            return []
+        ticks = self.plot.getPlotItem().getAxis("right")._tickLevels  # noqa: SLF001 - set by _draw_heatmap
+        return [text for _, text in ticks[0]] if ticks else []
+
+    def surface(self) -> QWidget:
+        """The widget this machine's view paints on (benchmarks count its paints)."""
+        if self.plot is not None:
+            return self.plot.viewport()
+        assert self.grid is not None
+        return self.grid
 
     def cluster_curve_data(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """What each Dask worker's curve shows now (tests)."""
         return {address: curve.getData() for address, curve in self.cluster_curves.items()}
+

@@ -204,7 +204,7 @@ class LaunchPanel(QWidget):
         self.description = QLabel()
         self.description.setObjectName("description")
         self.description.setWordWrap(True)
-        self.description.setStyleSheet("color: palette(mid); font-style: italic;")
+        self.description.setStyleSheet("font-style: italic;")  # the palette's text colour: legible on either palette
         task_layout.addWidget(self.description)
 
         target_row = QHBoxLayout()
@@ -294,7 +294,7 @@ class LaunchPanel(QWidget):
         self.backend_description = QLabel()
         self.backend_description.setObjectName("backend_description")
         self.backend_description.setWordWrap(True)
-        self.backend_description.setStyleSheet("color: palette(mid); font-style: italic;")
+        self.backend_description.setStyleSheet("font-style: italic;")
         backend_layout.addWidget(self.backend_description)
         backend_layout.addWidget(self._error_label("backend", self.backend_combo))
         self.scheduler_row = QWidget()

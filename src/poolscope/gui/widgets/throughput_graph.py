@@ -17,11 +17,14 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
 from poolscope.gui.widgets.plotting import (
     HISTORY_CHOICES,
+    add_legend,
+    base_colour,
     history_combo,
+    legible,
     live_curve,
     make_plot,
     remove_curve,
-    text_colour,
+    total_colour,
 )
 
 __all__ = ["ThroughputGraph"]
@@ -61,6 +64,7 @@ class ThroughputGraph(QWidget):
         self.job_curves: dict[int, pg.PlotDataItem] = {}  # job id -> its curve, made once
         self._job_names: dict[int, str] = {}  # job id -> name, for the legend
         self._y_max = 0.0
+        self._at_rest = False  # the last refresh drew a flat zero across the view, and no job
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -80,10 +84,9 @@ class ThroughputGraph(QWidget):
         self.plot = make_plot(left="tasks/s")
         self.plot.setObjectName("throughput_plot")
         item = self.plot.getPlotItem()
-        self.legend = item.addLegend(offset=(6, 4), labelTextSize="8pt", labelTextColor=text_colour())
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.legend = add_legend(item, offset=(6, 4))
         # the total is a broad grey band under the jobs' thin lines, so one job's line stays visible
-        self.total_curve = live_curve(self.plot, pg.mkColor(17, 24, 39, 110), name="total", width=5)
+        self.total_curve = live_curve(self.plot, total_colour(), name="total", width=5)
         item.setXRange(-history, 0, padding=0)
         item.setYRange(0, 1, padding=0)
         layout.addWidget(self.plot, 1)
@@ -132,7 +135,8 @@ class ThroughputGraph(QWidget):
     def _make_job_curve(self, job_id: int) -> None:
         colour = _JOB_COLOURS[(job_id - 1) % len(_JOB_COLOURS)]
         name = self._job_names.get(job_id, "")
-        self.job_curves[job_id] = live_curve(self.plot, colour, name=f"{job_id} {name}".strip(), width=2)
+        self.job_curves[job_id] = live_curve(self.plot, legible(colour, base_colour()), name=f"{job_id} {name}".strip(),
+                                             width=2)
 
     def _rename(self, curve: pg.PlotDataItem, label: str) -> None:
         self.legend.removeItem(curve)
@@ -146,6 +150,12 @@ class ThroughputGraph(QWidget):
         start = now - self.history - 1.0
         y_max = 0.0
         times, values = self.total.since(start)
+        if not self.job_curves and not self.jobs and times.size and times[0] <= start + 1.0 and not values.any():
+            if self._at_rest:
+                return  # a flat zero across the whole view, as drawn last time: nothing to redraw
+            self._at_rest = True
+        else:
+            self._at_rest = False
         if times.size:
             rates = values[:, 0]
             self.total_curve.setData(times - now, rates)
