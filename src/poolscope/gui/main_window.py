@@ -49,7 +49,7 @@ from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.core.processes import ignore_sigint
 from poolscope.core.telemetry import logical_cores
-from poolscope.gui.bridge import BridgeUpdate, EventBridge, LogEntry
+from poolscope.gui.bridge import BridgeUpdate, EventBridge, JobView, LogEntry
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
 from poolscope.gui.widgets.cpu_graph import CpuGraph
 from poolscope.gui.widgets.job_table import JobTable
@@ -625,7 +625,9 @@ class MainWindow(QMainWindow):
     def _on_clock(self) -> None:
         now = time.monotonic()
         self.jobs_model.tick(now)
-        fine = any(not view.state.is_final and view.elapsed(now) < FINE_CLOCK_BELOW for view in self.jobs_model.jobs())
+        # Tenths are shown while the clock that still grows (queued, then running) is short.
+        fine = any(not view.state.is_final and _growing_seconds(view, now) < FINE_CLOCK_BELOW
+                   for view in self.jobs_model.jobs())
         interval = CLOCK_MS if fine else CLOCK_SLOW_MS
         if self.clock_timer.interval() != interval:
             self.clock_timer.setInterval(interval)
@@ -778,3 +780,8 @@ class MainWindow(QMainWindow):
         self.cpu_graph.set_smooth(settings.value("graphs/cpu_smooth", False, type=bool))
         self.launch_panel.restore_settings(settings)
 
+
+def _growing_seconds(view: JobView, now: float) -> float:
+    """The job's clock that still runs: its running time once a task started, its queued time before."""
+    running = view.running_seconds(now)
+    return view.queued_seconds(now) if running is None else running
