@@ -925,7 +925,7 @@ class Engine:
                     if status == protocol.STATUS_PICKLED:
                         check_one_pickled(value)
                         if record.on_result is not None:
-                            built = record.load_result(value)
+                            built = record.load_result.load(value)
                 except BaseException as exc:  # noqa: BLE001
                     if isinstance(exc, KeyboardInterrupt):
                         raise

@@ -141,6 +141,26 @@ class _TargetUnpickler(pickle.Unpickler):
         return self._loader.find_class(module, name)
 
 
+class UnreadableResult:
+    """Stands for a result that a worker pickled but that cannot be built in the caller's process
+    (its class refuses the arguments it is rebuilt with, or its module no longer imports). The
+    engine cannot know that without running the user's code, so the task counts as done; the
+    other results are read as usual."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"<result could not be unpickled: {self.message}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnreadableResult) and other.message == self.message
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class ResultLoader:
     """Unpickles a job's results in the caller's process (the library, ``poolscope run``).
 
@@ -157,6 +177,14 @@ class ResultLoader:
         self._prepared = False
 
     def __call__(self, data: bytes) -> Any:
+        """The result ``data`` pickles, or an :class:`UnreadableResult` saying why it cannot be built."""
+        try:
+            return self.load(data)
+        except Exception as exc:  # noqa: BLE001 - one result that cannot be built does not hide the others
+            return UnreadableResult(f"{type(exc).__name__}: {exc}")
+
+    def load(self, data: bytes) -> Any:
+        """The result ``data`` pickles; raises what building it raises."""
         if not self._prepared:
             from poolscope.core.targets import prepare_lookup
 
@@ -375,10 +403,7 @@ def _json_ready_child(conn: Any, target: Target) -> None:
     loads = ResultLoader(target)
 
     def ready(value: bytes) -> Any:
-        try:
-            return json_safe(loads(value))
-        except Exception as exc:  # noqa: BLE001 - one result that cannot be read is named, not fatal
-            return f"<result could not be unpickled: {type(exc).__name__}: {exc}>"
+        return json_safe(loads(value))  # an UnreadableResult is written as its repr
 
     while True:
         try:
