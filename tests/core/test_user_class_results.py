@@ -83,8 +83,9 @@ def test_poolscope_run_json_lists_results_of_a_users_class(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["file", "module"])
-def test_the_window_path_never_imports_the_users_classes(engine, tmp_path, kind):
-    """The engine's check and the window's Save results run no user code in this process."""
+def test_the_window_path_never_imports_the_users_classes(engine, tmp_path, monkeypatch, kind):
+    """The engine's check and the window's Save results run no user code in this process,
+    even where this process could import it (the module's folder on sys.path)."""
     markers = tmp_path / "markers"
     markers.mkdir()
     folder = tmp_path / "code"
@@ -97,6 +98,7 @@ def test_the_window_path_never_imports_the_users_classes(engine, tmp_path, kind)
         target = Target(text="userclass_marked:f", kind="module", module="userclass_marked", function="f",
                         root=str(folder))
         module_name = "userclass_marked"
+        monkeypatch.syspath_prepend(str(folder))
     job = engine.submit(JobSpec.create(target, "range:5"))
     assert job._record.finished.wait(60)  # as the window sees a job end: never Job.wait()
     summary = job.summary()
@@ -139,3 +141,12 @@ def test_a_truncated_pickle_fails_its_own_task_only(engine, tmp_path):
     [error] = summary.errors
     assert (error.index, error.type) == (2, "UnpicklableResult")
     assert [getattr(value, "x", None) for value in summary.results] == [0, 1, None, 3, 4]
+
+
+def test_an_on_result_callback_gets_instances_of_a_users_class(engine, tmp_path):
+    path = write_shapes(tmp_path)
+    seen = {}
+    job = engine.submit(JobSpec.create(f"{path}:f", "range:3"),
+                        on_result=lambda index, value_in, value_out: seen.__setitem__(index, value_out))
+    assert job.wait(60).failed == 0
+    assert {index: repr(value) for index, value in seen.items()} == {n: f"Point(x={n})" for n in range(3)}
