@@ -28,6 +28,7 @@ for 100k, as that thread takes the GIL from the engine's; not kept.)
 from __future__ import annotations
 
 import collections
+import copyreg
 import io
 import itertools
 import multiprocessing
@@ -96,12 +97,22 @@ class _CheckUnpickler(pickle.Unpickler):
 
 CHECK_SLICE = 2000  # pickles checked per run of C calls, so the engine thread holds the GIL briefly
 
-# Bytes of the opcodes that name a global (STACK_GLOBAL, EXT1/2/4, GLOBAL, INST). A pickle with
-# none of them builds only built-in containers and scalars, so pickle.loads checks it at full C
-# speed and imports nothing; one with any of them (by opcode, or by chance inside its data) is
-# checked by _CheckUnpickler.
+# Whether a pickle may name a global (a class, a function): it contains the STACK_GLOBAL opcode's
+# byte, the only opcode a protocol 4 or 5 pickler writes for one (workers pickle with the highest
+# protocol), as an opcode or by chance inside its data. A pickle without it builds only built-in
+# containers and scalars, so pickle.loads checks it at full C speed and imports nothing. EXT1/2/4
+# name a global only through copyreg's extension registry of this process; if something
+# registered one, pickles with their bytes are suspects too (as are GLOBAL and INST then, for good
+# measure).
+_STACK_GLOBAL = b"\x93"
 _NAMES_A_GLOBAL = re.compile(rb"[\x93\x82\x83\x84ci]").search
-_load_checked = operator.methodcaller("load")
+
+
+def _suspects(part: list[bytes]) -> list[Any]:
+    """For each pickle, whether it may name a global (truthy) or not."""
+    if copyreg._inverted_registry:  # type: ignore[attr-defined]
+        return list(map(_NAMES_A_GLOBAL, part))
+    return list(map(operator.contains, part, itertools.repeat(_STACK_GLOBAL)))
 
 
 def check_pickled(pickled: list[bytes]) -> bool:
@@ -112,14 +123,26 @@ def check_pickled(pickled: list[bytes]) -> bool:
     caller's :class:`ResultLoader` builds it), while a truncated or malformed pickle fails. The
     objects made are dropped at once. Runs in C but for one Python call per class named, a slice
     at a time.
+
+    The pickles that may name a class are checked as one stream by one unpickler (building an
+    unpickler per pickle cost more than the check): each ``load()`` must end exactly where its
+    pickle does, so one cut short (which would read on into the next) fails the whole check.
     """
     try:
         for start in range(0, len(pickled), CHECK_SLICE):
             part = pickled[start : start + CHECK_SLICE]
-            named = list(map(_NAMES_A_GLOBAL, part))
+            named = _suspects(part)
             collections.deque(map(pickle.loads, itertools.compress(part, map(operator.not_, named))), maxlen=0)
-            collections.deque(map(_load_checked, map(_CheckUnpickler, map(io.BytesIO, itertools.compress(part, named)))),
-                              maxlen=0)
+            suspects = list(itertools.compress(part, named))
+            if suspects:
+                stream = io.BytesIO(b"".join(suspects))
+                unpickler = _CheckUnpickler(stream)
+                count = len(suspects)
+                # load(), tell(), load(), tell(), ...: the positions each load ended at, in C
+                calls = itertools.chain.from_iterable(zip(itertools.repeat(unpickler.load, count),
+                                                          itertools.repeat(stream.tell, count)))
+                if list(map(operator.call, calls))[1::2] != list(itertools.accumulate(map(len, suspects))):
+                    return False
     except BaseException:  # noqa: BLE001 - one of them does not unpickle
         return False
     return True
