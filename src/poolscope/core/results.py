@@ -17,7 +17,7 @@ result is unpickled where it is asked for (``Job.wait()``, ``Job.results()``,
 ``Job.iter_results()``, an ``on_result`` callback), in the caller's process, with a
 :class:`ResultLoader` that imports the classes' modules as a worker would. The window never asks
 for them: its "Save results…" has them turned into JSON-ready values in a child process
-(:func:`json_ready_blocks`).
+(:class:`JsonReadyBlocks`).
 
 The engine thread writes; any thread may read (``Job.results()`` while the job runs, or
 ``Job.wait()``). One lock serialises them. (Unpickling blocks in a thread blocked in ``Job.wait()``
@@ -106,6 +106,7 @@ CHECK_SLICE = 2000  # pickles checked per run of C calls, so the engine thread h
 # registered one, pickles with their bytes are suspects too (as are GLOBAL and INST then, for good
 # measure).
 _STACK_GLOBAL = b"\x93"
+_call = operator.methodcaller("__call__")  # operator.call, which Python 3.10 lacks
 _NAMES_A_GLOBAL = re.compile(rb"[\x93\x82\x83\x84ci]").search
 
 
@@ -159,7 +160,7 @@ def check_pickled(pickled: list[bytes]) -> bool:
                 # load(), tell(), load(), tell(), ...: the positions each load ended at, in C
                 calls = itertools.chain.from_iterable(zip(itertools.repeat(unpickler.load, count),
                                                           itertools.repeat(stream.tell, count)))
-                if list(map(operator.call, calls))[1::2] != list(itertools.accumulate(map(len, suspects))):
+                if list(map(_call, calls))[1::2] != list(itertools.accumulate(map(len, suspects))):
                     return False
     except BaseException:  # noqa: BLE001 - one of them does not unpickle
         return False
@@ -324,12 +325,12 @@ class ResultStore:
         """(input index, result made JSON-ready by ``json_safe``) of every finished task so far.
 
         Results pickled on their own may be of the user's classes: a child process unpickles
-        them (:func:`json_ready_blocks`), so this process never imports the user's code (the
+        them (:class:`JsonReadyBlocks`), so this process never imports the user's code (the
         window's "Save results…"). Plain results are read here.
         """
         from poolscope.core.jobs import json_safe
 
-        with json_ready_blocks(target) as convert:
+        with JsonReadyBlocks(target) as convert:
             for start, source in self._raw_blocks_in_order():
                 if isinstance(source, list):  # kept as objects by put(): already in this process
                     yield from enumerate(map(json_safe, source), start)
@@ -382,7 +383,7 @@ class ResultStore:
 
 # -- JSON-ready results for the window: made in a child process -----------------------------------
 
-class json_ready_blocks:  # noqa: N801 - used as a function: ``with json_ready_blocks(target) as convert``
+class JsonReadyBlocks:
     """A child process that turns stored blocks into lists of JSON-ready values (``json_safe``).
 
     It unpickles with a :class:`ResultLoader`, so the user's classes (and their ``repr``, which
@@ -438,7 +439,7 @@ class json_ready_blocks:  # noqa: N801 - used as a function: ``with json_ready_b
 
 
 def _json_ready_child(conn: Any, target: Target) -> None:
-    """Runs in the child process of :class:`json_ready_blocks`: block bytes in, JSON-ready lists out."""
+    """Runs in the child process of :class:`JsonReadyBlocks`: block bytes in, JSON-ready lists out."""
     from poolscope.core.jobs import json_safe
 
     loads = ResultLoader(target)
