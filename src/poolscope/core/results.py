@@ -110,25 +110,24 @@ _call = operator.methodcaller("__call__")  # operator.call, which Python 3.10 la
 _NAMES_A_GLOBAL = re.compile(rb"[\x93\x82\x83\x84ci]").search
 
 
-def _suspects(part: list[bytes]) -> list[Any] | None:
-    """For each pickle, whether it may name a global (truthy) or not; None: none of them may.
+def _suspect_positions(part: list[bytes]) -> list[int]:
+    """The positions in ``part`` of the pickles that may name a global, in order.
 
-    Looks for the byte in the slice joined (C speed), then a Python step per pickle that has it
-    only: a flood of tuples pays almost nothing per result, one of classes is checked by the
-    stand-in unpickler anyway."""
+    Looks for the byte in the slice joined (C speed), then takes a Python step per pickle that
+    has it only: a flood of tuples pays almost nothing per result."""
     if copyreg._inverted_registry:  # type: ignore[attr-defined]
-        return list(map(_NAMES_A_GLOBAL, part))
+        return [position for position, found in enumerate(map(_NAMES_A_GLOBAL, part)) if found]
     joined = b"".join(part)
     at = joined.find(_STACK_GLOBAL)
     if at < 0:
-        return None
+        return []
     ends = list(itertools.accumulate(map(len, part)))
-    named = [False] * len(part)
+    positions = []
     while at >= 0:
         position = bisect.bisect_right(ends, at)
-        named[position] = True
+        positions.append(position)
         at = joined.find(_STACK_GLOBAL, ends[position])  # on from the next pickle
-    return named
+    return positions
 
 
 def check_pickled(pickled: list[bytes]) -> bool:
@@ -137,22 +136,31 @@ def check_pickled(pickled: list[bytes]) -> bool:
     Imports nothing and runs none of the user's code: every class or function a pickle names is
     replaced by a stand-in, so a result of a class defined in a user's file passes here (the
     caller's :class:`ResultLoader` builds it), while a truncated or malformed pickle fails. The
-    objects made are dropped at once. Runs in C but for one Python call per class named, a slice
-    at a time.
+    objects made are dropped at once. A slice at a time, in C but for a step per pickle that
+    may name a class.
 
     The pickles that may name a class are checked as one stream by one unpickler (building an
     unpickler per pickle cost more than the check): each ``load()`` must end exactly where its
     pickle does, so one cut short (which would read on into the next) fails the whole check.
     """
+    loads = pickle.loads
     try:
         for start in range(0, len(pickled), CHECK_SLICE):
             part = pickled[start : start + CHECK_SLICE]
-            named = _suspects(part)
-            if named is None:
-                collections.deque(map(pickle.loads, part), maxlen=0)
-                continue
-            collections.deque(map(pickle.loads, itertools.compress(part, map(operator.not_, named))), maxlen=0)
-            suspects = list(itertools.compress(part, named))
+            positions = _suspect_positions(part)
+            if len(positions) * 8 < len(part):  # a few: the runs between them through pickle.loads
+                previous = 0
+                for position in positions:
+                    collections.deque(map(loads, part[previous:position]), maxlen=0)
+                    previous = position + 1
+                collections.deque(map(loads, part[previous:]), maxlen=0)
+                suspects = [part[position] for position in positions]
+            else:  # many (results of a class): the others picked out in C
+                named = [False] * len(part)
+                for position in positions:
+                    named[position] = True
+                collections.deque(map(loads, itertools.compress(part, map(operator.not_, named))), maxlen=0)
+                suspects = list(itertools.compress(part, named))
             if suspects:
                 stream = io.BytesIO(b"".join(suspects))
                 unpickler = _CheckUnpickler(stream)
