@@ -71,7 +71,7 @@ from poolscope.core.events import (
 from poolscope.core.inputs import InputReader
 from poolscope.core.jobs import JobSpec, JobState, JobSummary, SpecError, TaskError, write_results
 from poolscope.core.processes import signal_name
-from poolscope.core.results import ResultStore
+from poolscope.core.results import ResultLoader, ResultStore, check_one_pickled, check_pickled
 from poolscope.core.targets import FileStamp, stamp_files
 
 TARGET_CHUNK_SECONDS = 0.05  # an automatic chunk runs about this long: fair, responsive, cheap
@@ -81,7 +81,6 @@ PREFETCH_BELOW_SECONDS = 0.25  # a worker gets a second chunk only when chunks a
 PUBLISH_INTERVAL = 0.025  # seconds between event batches on the queue
 HOUSEKEEPING_INTERVAL = 0.1  # the engine loop wakes at least this often
 STARTUP_FAILURES_BEFORE_GIVING_UP = 5  # workers dying before READY in a row
-UNPICKLE_CHECK_SLICE = 2000  # results checked per C call (see _all_unpickle)
 ERRORS_KEPT = 1000  # a job keeps its first this many failed tasks in full; the rest are counted by type
 
 # Commands from caller threads to the engine thread (first element of each tuple).
@@ -178,6 +177,9 @@ class JobRecord:
         self.errors: list[TaskError] = []  # the first ERRORS_KEPT failures
         self.errors_omitted: collections.Counter[str] = collections.Counter()  # the rest, by exception type
         self.results = ResultStore()  # by input index; spills to a temporary file past a few MB
+        # Builds pickled results in the caller's process (Job.wait/results/iter_results, on_result),
+        # importing the user's modules as a worker does; never on the window's path.
+        self.load_result = ResultLoader(spec.target)
         self.attempts: collections.Counter[int] = collections.Counter()  # crashes per input index
         self.seconds_per_task: float | None = None  # measured, smoothed
         # -- what its rate, time left and share of the workers are measured from (engine thread)
@@ -223,7 +225,7 @@ class JobRecord:
         )
 
     def ordered_results(self) -> list[Any]:
-        return self.results.ordered(self.total if self.total is not None else self.next_index)
+        return self.results.ordered(self.total if self.total is not None else self.next_index, self.load_result)
 
 
 class Job:
@@ -272,9 +274,10 @@ class Job:
         """``(input index, result)`` of every task finished so far, in input order.
 
         Read from where the engine keeps them one block at a time: unlike :meth:`results`, this
-        never holds every result in memory at once.
+        never holds every result in memory at once. Results of the user's classes are built in
+        this process, their modules imported as a worker imports them.
         """
-        return self._record.results.items()
+        return self._record.results.items(self._record.load_result)
 
     def save_results(self, path: str, *, progress: Callable[[int], None] | None = None) -> int:
         """Write the results so far to ``path`` as JSON Lines, as ``poolscope run --results`` does.
@@ -283,12 +286,18 @@ class Job:
         none. The file appears whole or not at all (written beside it, then renamed). Returns how
         many results were written; raises ``OSError`` if the file cannot be written. ``progress``
         is called with the count so far every thousand results.
+
+        The window calls this: results of a job of the user's code are unpickled and made
+        JSON-ready in a child process (``ResultStore.json_ready_items``), never in this one.
         """
         inputs = self.spec.inputs
+        record = self._record
+        results = (record.results.json_ready_items(self.spec.target) if self.spec.target.is_user_code
+                   else record.results.items())
         partial = f"{path}.part"
         try:
             with open(partial, "w", encoding="utf-8") as stream:
-                count = write_results(stream, self.iter_results(), inputs.iterate() if inputs.repeatable else None,
+                count = write_results(stream, results, inputs.iterate() if inputs.repeatable else None,
                                       progress)
             os.replace(partial, path)
         except BaseException:
@@ -994,9 +1003,9 @@ class Engine:
             count = len(values)
             if record.on_result is None and _all_unpickle(statuses, values):  # results, some pickled one by one
                 assert statuses is not None
-                record.results.put_encoded(chunk.next_index, statuses, values)
+                record.results.put_encoded(chunk.next_index, statuses, values)  # stored as they came
                 done, cancelled = count, 0
-            else:  # errors, cancels, a result that does not unpickle here, or a callback: one by one
+            else:  # errors, cancels, a result that does not unpickle, or a callback: one by one
                 done, cancelled = self._store_outcomes(worker, chunk, statuses, values)
         chunk.reported += count
         worker.tasks_done += count - cancelled  # a task skipped for a cancel did not run
@@ -1029,41 +1038,53 @@ class Engine:
 
     def _store_outcomes(self, worker: _WorkerSlot, chunk: _Chunk, statuses: bytes | None,
                         values: list[Any]) -> tuple[int, int]:
-        """Store a report's outcomes one by one; return how many were done and cancelled."""
+        """Store a report's outcomes one by one; return how many were done and cancelled.
+
+        A result pickled on its own is checked with stand-ins for the classes it names (no user
+        module is imported here: this is the window's process) and stored as it came. Only for
+        an ``on_result`` callback (the library, ``poolscope run``: never the window) is it built,
+        in this process, as ``Job.wait()`` would build it; if that fails, so does its task.
+        """
         record = chunk.job
         done = cancelled = 0
-        # The results, as runs of consecutive finished tasks: the store holds finished tasks only.
-        runs: list[tuple[int, list[Any]]] = []
+        # The results, as runs of consecutive finished tasks (statuses, values as reported): the
+        # store holds finished tasks only.
+        runs: list[tuple[int, bytearray, list[Any]]] = []
         for offset, value in enumerate(values):
             status = protocol.STATUS_VALUE if statuses is None else statuses[offset]
             position = chunk.reported + offset
             index = chunk.start + position
-            if status == protocol.STATUS_PICKLED:
+            if status == protocol.STATUS_PICKLED or status == protocol.STATUS_VALUE:
+                built = value
                 try:
-                    value = pickle.loads(value)
+                    if status == protocol.STATUS_PICKLED:
+                        check_one_pickled(value)
+                        if record.on_result is not None:
+                            built = record.load_result.load(value)
                 except BaseException as exc:  # noqa: BLE001
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
                     message = f"the task's result could not be unpickled here: {type(exc).__name__}: {exc}"
                     self._fail_task(record, TaskError(index, "UnpicklableResult", message,
                                                       protocol.format_traceback(exc), worker.pid,
                                                       _short_repr(chunk.inputs[position])))
                     continue
-                status = protocol.STATUS_VALUE
-            if status == protocol.STATUS_VALUE:
-                if runs and runs[-1][0] + len(runs[-1][1]) == index:
-                    runs[-1][1].append(value)
+                if runs and runs[-1][0] + len(runs[-1][2]) == index:
+                    runs[-1][1].append(status)
+                    runs[-1][2].append(value)
                 else:
-                    runs.append((index, [value]))
+                    runs.append((index, bytearray([status]), [value]))
                 done += 1
                 if record.on_result is not None:
-                    self._call_on_result(record, index, chunk.inputs[position], value)
+                    self._call_on_result(record, index, chunk.inputs[position], built)
             elif status == protocol.STATUS_ERROR:
                 type_name, message, remote_traceback = value
                 self._fail_task(record, TaskError(index, type_name, message, remote_traceback, worker.pid,
                                                   _short_repr(chunk.inputs[position])))
             else:
                 cancelled += 1
-        for start, run in runs:
-            record.results.put(start, run)
+        for start, run_statuses, run in runs:
+            record.results.put_encoded(start, bytes(run_statuses), run)
         return done, cancelled
 
     def _call_on_result(self, record: JobRecord, index: int, value_in: Any, value_out: Any) -> None:
@@ -1469,18 +1490,13 @@ def choose_fairly(candidates: Sequence[JobRecord], accounted: Sequence[JobRecord
 
 
 def _all_unpickle(statuses: bytes | None, values: list[Any]) -> bool:
-    """Whether every outcome is a result and every pickled one unpickles here (the objects made to
-    check are dropped: the store keeps them pickled). Checked in C, a slice at a time, so the
-    engine thread spends no Python step per task and holds the GIL for short spells."""
+    """Whether every outcome is a result and every pickled one unpickles, checked with stand-ins
+    for the classes it names (core/results.py ``check_pickled``): no user module is imported and
+    no object kept. In C but for one call per class named, a slice at a time, so the engine thread
+    holds the GIL for short spells."""
     if statuses is None or statuses.count(protocol.STATUS_ERROR) or statuses.count(protocol.STATUS_CANCELLED):
         return False
-    pickled = [value for status, value in zip(statuses, values) if status == protocol.STATUS_PICKLED]
-    try:
-        for start in range(0, len(pickled), UNPICKLE_CHECK_SLICE):
-            collections.deque(map(pickle.loads, pickled[start : start + UNPICKLE_CHECK_SLICE]), maxlen=0)
-    except BaseException:  # noqa: BLE001 - one of them does not unpickle: the slow path names it
-        return False
-    return True
+    return check_pickled([value for status, value in zip(statuses, values) if status == protocol.STATUS_PICKLED])
 
 
 def _describe(exc: BaseException) -> str:

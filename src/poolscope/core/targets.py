@@ -148,6 +148,43 @@ def _target_of_callable(fn: Callable[..., Any]) -> Target:
     return Target(text=f"{module}:{qualname}", kind="module", module=module, function=qualname, root=PROJECT_DIR)
 
 
+def prepare_lookup(target: Target) -> None:
+    """Put ``target``'s project folder first on ``sys.path``, as importing it does (the lookup rule)."""
+    if target.kind == "module" and target.root and (not sys.path or sys.path[0] != target.root):
+        sys.path.insert(0, target.root)
+
+
+def import_for_results(target: Target, name: str) -> Any:
+    """The module ``name`` that a result of ``target`` names a class of, loaded as a worker loads it.
+
+    For unpickling results in the caller's process (core/results.py ``ResultLoader``), never in
+    the window's: the file target's own module name is its file, loaded as :meth:`Target.load`
+    does; a module its file imported from its folder is imported from there (and kept out of
+    ``sys.modules`` as then); any other module is imported by the lookup rule.
+    """
+    if target.kind == "file":
+        if name == file_module_name(target.module):
+            return _load_file_module(target.text, target.module)
+        module = sys.modules.get(name)
+        if module is not None:
+            return module
+        directory = os.path.dirname(target.module)
+        folder = os.path.join(os.path.realpath(directory), "")
+        if f"{folder}{name}" not in SIBLING_MODULES:
+            already = set(sys.modules)
+            sys.path.insert(0, directory)
+            try:
+                module = importlib.import_module(name)
+            finally:
+                with contextlib.suppress(ValueError):
+                    sys.path.remove(directory)
+                _forget_siblings(directory, already)
+            if name in sys.modules:
+                return module  # not from the file's folder
+        return SIBLING_MODULES[f"{folder}{name}"]
+    return _import_module(target.text, name, target.root)
+
+
 def _import_module(text: str, name: str, root: str = "") -> Any:
     if root and (not sys.path or sys.path[0] != root):
         sys.path.insert(0, root)  # the lookup rule: the project folder first, then sys.path
