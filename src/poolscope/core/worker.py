@@ -19,8 +19,6 @@ one every ``REPORT_INTERVAL`` seconds while a chunk runs, and one when it ends.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import os
 import pickle
@@ -29,7 +27,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
@@ -183,6 +180,8 @@ class _Worker:
             try:
                 message = pickle.loads(data)
             except BaseException:  # noqa: BLE001 - envelopes hold only our own types: a broken channel
+                import traceback
+
                 traceback.print_exc()
                 self.on_engine_gone()  # end the worker: the engine sees it go and recovers its chunks
                 return
@@ -423,6 +422,8 @@ def describe_exception(exc: BaseException, *, with_traceback: bool = True) -> tu
 
 
 def format_traceback(exc: BaseException) -> str:
+    import traceback  # here: a worker whose tasks do not fail never needs it
+
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
@@ -526,10 +527,13 @@ def _die_with_parent(parent_pid: int | None) -> None:
         parent_pid = os.getppid()
     os.setpgrp()
     if sys.platform.startswith("linux"):
+        import ctypes  # here: only this start-up step needs it
+
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except OSError:
+            # The process's own symbols include libc's prctl: no ctypes.util.find_library, which
+            # imports subprocess and runs ldconfig (about 15 ms of every worker's start).
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
             pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         _exit_with_process_group()
