@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 from poolscope import api
 from poolscope.api import Cancelled
+from poolscope.core.errors import SpecError
 
 # -- the wire protocol: the first element of every message -------------------------------------
 # engine -> worker. User values (a job's kwargs, a chunk's inputs) travel pickled inside the
@@ -253,7 +254,11 @@ class _Worker:
             function = target.load()
             if initializer is not None:
                 try:
-                    initializer.load()()
+                    initialize = initializer.load()
+                except SpecError as exc:  # it does not load: said of the job's initializer field
+                    raise SpecError("initializer", exc.message) from None
+                try:
+                    initialize()
                 except BaseException as exc:  # noqa: BLE001
                     raise InitializerError(f"the initializer {initializer.text} failed: "
                                            f"{type(exc).__name__}: {exc}") from exc
