@@ -36,8 +36,9 @@ JSON_RESULTS_BYTES = 64 * 1024 * 1024
 TARGET_RULE = ("Targets: package.module:function is imported from the folder poolscope was started in, then "
                "sys.path (the same in every worker); path/to/file.py:function loads that file, whose folder is "
                "searched only while it is imported. 'poolscope run' has the job's workers import it (a target "
-               "that does not import is an error, exit status 2); the window checks it in a separate process "
-               "before anything runs. Every job runs the code as it is on disk when it starts.")
+               "that does not import is an error, exit status 2); with --kwargs, or in the window, it is checked "
+               "in a separate process before anything runs. Every job runs the code as it is on disk when it "
+               "starts.")
 # How the engine words a job whose workers could not set it up because its target (or initializer)
 # does not load: Target.load raised SpecError in the worker (core/worker.py set_up_job).
 SETUP_REFUSED = "worker could not start: SpecError: "
@@ -194,9 +195,12 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     try:
         options = engine_options(args)
-        # The Dask backend's workers are a cluster, costly to start and maybe remote: check there
-        # first. Elsewhere the job's own workers (or threads) are the check.
-        spec = spec_from_args(args, args.target, checked_by_workers=args.backend != "dask")
+        # The job's own workers (or threads) import the target anyway: they are its check. Not
+        # on the Dask backend (a cluster, costly to start and maybe remote), nor with --kwargs:
+        # whether the function takes them is the check's to say (field "kwargs"); a worker
+        # would only fail every task with a TypeError.
+        checked_by_workers = args.backend != "dask" and args.kwargs is None
+        spec = spec_from_args(args, args.target, checked_by_workers=checked_by_workers)
     except SpecError as exc:
         parser.exit(EXIT_USAGE, f"poolscope run: error: {exc}\n")
     results_file = None

@@ -73,6 +73,8 @@ def test_run_writes_json_lines_results_and_reprs_what_json_cannot_hold(tmp_path)
         (["run", "math:sqrt", "--inputs", "json:{}"], "must be a JSON list"),
         (["run", "math:sqrt", "--inputs", "file:/no/such.txt"], "does not exist"),
         (["run", "math:sqrt", "--inputs", "range:3", "--kwargs", "[]"], "kwargs: must be a JSON object"),
+        (["run", sample("square"), "--inputs", "range:3", "--kwargs", '{"scale": 2}'],
+         "kwargs: square(x: 'int') -> 'int' cannot be called with one input and these keyword arguments"),
         (["run", "math:sqrt", "--inputs", "range:3", "--workers", "0"], "workers: must be at least 1"),
         (["run", "math:sqrt", "--inputs", "range:3", "--workers", "two"], "workers: must be a whole number"),
         (["run", "math:sqrt", "--inputs", "range:3", "--chunksize", "-1"], "chunksize: must be at least 1"),
