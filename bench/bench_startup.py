@@ -1,5 +1,25 @@
-"""Start-up: from launching ``python -m poolscope`` to a painted window (target 6: < 1.5 s).
+"""Start-up: the window (target 6: painted < 1.5 s), and ``poolscope run`` against a Pool script.
 
+Two parts (``--part window|cli``, both by default).
+
+**The command line** (``measure_cli``): ``poolscope run`` on N tiny tasks (200,000; a function
+returning its input) as a whole process, launch to exit, against a script doing the same job
+with ``multiprocessing.Pool(W).imap(f, range(N), chunksize=256)`` (the default start method:
+fork on Linux; the same script with spawn is timed too, for information). Goal: poolscope at
+most as long as the Pool script. ``poolscope run`` runs through the script pip writes for the
+command (``LAUNCHER``), so its spawned workers import that script as their main module, as they
+do the command's; its workers run at ``--nice`` (default 0, as the Pool's). Both contenders use
+the same module of the user's own (``tiny.py``); ``poolscope run noop`` (a built-in) is timed
+too. Each repeat runs every contender once, in rotating order (paired runs); a run during which
+others used more than 0.25 cores is redone (``--retries``). Reported per contender: median wall
+time, CPU time (user + system of the process and the processes it started and waited for),
+the job's own time as the process reports it, and the median of the paired ratios to the Pool
+script; and the CPU time of importing ``multiprocessing``, ``poolscope.core.worker`` (what a
+spawned worker imports), ``poolscope.cli`` and ``poolscope.core.engine`` alone, and of
+``python -c pass``. Compiled modules are cached, in a temporary folder, as an installed package
+has them (see ``measure_cli``).
+
+**The window** (``measure_window``): from launching ``python -m poolscope`` to a painted window.
 Each run is a fresh interpreter started the way the ``poolscope`` command starts (``python -m
 poolscope``, no arguments: the window), through a small driver so the moment of the first paint
 can be seen without changing the app. The driver (``DRIVER`` below, passed with ``python -c``):
@@ -27,21 +47,24 @@ largest cumulative imports) and a cProfile of one driver run.
 The display: the offscreen platform unless ``DISPLAY`` is set (then that X server, e.g. an
 Xvfb); ``--xvfb`` starts a private Xvfb for the runs (xcb platform, real X round trips).
 
-    python bench/bench_startup.py [--repeat 5] [--xvfb] [--profile]
+    python bench/bench_startup.py [--part all|window|cli] [--repeat 5] [--tasks 200000] [--xvfb] [--profile]
 """
 
 from __future__ import annotations
 
 import _common  # noqa: F401  (puts src/ on sys.path)
 
+import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 import psutil
 from _common import median, table, verdict
@@ -208,13 +231,8 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("bench_startup: could not start Xvfb")
 
 
-def main() -> int:
-    p = _common.parser(__doc__.split("\n\n")[0], repeat=5)
-    p.add_argument("--xvfb", action="store_true", help="start a private Xvfb and run on it (xcb platform)")
-    p.add_argument("--profile", action="store_true", help="also print -X importtime's largest imports and a "
-                   "cProfile of one start")
-    args = p.parse_args()
-
+def measure_window(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Target 6: ``poolscope`` to a painted window. Returns (targets, details) for --json."""
     xvfb = None
     display = os.environ.get("DISPLAY") or None
     if args.xvfb:
@@ -313,11 +331,197 @@ def main() -> int:
          "measured": f"{median(floors['import poolscope.gui.main_window']):.3f} s", "peer": "-", "ratio": None,
          "met": None},
     ]
-    _common.write_json(args.json, "bench_startup", targets,
-                       {"argv": argv, "bare_error": bare_error,
-                        "steps": {step: median([r[step] for r in runs if step in r])
-                                  for step in (*STEPS, "process exit")},
-                        "floors": {k: median(v) for k, v in floors.items()}, "platform": platform_name, "noisy": noisy})
+    return targets, {"argv": argv, "bare_error": bare_error,
+                     "steps": {step: median([r[step] for r in runs if step in r]) for step in (*STEPS, "process exit")},
+                     "floors": {k: median(v) for k, v in floors.items()}, "platform": platform_name, "noisy": noisy}
+
+
+# -- the command line: ``poolscope run`` against a Pool script, as whole processes -----------------
+# The job: N tiny tasks (return the input) on W workers. The function lives in a module of its
+# own in a temporary folder, so both contenders run the same user code: the Pool script imports
+# it, ``poolscope run`` is given it as FILE.py:f (user code: the path a user's own target takes).
+TINY_MODULE = "def f(x):\n    return x\n"
+
+# multiprocessing.Pool(W).imap(f, range(N), chunksize=256), every result read; the default start
+# method (fork on Linux). It prints the seconds its imap loop took ("JOB s").
+POOL_SCRIPT = """import multiprocessing, sys, time
+from tiny import f
+
+if __name__ == "__main__":
+    n, workers, chunksize, method = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    context = multiprocessing.get_context(None if method == "default" else method)
+    with context.Pool(workers) as pool:
+        t0 = time.perf_counter()
+        for _ in pool.imap(f, range(n), chunksize=chunksize):
+            pass
+        print("JOB", time.perf_counter() - t0)
+"""
+
+# What the ``poolscope`` command is (the script pip writes for the console entry point), run with
+# this interpreter: a spawned worker imports this file as its main module, as it does the command.
+LAUNCHER = """import sys
+from poolscope.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
+"""
+
+POOL_CHUNKSIZE = 256
+JOB_LINE = re.compile(r" in ([0-9.]+) s$", re.MULTILINE)  # poolscope run's last line: "... in 0.21 s"
+
+# Module imports timed on their own (CPU seconds, a fresh interpreter each): what the CLI's process and each
+# spawned worker pay, and multiprocessing as the floor a Pool script pays.
+IMPORTS = ("multiprocessing", "poolscope.core.worker", "poolscope.cli", "poolscope.core.engine")
+INTERPRETER_CODE = "import os; t = os.times(); print(t.user + t.system)"  # CPU of an interpreter's start
+IMPORT_CODE = "import time; t = time.process_time(); import {0}; print(time.process_time() - t)"  # CPU: steadier
+
+
+def cli_contenders(folder: str, n: int, workers: int, nice: int) -> dict[str, list[str]]:
+    run = [sys.executable, os.path.join(folder, "poolscope_command.py"), "run", "--inputs", f"range:{n}",
+           "--workers", str(workers), "--nice", str(nice)]
+    pool = [sys.executable, os.path.join(folder, "pool_script.py"), str(n), str(workers), str(POOL_CHUNKSIZE)]
+    return {
+        "Pool script": [*pool, "default"],
+        "poolscope run FILE.py:f": [*run[:3], os.path.join(folder, "tiny.py") + ":f", *run[3:]],
+        "poolscope run noop (built-in)": [*run[:3], "noop", *run[3:]],
+        "Pool script, spawn": [*pool, "spawn"],
+    }
+
+
+def run_whole(argv: list[str], env: dict[str, str], cwd: str) -> dict[str, float]:
+    """One whole process: wall seconds launch to exit, CPU seconds of it and every process it
+    started (all reaped by then), and the job's own seconds as the process reports them."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise StartFailed(f"{' '.join(argv[1:3])} exited {proc.returncode}: "
+                          f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+    found = re.search(r"^JOB ([0-9.]+)$", proc.stdout, re.MULTILINE) or JOB_LINE.search(proc.stderr)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "job": float(found.group(1)) if found else float("nan")}
+
+
+def import_seconds(env: dict[str, str], module: str) -> float:
+    code = INTERPRETER_CODE if module == "python -c pass" else IMPORT_CODE.format(module)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True, timeout=60)
+    return float(proc.stdout.strip())
+
+
+def measure_cli(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``poolscope run`` on N tiny tasks against the Pool script, whole processes, paired."""
+    folder = tempfile.mkdtemp(prefix="poolscope-bench-cli-")
+    for name, text in (("tiny.py", TINY_MODULE), ("pool_script.py", POOL_SCRIPT),
+                       ("poolscope_command.py", LAUNCHER)):
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(text)
+    env = child_env(folder, None)
+    # Compiled modules cached, as an installed package has them (pip compiles them at install):
+    # with PYTHONDONTWRITEBYTECODE set and a source checkout, every process, each worker too,
+    # would compile poolscope's modules again (the engine's imports: about 130 ms instead of 50).
+    # The cache goes to a folder of its own, not into the source tree; the warm-up run fills it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(folder, "pycache")
+    contenders = cli_contenders(folder, args.tasks, args.workers, args.nice)
+    names = list(contenders)
+    print(f"bench_startup: 'poolscope run' against multiprocessing.Pool({args.workers}).imap(chunksize="
+          f"{POOL_CHUNKSIZE}) on {args.tasks:,} tiny tasks, whole processes, {args.repeat} paired runs (+1 warm-up), "
+          f"order rotating; poolscope's workers at nice {args.nice}")
+    for argv in contenders.values():  # warm-up: .pyc files, disk cache
+        run_whole(argv, env, folder)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    foreign: dict[str, list[float]] = {name: [] for name in names}
+    imports: dict[str, list[float]] = {module: [] for module in ("python -c pass", *IMPORTS)}
+    redone = 0
+    for r in range(args.repeat):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            attempts = 0
+            while True:
+                with ChildLoad() as meter:
+                    result = run_whole(contenders[name], env, folder)
+                if meter.foreign <= _common.NOISY_CORES or attempts >= args.retries:
+                    break
+                attempts += 1
+            redone += attempts
+            runs[name].append(result)
+            foreign[name].append(meter.foreign)
+        for module in imports:
+            imports[module].append(import_seconds(env, module))
+        print("  run {}: {}".format(r + 1, ", ".join(f"{name} {runs[name][-1]['wall'] * 1000:.0f} ms"
+                                                      for name in names)), flush=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+    pool = runs["Pool script"]
+    rows = []
+    for name in names:
+        wall = [x["wall"] for x in runs[name]]
+        cpu = [x["cpu"] for x in runs[name]]
+        job = [x["job"] for x in runs[name]]
+        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool)])
+        rows.append([name, f"{median(wall) * 1000:.0f}", f"{min(wall) * 1000:.0f}", f"{max(wall) * 1000:.0f}",
+                     f"{median(cpu) * 1000:.0f}", f"{median(job) * 1000:.0f}",
+                     f"{median([w - j for w, j in zip(wall, job)]) * 1000:.0f}", f"{ratio:.2f}",
+                     f"{median(foreign[name]):.2f}"])
+    print()
+    print(table(["whole process", "median ms", "min ms", "max ms", "CPU ms", "job ms", "rest ms",
+                 "/ Pool (paired)", "others' load"], rows))
+    print("  CPU ms: user + system of the process and every process it started and waited for (not "
+          "multiprocessing's resource tracker, which spawn starts and nobody waits for); job ms: the job alone as the "
+          "process reports it; rest: start-up and shut-down (wall - job)")
+    print("\n  CPU of an interpreter's start, and of each import alone in a fresh one (median ms): " + ", ".join(
+        f"{module} {median(values) * 1000:.1f}" for module, values in imports.items()))
+
+    targets = []
+    noisy = any(median(values) > _common.NOISY_CORES for values in foreign.values())
+    for name in ("poolscope run FILE.py:f", "poolscope run noop (built-in)"):
+        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool)])
+        cpu_ratio = median([x["cpu"] / p["cpu"] for x, p in zip(runs[name], pool)])
+        ok = ratio <= 1.0
+        print(f"\n  '{name}' whole process against the Pool script: {ratio:.2f}x its wall time (median of "
+              f"{len(pool)} paired ratios; CPU {cpu_ratio:.2f}x): {verdict(ok)}")
+        targets.append({"target": f"start-up: '{name}', {args.tasks:,} tiny tasks, whole process",
+                        "goal": "<= Pool script", "measured": f"{median([x['wall'] for x in runs[name]]):.3f} s",
+                        "peer": f"Pool script {median([p['wall'] for p in pool]):.3f} s", "ratio": round(ratio, 3),
+                        "met": ok})
+    for module in ("poolscope.core.worker", "poolscope.core.engine"):
+        targets.append({"target": f"start-up: import {module} (info)", "goal": "-",
+                        "measured": f"{median(imports[module]) * 1000:.1f} ms",
+                        "peer": f"multiprocessing {median(imports['multiprocessing']) * 1000:.1f} ms", "ratio": None,
+                        "met": None})
+    print(f"  {redone} run(s) redone for others' load")
+    if noisy:
+        print(_common.noise_warning(foreign))
+    details = {"tasks": args.tasks, "workers": args.workers, "nice": args.nice, "noisy": noisy,
+               "wall": {name: median([x["wall"] for x in runs[name]]) for name in names},
+               "cpu": {name: median([x["cpu"] for x in runs[name]]) for name in names},
+               "imports": {module: median(values) for module, values in imports.items()}}
+    return targets, details
+
+
+def main() -> int:
+    p = _common.parser(__doc__.split("\n\n")[0], repeat=5)
+    p.add_argument("--part", choices=("all", "window", "cli"), default="all",
+                   help="the window's start-up (target 6), 'poolscope run' against a Pool script, or both")
+    p.add_argument("--tasks", type=int, default=200_000, help="tasks of the command-line job (default 200,000)")
+    p.add_argument("--xvfb", action="store_true", help="start a private Xvfb and run on it (xcb platform)")
+    p.add_argument("--profile", action="store_true", help="also print -X importtime's largest imports and a "
+                   "cProfile of one start")
+    args = p.parse_args()
+    targets: list[dict[str, Any]] = []
+    details: dict[str, Any] = {}
+    if args.part in ("all", "cli"):
+        cli_targets, details["cli"] = measure_cli(args)
+        targets += cli_targets
+        print()
+    if args.part in ("all", "window"):
+        window_targets, details["window"] = measure_window(args)
+        targets += window_targets
+    details["noisy"] = any(part.get("noisy") for part in details.values())
+    _common.write_json(args.json, "bench_startup", targets, details)
     return 0
 
 

@@ -1,19 +1,21 @@
 """The command line: ``poolscope`` (the window), ``poolscope run`` (headless), ``poolscope tasks``.
 
 This module imports no Qt and nothing heavy at import time: spawned worker processes import
-the parent's main module, and they must start quickly.
+the parent's main module (the ``poolscope`` command's script imports this one), and they must
+start quickly; so even argparse and json are imported where they are used.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 COMMANDS = ("gui", "run", "tasks")
 EXIT_OK = 0
@@ -33,11 +35,18 @@ JSON_RESULTS_BYTES = 64 * 1024 * 1024
 
 TARGET_RULE = ("Targets: package.module:function is imported from the folder poolscope was started in, then "
                "sys.path (the same in every worker); path/to/file.py:function loads that file, whose folder is "
-               "searched only while it is imported. A target is checked in a separate process before anything "
-               "runs, and every job runs the code as it is on disk when it starts.")
+               "searched only while it is imported. 'poolscope run' has the job's workers import it (a target "
+               "that does not import is an error, exit status 2); with --kwargs, or in the window, it is checked "
+               "in a separate process before anything runs. Every job runs the code as it is on disk when it "
+               "starts.")
+# How the engine words a job whose workers could not set it up because its target (or initializer)
+# does not load: Target.load raised SpecError in the worker (core/worker.py set_up_job).
+SETUP_REFUSED = "worker could not start: SpecError: "
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     job_flags = argparse.ArgumentParser(add_help=False)
     group = job_flags.add_argument_group("job")
     group.add_argument("--inputs", default="", metavar="SPEC",
@@ -95,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def tasks_command(out: IO[str] | None = None) -> int:
+    import json
+
     from poolscope.tasks import BUILTIN_TASKS
 
     out = out or sys.stdout
@@ -105,13 +116,40 @@ def tasks_command(out: IO[str] | None = None) -> int:
     return EXIT_OK
 
 
-def spec_from_args(args: argparse.Namespace, target: str) -> Any:
-    """Build the JobSpec from the job flags; raises SpecError naming the bad field."""
-    from poolscope.core.jobs import JobSpec
+def spec_from_args(args: argparse.Namespace, target: str, *, checked_by_workers: bool = False) -> Any:
+    """Build the JobSpec from the job flags; raises SpecError naming the bad field.
 
-    return JobSpec.create(target, args.inputs, kwargs=args.kwargs, chunksize=args.chunksize, timeout=args.timeout,
-                          retries=args.retries, name=args.name, max_tasks_per_worker=args.max_tasks_per_worker,
-                          backend=args.backend, initializer=args.initializer)
+    ``checked_by_workers``: the target and initializer are only parsed here (a file target must
+    exist), not imported in a check process of their own: the job's workers import them anyway,
+    and one that does not load fails the job with the field's SpecError (see ``setup_refusal``).
+    Only if another field is bad is the target checked here first, so that a bad target is still
+    the error said first, as with the check. Else (the window) a target of the user's own code
+    is checked in a child process before anything else.
+    """
+    from poolscope.core.jobs import JobSpec, SpecError, resolve_initializer
+    from poolscope.core.targets import parse_target, resolve_target
+
+    def create(target: Any, initializer: Any) -> Any:
+        return JobSpec.create(target, args.inputs, kwargs=args.kwargs, chunksize=args.chunksize,
+                              timeout=args.timeout, retries=args.retries, name=args.name,
+                              max_tasks_per_worker=args.max_tasks_per_worker, backend=args.backend,
+                              initializer=initializer)
+
+    if not checked_by_workers:
+        return create(target, args.initializer)
+    parsed = parse_target(target)
+    initializer = None
+    if args.initializer is not None and args.initializer.strip():
+        try:
+            initializer = parse_target(args.initializer)
+        except SpecError as exc:
+            raise SpecError("initializer", exc.message) from None
+    try:
+        return create(parsed, initializer)  # a Target given is taken as checked (core/jobs.py JobSpec.create)
+    except SpecError:
+        resolve_target(parsed)  # a target that does not load is the first error to say, as before
+        resolve_initializer(args.initializer)
+        raise
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -157,7 +195,12 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     try:
         options = engine_options(args)
-        spec = spec_from_args(args, args.target)
+        # The job's own workers (or threads) import the target anyway: they are its check. Not
+        # on the Dask backend (a cluster, costly to start and maybe remote), nor with --kwargs:
+        # whether the function takes them is the check's to say (field "kwargs"); a worker
+        # would only fail every task with a TypeError.
+        checked_by_workers = args.backend != "dask" and args.kwargs is None
+        spec = spec_from_args(args, args.target, checked_by_workers=checked_by_workers)
     except SpecError as exc:
         parser.exit(EXIT_USAGE, f"poolscope run: error: {exc}\n")
     results_file = None
@@ -173,9 +216,22 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             results_file.close()
 
 
+def setup_refusal(summary: Any) -> str | None:
+    """``field: message`` if the job failed because its workers could not load its target or
+    initializer (a bad field, as a check would have said), else None."""
+    if summary.status.value != "failed" or not summary.errors:
+        return None
+    error = summary.errors[0]  # errors of the whole job come first
+    if error.index >= 0 or error.type != "WorkerStartError" or not error.message.startswith(SETUP_REFUSED):
+        return None
+    return str(error.message[len(SETUP_REFUSED):])
+
+
 def summary_json(summary: Any, job: Any, *, with_results: bool) -> str:
     """The ``--json`` text of a finished job: ``summary.to_json()``, with ``results`` inline if
     there are few enough (see ``JSON_RESULTS_LIMIT``), else ``results_omitted``."""
+    import json
+
     data = summary.to_json(include_results=False)
     results = inline_results(job, summary) if with_results else None
     if with_results and results is None:
@@ -244,6 +300,10 @@ class HeadlessRun:
         # the list of every result, however many.
         summary = self.job.summary()
         self.clear_line()
+        refusal = setup_refusal(summary)
+        if refusal is not None and not self.interrupts:
+            self.err.write(f"poolscope run: error: {refusal}\n")  # as a bad field is said before a job starts
+            return EXIT_USAGE
         self.err.write(f"{summary.name}: {summary.status.value}: {summary.done} done, {summary.failed} failed, "
                        f"{summary.cancelled} cancelled of {summary.total} in {summary.wall_seconds:.2f} s\n")
         if self.as_json:
@@ -307,6 +367,8 @@ class HeadlessRun:
             for event in batch:
                 if isinstance(event, TaskFailed):
                     error = event.error
+                    if error.type == "WorkerStartError" and (error.index >= 0 or error.message.startswith(SETUP_REFUSED)):
+                        continue  # the job's one reason, said once: below if a refusal, else as index -1
                     where = f"input {error.index}" if error.index >= 0 else "job"
                     self.message(f"{where} failed: {error.type}: {error.message}")
                 elif isinstance(event, JobNotice) and event.job_id == job.id:

@@ -73,6 +73,8 @@ def test_run_writes_json_lines_results_and_reprs_what_json_cannot_hold(tmp_path)
         (["run", "math:sqrt", "--inputs", "json:{}"], "must be a JSON list"),
         (["run", "math:sqrt", "--inputs", "file:/no/such.txt"], "does not exist"),
         (["run", "math:sqrt", "--inputs", "range:3", "--kwargs", "[]"], "kwargs: must be a JSON object"),
+        (["run", sample("square"), "--inputs", "range:3", "--kwargs", '{"scale": 2}'],
+         "kwargs: square(x: 'int') -> 'int' cannot be called with one input and these keyword arguments"),
         (["run", "math:sqrt", "--inputs", "range:3", "--workers", "0"], "workers: must be at least 1"),
         (["run", "math:sqrt", "--inputs", "range:3", "--workers", "two"], "workers: must be a whole number"),
         (["run", "math:sqrt", "--inputs", "range:3", "--chunksize", "-1"], "chunksize: must be at least 1"),
@@ -231,3 +233,27 @@ def test_ctrl_c_ends_a_huge_job_within_2_s_in_bounded_memory(tmp_path):
     assert summary["status"] == "cancelled" and "results" not in summary
     assert summary["results_omitted"] == summary["done"] > 0
     assert summary["done"] + summary["failed"] + summary["cancelled"] == summary["total"] == 100_000_000
+
+
+def test_run_imports_the_target_only_in_the_jobs_workers_and_refuses_a_bad_one_with_exit_2(tmp_path):
+    """No check process of its own (about 0.15 s of start-up): the workers import the target
+    anyway, and one that does not load is still a usage error naming the field."""
+    log = tmp_path / "imported_by.txt"
+    probe = tmp_path / "probe.py"
+    probe.write_text("import multiprocessing\n"
+                     f"with open({str(log)!r}, 'a') as f:\n"
+                     "    f.write(multiprocessing.current_process().name + '\\n')\n\n\n"
+                     "def f(x):\n    return x\n")
+    result = poolscope("run", f"{probe}:f", "--inputs", "range:4", "--workers", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["results"] == [0, 1, 2, 3]
+    importers = log.read_text().split()
+    assert importers and all(name.startswith("poolscope-worker-") for name in importers), importers
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('no model file')\n\n\ndef f(x):\n    return x\n")
+    result = poolscope("run", f"{broken}:f", "--inputs", "range:1000", "--workers", "2", "--json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (f"poolscope run: error: target: '{broken}:f': running broken.py failed: "
+                             "RuntimeError: no model file (broken.py line 1)\n")

@@ -11,8 +11,6 @@ import subprocess
 import threading
 from collections.abc import Callable
 
-import psutil
-
 
 def kill_process_tree(pid: int) -> list[int]:
     """SIGKILL ``pid`` and all its descendants; return the pids that were signalled.
@@ -20,6 +18,8 @@ def kill_process_tree(pid: int) -> list[int]:
     The tree is frozen first (SIGSTOP) so that no process can start a new child between being
     listed and being killed, then killed bottom-up.
     """
+    import psutil  # here, not at the top: a worker and the CLI import this module, and rarely kill
+
     try:
         root = psutil.Process(pid)
     except psutil.NoSuchProcess:

@@ -19,13 +19,11 @@ own code a process has loaded, so the engine can replace a worker whose code cha
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import importlib.util
 import os
 import site
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,6 +200,8 @@ def _import_module(text: str, name: str, root: str = "") -> Any:
 
 def file_module_name(path: str) -> str:
     """The module name a file target is imported under, the same in every process."""
+    import hashlib  # here: only file targets need it
+
     stem = os.path.splitext(os.path.basename(path))[0]
     digest = hashlib.sha1(path.encode()).hexdigest()[:10]
     return f"poolscope_file_{''.join(c if c.isalnum() else '_' for c in stem)}_{digest}"
@@ -315,6 +315,8 @@ def stamp_files(paths: Iterable[str]) -> dict[str, FileStamp]:
 
 
 def _describe(exc: BaseException) -> str:
+    import traceback  # here: only a failed import needs it
+
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" ({os.path.basename(frames[-1].filename)} line {frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"

@@ -19,8 +19,6 @@ one every ``REPORT_INTERVAL`` seconds while a chunk runs, and one when it ends.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import os
 import pickle
@@ -29,13 +27,13 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
 from poolscope import api
 from poolscope.api import Cancelled
+from poolscope.core.errors import SpecError
 
 # -- the wire protocol: the first element of every message -------------------------------------
 # engine -> worker. User values (a job's kwargs, a chunk's inputs) travel pickled inside the
@@ -183,6 +181,8 @@ class _Worker:
             try:
                 message = pickle.loads(data)
             except BaseException:  # noqa: BLE001 - envelopes hold only our own types: a broken channel
+                import traceback
+
                 traceback.print_exc()
                 self.on_engine_gone()  # end the worker: the engine sees it go and recovers its chunks
                 return
@@ -254,7 +254,11 @@ class _Worker:
             function = target.load()
             if initializer is not None:
                 try:
-                    initializer.load()()
+                    initialize = initializer.load()
+                except SpecError as exc:  # it does not load: said of the job's initializer field
+                    raise SpecError("initializer", exc.message) from None
+                try:
+                    initialize()
                 except BaseException as exc:  # noqa: BLE001
                     raise InitializerError(f"the initializer {initializer.text} failed: "
                                            f"{type(exc).__name__}: {exc}") from exc
@@ -423,6 +427,8 @@ def describe_exception(exc: BaseException, *, with_traceback: bool = True) -> tu
 
 
 def format_traceback(exc: BaseException) -> str:
+    import traceback  # here: a worker whose tasks do not fail never needs it
+
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
@@ -526,10 +532,13 @@ def _die_with_parent(parent_pid: int | None) -> None:
         parent_pid = os.getppid()
     os.setpgrp()
     if sys.platform.startswith("linux"):
+        import ctypes  # here: only this start-up step needs it
+
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except OSError:
+            # The process's own symbols include libc's prctl: no ctypes.util.find_library, which
+            # imports subprocess and runs ldconfig (about 15 ms of every worker's start).
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
             pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         _exit_with_process_group()
