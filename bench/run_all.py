@@ -37,6 +37,9 @@ ARGS = {
     "bench_gui_graphs": (["--repeat", "2", "--frames", "120", "--retries", "1"],
                          ["--repeat", "1", "--frames", "60", "--retries", "0"]),
     "bench_startup": (["--repeat", "5", "--retries", "1"], ["--repeat", "3", "--retries", "0"]),
+    # issue 10: the window's numbers against the kernel; its own cost is bench_window_cost's run
+    "bench_truth": (["--cost-seconds", "0"], ["--cost-seconds", "0", "--long-tasks", "10", "--load-seconds", "2"]),
+    "bench_window_cost": (["--seconds", "20"], ["--seconds", "5", "--settle", "3"]),
 }
 TIMEOUT = 240  # seconds for one benchmark
 
