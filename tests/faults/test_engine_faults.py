@@ -18,6 +18,7 @@ import pytest
 from poolscope.core.engine import Engine
 from poolscope.core.events import JobNotice, WorkerExited
 from poolscope.core.jobs import JobSpec, JobState
+from poolscope.core.results import UnreadableResult
 from tests.conftest import sample
 from tests.helpers import sample_tasks
 from tests.helpers.support import drain, full_strength, wait_until
@@ -132,11 +133,20 @@ def test_unpicklable_inputs_cost_no_wait():
 
 # -- result stages (neighbours of the argument stages) ----------------------------------------------
 
-@pytest.mark.parametrize("target", ["result_exits_when_pickled", "result_exits_when_unpickled"])
-def test_a_result_whose_pickling_or_unpickling_exits_fails_its_task_only(engine, target):
-    summary = engine.submit(JobSpec.create(sample(target), "range:2")).wait(30)
+def test_a_result_whose_pickling_exits_fails_its_task_only(engine):
+    summary = engine.submit(JobSpec.create(sample("result_exits_when_pickled"), "range:2")).wait(30)
     assert summary.failed == 2
     assert all(e.type == "UnpicklableResult" and "SystemExit" in e.message for e in summary.errors)
+    still_takes_jobs(engine)
+
+
+def test_a_result_whose_unpickling_exits_reads_as_unreadable_and_ends_nothing(engine):
+    """The engine never builds a result of user code (that would run it in the window's process):
+    the task is done, and the caller that asks for it gets an UnreadableResult naming SystemExit,
+    not an exit of its own process."""
+    summary = engine.submit(JobSpec.create(sample("result_exits_when_unpickled"), "range:2")).wait(30)
+    assert (summary.done, summary.failed) == (2, 0)
+    assert all(isinstance(r, UnreadableResult) and "SystemExit" in r.message for r in summary.results)
     still_takes_jobs(engine)
 
 

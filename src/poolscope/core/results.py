@@ -230,7 +230,10 @@ class ResultLoader:
         """The result ``data`` pickles, or an :class:`UnreadableResult` saying why it cannot be built."""
         try:
             return self.load(data)
-        except Exception as exc:  # noqa: BLE001 - one result that cannot be built does not hide the others
+        except KeyboardInterrupt:  # the user's Ctrl-C, not the result's
+            raise
+        except BaseException as exc:  # noqa: BLE001 - one result that cannot be built (even one whose
+            # rebuilding calls sys.exit) does not hide the others, nor end the caller
             return UnreadableResult(f"{type(exc).__name__}: {exc}")
 
     def load(self, data: bytes) -> Any:
