@@ -625,7 +625,9 @@ class MainWindow(QMainWindow):
     def _on_clock(self) -> None:
         now = time.monotonic()
         self.jobs_model.tick(now)
-        fine = any(not view.state.is_final and view.elapsed(now) < FINE_CLOCK_BELOW for view in self.jobs_model.jobs())
+        fine = any(not view.state.is_final and (view.queued_seconds(now) if view.started_at is None
+                                                else view.running_seconds(now) or 0.0) < FINE_CLOCK_BELOW
+                   for view in self.jobs_model.jobs())  # a clock the table shows is under FINE_CLOCK_BELOW
         interval = CLOCK_MS if fine else CLOCK_SLOW_MS
         if self.clock_timer.interval() != interval:
             self.clock_timer.setInterval(interval)
