@@ -21,7 +21,8 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.jobs import JobState, JobSummary, TaskError
-from poolscope.gui.bridge import FRAME_INTERVAL, RATE_WINDOW, STOP_BRIDGE, EventBridge, EventFolder
+from poolscope.gui.bridge import FRAME_INTERVAL, STOP_BRIDGE, EventBridge
+from poolscope.monitor.folder import RATE_WINDOW, EventFolder
 
 JOBS = 4
 FLOOD_EVENTS = 200_000

@@ -49,7 +49,7 @@ from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.core.processes import ignore_sigint
 from poolscope.core.telemetry import logical_cores
-from poolscope.gui.bridge import BridgeUpdate, EventBridge, LogEntry
+from poolscope.gui.bridge import EventBridge
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
 from poolscope.gui.widgets.cpu_graph import CpuGraph
 from poolscope.gui.widgets.job_table import JobTable
@@ -57,6 +57,7 @@ from poolscope.gui.widgets.launch_panel import LaunchPanel, parse_scheduler_addr
 from poolscope.gui.widgets.log_view import LogView
 from poolscope.gui.widgets.throughput_graph import ThroughputGraph
 from poolscope.gui.widgets.workers_table import WorkersTable
+from poolscope.monitor.views import BridgeUpdate, LogEntry
 
 __all__ = ["MainWindow", "QUIT_CANCEL", "QUIT_TERMINATE"]
 
