@@ -27,6 +27,7 @@ from PySide6.QtCore import QThread, Signal
 from poolscope.monitor.folder import EventFolder
 from poolscope.monitor.sampling import TELEMETRY_INTERVAL, LocalSampler
 from poolscope.monitor.views import BridgeUpdate
+from poolscope.monitor.worker_stats import WorkerStats, cluster_stats
 
 __all__ = ["FRAME_INTERVAL", "STOP_BRIDGE", "EventBridge"]
 
@@ -89,8 +90,8 @@ class EventBridge(QThread):
         # -- the backend poller ---------------------------------------------------------------
         self._backend_workers = backend_workers  # engine.backend_workers: may call a Dask scheduler
         self._backend_interval = backend_interval
-        self._polled: tuple[float, dict[str, list[dict[str, Any]]]] | None = None  # latest reading, written
-        # by the poller thread, taken by the bridge thread
+        self._polled: tuple[float, list[WorkerStats]] | None = None  # latest reading of the cluster's
+        # workers, written by the poller thread, taken by the bridge thread
         self._poll_stop = threading.Event()  # set by stop_polling() / stop()
         self._poller: threading.Thread | None = None
 
@@ -202,19 +203,19 @@ class EventBridge(QThread):
         assert self._backend_workers is not None
         while not self._poll_stop.is_set():
             try:
-                described = self._backend_workers()
+                stats: list[WorkerStats] | None = cluster_stats(self._backend_workers())
             except Exception:  # noqa: BLE001 - a scheduler gone away: the rows stay as they were
-                described = None
-            if described is not None and not self._poll_stop.is_set():
+                stats = None
+            if stats is not None and not self._poll_stop.is_set():
                 with self._lock:
-                    self._polled = (time.monotonic(), described)
+                    self._polled = (time.monotonic(), stats)
             self._poll_stop.wait(self._backend_interval)
 
     def _fold_polled(self, folder: EventFolder) -> None:
         with self._lock:
             polled, self._polled = self._polled, None
         if polled is not None:
-            folder.fold_backend_workers(polled[1], polled[0])
+            folder.fold_cluster(polled[1], polled[0])
 
     def _apply_forget(self, folder: EventFolder) -> None:
         with self._lock:
