@@ -3,7 +3,7 @@
 The real ``CpuGraph`` widget (heat-map mode, since 128 > 16 cores) is shown on its own at the
 size it has in the window (offscreen unless a display is set), its history set to 5 minutes and
 its ring buffer filled with 5 minutes of samples at the real telemetry rate (one every 0.25 s,
-``bridge.TELEMETRY_INTERVAL``). Then, frame by frame as the window's frame timer does (every
+``monitor.sampling.TELEMETRY_INTERVAL``). Then, frame by frame as the window's frame timer does (every
 50 ms of simulated time, a new sample every 5th frame), it is timed:
 
   * refresh: ``CpuGraph.refresh(now)``, i.e. the ring buffer read and ``setImage`` (``setData``
@@ -40,7 +40,7 @@ from _common import median, percentile, table, verdict  # noqa: E402
 
 TARGET_MS = 8.0
 FRAME_S = 0.050  # MainWindow.FRAME_MS
-SAMPLE_S = 0.25  # bridge.TELEMETRY_INTERVAL: the real sampling rate
+SAMPLE_S = 0.25  # monitor.sampling.TELEMETRY_INTERVAL: the real sampling rate
 HISTORY_S = 300  # 5 minutes
 
 

@@ -215,7 +215,7 @@ def run_throughput(win: Any) -> list[dict[str, Any]]:
     import numpy as np
 
     from poolscope.core.jobs import JobSpec
-    from poolscope.gui.bridge import RATE_WINDOW
+    from poolscope.monitor.folder import RATE_WINDOW
 
     alone = [  # one after the other, each alone on the pool
         ("alone: 3,000 no-op tasks (within one reading)", JobSpec.create("noop", "range:3000")),

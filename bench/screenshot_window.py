@@ -73,19 +73,19 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from poolscope.core.jobs import JobSpec
-    from poolscope.gui import bridge
     from poolscope.gui.app import run_gui
     from poolscope.gui.main_window import QUIT_TERMINATE, MainWindow
+    from poolscope.monitor import sampling
 
     if args.cores:
         sampler = simulated_sampler(args.cores)
 
-        class Telemetry(bridge.Telemetry):
+        class Telemetry(sampling.Telemetry):
             def __init__(self, window: float = 1.0) -> None:
                 super().__init__(window)
                 self.cpu = sampler()
 
-        bridge.Telemetry = Telemetry  # the bridge makes its Telemetry in its thread, from this name
+        sampling.Telemetry = Telemetry  # the bridge's sampler makes its Telemetry in the bridge thread, from this name
     app = QApplication(sys.argv[:1])
     app.setStyle("Fusion")
     if args.dark:

@@ -354,7 +354,8 @@ class HeadlessRun:
         """Read the engine's events until the job ends: failures as lines, progress as one line."""
         import queue
 
-        from poolscope.core.events import JobFinished, JobNotice, TaskFailed, WorkerExited
+        from poolscope.core.events import JobFinished, JobNotice, TaskFailed
+        from poolscope.monitor.log_text import log_line
 
         interval = PROGRESS_INTERVAL if self.tty else PROGRESS_INTERVAL_LOG
         next_progress = time.monotonic() + interval
@@ -365,18 +366,15 @@ class HeadlessRun:
             except queue.Empty:
                 batch = []
             for event in batch:
-                if isinstance(event, TaskFailed):
-                    error = event.error
-                    if error.type == "WorkerStartError" and (error.index >= 0 or error.message.startswith(SETUP_REFUSED)):
-                        continue  # the job's one reason, said once: below if a refusal, else as index -1
-                    where = f"input {error.index}" if error.index >= 0 else "job"
-                    self.message(f"{where} failed: {error.type}: {error.message}")
-                elif isinstance(event, JobNotice) and event.job_id == job.id:
-                    self.message(event.message)
-                elif isinstance(event, WorkerExited) and event.reason.startswith("crashed"):
-                    self.message(f"worker {event.pid} {event.reason}; a replacement is starting")
-                elif isinstance(event, JobFinished) and event.job_id == job.id:
+                if isinstance(event, JobFinished) and event.job_id == job.id:
                     finished = True
+                elif (isinstance(event, TaskFailed) and event.error.type == "WorkerStartError"
+                      and (event.error.index >= 0 or event.error.message.startswith(SETUP_REFUSED))):
+                    continue  # the job's one reason, said once: below if a refusal, else as index -1
+                elif not isinstance(event, JobNotice) or event.job_id == job.id:
+                    line = log_line(event, one_job=True)
+                    if line is not None:
+                        self.message(line.message)
             if time.monotonic() >= next_progress and not finished:
                 self.progress_line(job.summary())
                 next_progress = time.monotonic() + interval

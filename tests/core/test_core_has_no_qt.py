@@ -1,4 +1,4 @@
-"""``poolscope.core`` (and the CLI's headless paths) must work where Qt cannot be imported."""
+"""``poolscope.core`` and ``poolscope.monitor`` (and the CLI's headless paths) must work where Qt cannot be imported."""
 
 from __future__ import annotations
 
@@ -33,5 +33,38 @@ if __name__ == '__main__':
 """
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_monitor_imports_and_folds_events_with_qt_blocked():
+    """The reader's side (``poolscope.monitor``) is Qt-free too: another reader of the events (the
+    CLI, a history store) may use it without a display."""
+    code = BLOCK_QT + """
+import pkgutil, importlib, time
+import poolscope.monitor
+names = [info.name for info in pkgutil.walk_packages(poolscope.monitor.__path__, 'poolscope.monitor.')]
+assert {'poolscope.monitor.folder', 'poolscope.monitor.views', 'poolscope.monitor.log_text',
+        'poolscope.monitor.worker_stats', 'poolscope.monitor.sampling'} <= set(names), names
+for name in names:
+    importlib.import_module(name)
+from poolscope.core.events import JobSubmitted, TasksFinished, WorkerStarted
+from poolscope.monitor.folder import EventFolder
+from poolscope.monitor.sampling import LocalSampler
+import os
+folder = EventFolder()
+folder.fold([JobSubmitted(1, 'noop', 'noop', 'range:0:4', 4, time.time()), TasksFinished(1, 3, 0, 0, time.time()),
+             WorkerStarted(os.getpid(), 0, time.time())])
+sampler = LocalSampler(0.05)
+sampler.sample_into(folder)
+time.sleep(0.1)
+sampler.sample_into(folder)
+update = folder.take_changes()
+assert update.jobs[1].done == 3 and len(update.samples) == 2 and update.log, update
+assert not any(name.startswith(('PySide6', 'pyqtgraph', 'shiboken6')) for name in sys.modules)
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

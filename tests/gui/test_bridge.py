@@ -21,7 +21,8 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.jobs import JobState, JobSummary, TaskError
-from poolscope.gui.bridge import FRAME_INTERVAL, RATE_WINDOW, STOP_BRIDGE, EventBridge, EventFolder
+from poolscope.gui.bridge import FRAME_INTERVAL, STOP_BRIDGE, EventBridge
+from poolscope.monitor.folder import RATE_WINDOW, EventFolder
 
 JOBS = 4
 FLOOD_EVENTS = 200_000
@@ -376,3 +377,27 @@ def test_a_telemetry_reading_marks_a_worker_changed_only_when_its_cpu_or_memory_
     folder.add_sample(reading(0.0, 4096))
     folder.add_thread_cpu({43: 12.5})
     assert folder.take_changes().workers == {}
+
+
+def test_a_workers_figures_enter_its_view_as_worker_stats_keeping_what_a_reading_did_not_measure():
+    """One route for every backend: a process sample, a thread's CPU and a scheduler's report all
+    become WorkerStats; a reading without a figure (a thread has no RSS of its own) keeps the old one."""
+    import numpy as np
+
+    from poolscope.core.telemetry import ProcessStats, TelemetrySample
+    from poolscope.monitor.worker_stats import WorkerStats, cluster_stats, process_stats, thread_stats
+
+    assert process_stats({42: ProcessStats(42, 12.5, 4096)}) == [WorkerStats(42, cpu_percent=12.5, rss=4096)]
+    assert thread_stats({43: 97.0}) == [WorkerStats(43, cpu_percent=97.0)]
+    [remote] = cluster_stats({"dask": [dask_worker("tcp://127.0.0.1:9")], "processes": []})
+    assert (remote.key, remote.rss, remote.queued, remote.pid) == ("tcp://127.0.0.1:9", 80 << 20, 0, 1009)
+    folder = EventFolder()
+    folder.fold([WorkerStarted(42, 0, 0.0)])
+    folder.take_changes()
+    folder.add_sample(TelemetrySample(time=1.0, cpu=np.zeros(2), total_rate=0.0,
+                                      processes={42: ProcessStats(42, 30.0, 4096)}))
+    folder.fold_worker_stats([WorkerStats(42, cpu_percent=55.0), WorkerStats(999, cpu_percent=1.0)])  # 999: unknown
+    view = folder.take_changes().workers[42]
+    assert (view.cpu_percent, view.rss) == (55.0, 4096)
+    folder.fold_worker_stats([WorkerStats(42, cpu_percent=55.0)])  # nothing changed: no update
+    assert not folder.take_changes().workers

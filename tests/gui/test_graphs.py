@@ -9,10 +9,10 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 
 from poolscope.core.telemetry import TelemetrySample
-from poolscope.gui.bridge import ClusterSample
 from poolscope.gui.colours import contrast_ratio
 from poolscope.gui.widgets.cpu_graph import CLUSTER_VIEW, HEATMAP_ABOVE, LOCAL_VIEW, CpuGraph, trailing_mean
 from poolscope.gui.widgets.throughput_graph import ThroughputGraph
+from poolscope.monitor.views import ClusterSample
 
 
 def samples(cores: int, count: int, *, start: float = 1000.0, step: float = 0.25, jobs=(1,)) -> list[TelemetrySample]:

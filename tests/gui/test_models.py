@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from poolscope.core.backends import PROCESSES, THREADS
-from poolscope.gui.bridge import JobView, WorkerView
 from poolscope.gui.models import WorkersModel
+from poolscope.monitor.views import JobView, WorkerView
 
 
 class Recorder:

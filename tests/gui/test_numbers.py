@@ -15,8 +15,8 @@ import pytest
 from PySide6.QtGui import QColor
 
 from poolscope.core.jobs import JobSpec, JobState
-from poolscope.gui.bridge import RATE_WINDOW
 from poolscope.gui.models import SEGMENT_COLOURS, JobsModel
+from poolscope.monitor.folder import RATE_WINDOW
 
 pytestmark = pytest.mark.timeout(120)
 

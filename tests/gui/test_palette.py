@@ -10,9 +10,9 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from poolscope.core.jobs import JobState
-from poolscope.gui.bridge import JobView, LogEntry
 from poolscope.gui.colours import composite, contrast_ratio
 from poolscope.gui.models import JobsModel
+from poolscope.monitor.views import JobView, LogEntry
 from tests.gui.conftest import FakeEngine, close
 
 TEXT, LINE = 4.5, 3.0

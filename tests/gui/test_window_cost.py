@@ -15,7 +15,9 @@ from PySide6.QtWidgets import QApplication, QWidget
 from poolscope.core.events import JobFinished, JobSubmitted, TasksFinished
 from poolscope.core.jobs import JobState, JobSummary
 from poolscope.core.telemetry import TelemetrySample
-from poolscope.gui.bridge import BridgeUpdate, EventBridge, EventFolder
+from poolscope.gui.bridge import EventBridge
+from poolscope.monitor.folder import EventFolder
+from poolscope.monitor.views import BridgeUpdate
 
 
 class PaintCounter(QObject):

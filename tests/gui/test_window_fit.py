@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
 
 from poolscope.core.events import JobSubmitted, TaskFailed, TasksFinished, WorkerActivity, WorkerStarted
 from poolscope.core.jobs import TaskError
-from poolscope.gui.bridge import EventFolder
 from poolscope.gui.main_window import MainWindow
+from poolscope.monitor.folder import EventFolder
 
 TRACEBACK = "Traceback (most recent call last):\n" + "".join(
     f'  File "/home/me/project/deep/module_{n}.py", line {n}, in step_{n}\n    value = step_{n + 1}(value)\n'

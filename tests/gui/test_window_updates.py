@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from poolscope.core.events import JobFinished, JobSubmitted, TasksFinished
 from poolscope.core.jobs import JobState, JobSummary
-from poolscope.gui.bridge import EventFolder
+from poolscope.monitor.folder import EventFolder
 
 
 def test_job_names_are_passed_on_once_and_dropped_when_the_job_is_cleared(fake_window, monkeypatch):

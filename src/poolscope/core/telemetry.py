@@ -241,8 +241,8 @@ class ProcessSampler:
         return cpu, rss
 
 
-def _descendants(pid: int, process: psutil.Process, known: dict[int, psutil.Process]) -> list[psutil.Process]:
-    """The processes below ``pid`` (handles from ``known`` where there are some).
+def _descendants(pid: int, process: psutil.Process, known: dict[int, _CpuClock]) -> list[psutil.Process]:
+    """The processes below ``pid`` (handles from ``known``'s clocks where there are some).
 
     Read from ``/proc/PID/task/TID/children`` (Linux), a few small files per worker. psutil's
     ``children()`` reads the stat file of every process on the machine to find them: with two
@@ -274,7 +274,8 @@ def _descendants(pid: int, process: psutil.Process, known: dict[int, psutil.Proc
         return process.children(recursive=True)
     handles: list[psutil.Process] = []
     for child in pids:
-        handle = known.get(child)
+        clock = known.get(child)
+        handle = clock.process if clock is not None else None
         if handle is None:
             try:
                 handle = psutil.Process(child)

@@ -49,7 +49,7 @@ from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.core.processes import ignore_sigint
 from poolscope.core.telemetry import logical_cores
-from poolscope.gui.bridge import BridgeUpdate, EventBridge, JobView, LogEntry
+from poolscope.gui.bridge import EventBridge
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
 from poolscope.gui.widgets.cpu_graph import CpuGraph
 from poolscope.gui.widgets.job_table import JobTable
@@ -57,6 +57,7 @@ from poolscope.gui.widgets.launch_panel import LaunchPanel, parse_scheduler_addr
 from poolscope.gui.widgets.log_view import LogView
 from poolscope.gui.widgets.throughput_graph import ThroughputGraph
 from poolscope.gui.widgets.workers_table import WorkersTable
+from poolscope.monitor.views import BridgeUpdate, LogEntry
 
 __all__ = ["MainWindow", "QUIT_CANCEL", "QUIT_TERMINATE"]
 
@@ -625,9 +626,9 @@ class MainWindow(QMainWindow):
     def _on_clock(self) -> None:
         now = time.monotonic()
         self.jobs_model.tick(now)
-        # Tenths are shown while the clock that still grows (queued, then running) is short.
-        fine = any(not view.state.is_final and _growing_seconds(view, now) < FINE_CLOCK_BELOW
-                   for view in self.jobs_model.jobs())
+        fine = any(not view.state.is_final and (view.queued_seconds(now) if view.started_at is None
+                                                else view.running_seconds(now) or 0.0) < FINE_CLOCK_BELOW
+                   for view in self.jobs_model.jobs())  # a clock the table shows is under FINE_CLOCK_BELOW
         interval = CLOCK_MS if fine else CLOCK_SLOW_MS
         if self.clock_timer.interval() != interval:
             self.clock_timer.setInterval(interval)
@@ -779,9 +780,3 @@ class MainWindow(QMainWindow):
                 pass
         self.cpu_graph.set_smooth(settings.value("graphs/cpu_smooth", False, type=bool))
         self.launch_panel.restore_settings(settings)
-
-
-def _growing_seconds(view: JobView, now: float) -> float:
-    """The job's clock that still runs: its running time once a task started, its queued time before."""
-    running = view.running_seconds(now)
-    return view.queued_seconds(now) if running is None else running

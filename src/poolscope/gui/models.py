@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from poolscope.core.backends import DASK, PROCESSES, THREADS
 from poolscope.core.jobs import JobState
-from poolscope.gui.bridge import JobView, LogEntry, WorkerView
 from poolscope.gui.colours import on_base
+from poolscope.monitor.views import JobView, LogEntry, WorkerView
 
 __all__ = ["JobsModel", "LogModel", "ProgressDelegate", "WorkersModel", "format_bytes", "format_duration"]
 

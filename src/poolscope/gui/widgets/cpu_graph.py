@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
 )
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
-from poolscope.gui.bridge import ClusterSample
 from poolscope.gui.widgets.plotting import (
     HISTORY_CHOICES,
     add_legend,
@@ -51,6 +50,7 @@ from poolscope.gui.widgets.plotting import (
     make_plot,
     remove_curve,
 )
+from poolscope.monitor.views import ClusterSample
 
 __all__ = ["CLUSTER_VIEW", "CoreGrid", "CpuGraph", "HEATMAP_ABOVE", "LOCAL_VIEW", "SMOOTH_SECONDS", "grid_shape",
            "trailing_mean"]

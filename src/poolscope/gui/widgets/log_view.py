@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poolscope.gui.bridge import LogEntry
 from poolscope.gui.models import JOB_ID_ROLE, LogModel
+from poolscope.monitor.views import LogEntry
 
 __all__ = ["LogView", "TextDialog"]
 
