@@ -17,8 +17,9 @@
 ```
 
 The GUI thread never waits on the queue and never sees one signal per event: however fast
-events arrive, at most one ``updates_ready`` is queued to it at a time, and an update not yet
-taken absorbs later changes. Counts are folded from incremental events, so the counts the
+events arrive, at most one ``updates_ready`` is queued to it at a time (a second when a job's
+submission, start or end joins an update that did not carry one: the window takes such an
+update at once), and an update not yet taken absorbs later changes. Counts are folded from incremental events, so the counts the
 window shows equal the engine's once the queue is drained.
 
 ``backend_workers()`` may talk to a Dask scheduler over the network, so neither the GUI thread
@@ -81,8 +82,9 @@ STOP_BRIDGE = _StopBridge()
 FRAME_INTERVAL = 1 / 30
 #: How often the bridge samples CPU, worker processes and throughput (seconds).
 TELEMETRY_INTERVAL = 0.25
-#: ... and while no job runs (seconds): at rest the window costs little (bench/bench_window_cost.py).
-IDLE_TELEMETRY_INTERVAL = 1.0
+#: ... times this while no job runs nor ended less than RATE_WINDOW ago (once a second by default):
+#: at rest the window costs little (bench/bench_window_cost.py).
+IDLE_TELEMETRY_FACTOR = 4
 #: Seconds of task counts a throughput rate is measured over (smooths tasks finishing in bursts).
 RATE_WINDOW = 2.0
 #: Log entries carried by one update at most; the rest are counted in one "not shown" line.
@@ -162,15 +164,16 @@ class JobView:
         end = self.finished_at if self.finished_at is not None else now
         return max(0.0, end - self.started_at)
 
-    def estimate(self, now: float) -> Estimate:
-        """Rate (tasks/s since its start) and time left (running jobs only), see core/estimate.py."""
+    def estimate(self, now: float, as_of: float | None = None) -> Estimate:
+        """Rate (tasks/s since its start) and time left (running jobs only), see core/estimate.py;
+        ``as_of``: when this view was last known to be current (BridgeUpdate.as_of)."""
         if self.state.is_final:
             running = self.running_seconds(now)
             finished = self.done + self.failed
             return Estimate(finished / running if running else 0.0, None)
         result = estimate(now, started_at=self.started_at, total=self.total, finished=self.done + self.failed,
                           cancelled=self.cancelled, timed_seconds=self.timed_seconds, timed_tasks=self.timed_tasks,
-                          running=self.running)
+                          running=self.running, as_of=as_of)
         return result if self.state is JobState.RUNNING else Estimate(result.rate, None)
 
 
@@ -240,6 +243,11 @@ class BridgeUpdate:
     samples: list[TelemetrySample] = field(default_factory=list)  # oldest first
     cluster: list[ClusterSample] = field(default_factory=list)  # oldest first; empty when no cluster runs
     events: int = 0  # events folded into this update (for statistics)
+    # time.monotonic() when it was made: every event the bridge had read by then is in it, so a
+    # job not final in it (or in an earlier one, unchanged since) was still running then
+    as_of: float = field(default_factory=time.monotonic)
+    # it carries a job's start or end (take it at once: clocks and counts are not late then)
+    urgent: bool = False
 
 
 class EventFolder:
@@ -253,6 +261,7 @@ class EventFolder:
         self.tasks_finished = 0  # done + failed over every job: the total throughput's count
         # What changed since the last take_changes(): the update's contents.
         self._dirty_jobs: set[int] = set()
+        self._urgent = False  # a job was submitted, started or ended since the last take_changes()
         self._dirty_workers: set[int] = set()
         self._dirty_cluster: set[str] = set()
         self._exited: dict[int | str, WorkerView] = {}
@@ -284,6 +293,7 @@ class EventFolder:
                            total=event.total, submitted_at=_monotonic(event.time), backend=event.backend)
             self.jobs[event.job_id] = view
         self._dirty_jobs.add(event.job_id)
+        self._urgent = True  # its row shows (and scrolls into view) at once
         size = f"{event.total} tasks" if event.total is not None else "unknown number of tasks"
         self._add_log("info", f"Job {event.job_id} '{event.name}' submitted: {event.target} over {event.inputs} ({size})",
                       job_id=event.job_id)
@@ -294,6 +304,7 @@ class EventFolder:
             return
         view.state = event.state
         self._dirty_jobs.add(event.job_id)
+        self._urgent = True
         if event.state is not JobState.RUNNING:
             self._add_log("info", f"Job {event.job_id} '{view.name}' {event.state.value}", job_id=event.job_id)
 
@@ -305,12 +316,14 @@ class EventFolder:
         self.tasks_finished += event.done + event.failed
         if view.state is JobState.PENDING:
             view.state = JobState.RUNNING
+            self._urgent = True
         self._dirty_jobs.add(event.job_id)
 
     def _job_progress(self, event: JobProgress) -> None:
         view = self._job(event.job_id)
         if view.state.is_final:
             return
+        self._urgent = self._urgent or (view.started_at is None and event.started_at is not None)
         view.started_at = event.started_at
         view.timed_seconds = event.timed_seconds
         view.timed_tasks = event.timed_tasks
@@ -391,6 +404,7 @@ class EventFolder:
         view.running = ()
         view.summary = summary
         self._dirty_jobs.add(event.job_id)
+        self._urgent = True
         level = "info" if summary.status is JobState.DONE else "warning"
         self._add_log(level, f"Job {event.job_id} '{view.name}' {summary.status.value} in {summary.wall_seconds:.2f} s: "
                              f"{summary.done} done, {summary.failed} failed, {summary.cancelled} cancelled",
@@ -496,6 +510,11 @@ class EventFolder:
     # -- handing over ----------------------------------------------------------------------
 
     @property
+    def urgent(self) -> bool:
+        """A job was submitted, started or ended, or a worker left, since the last take_changes()."""
+        return self._urgent or bool(self._exited)
+
+    @property
     def has_changes(self) -> bool:
         return bool(self._dirty_jobs or self._dirty_workers or self._dirty_cluster or self._exited or self._log
                     or self._log_dropped or self._samples or self._cluster_samples)
@@ -518,8 +537,10 @@ class EventFolder:
             samples=self._samples,
             cluster=self._cluster_samples,
             events=self._events_since,
+            urgent=self._urgent or bool(self._exited),
         )
         update.workers.update(self._exited)
+        self._urgent = False
         self._dirty_jobs = set()
         self._dirty_workers = set()
         self._dirty_cluster = set()
@@ -628,6 +649,11 @@ class EventBridge(QThread):
             update, self._pending = self._pending, None
         return update
 
+    def update_is_urgent(self) -> bool:
+        """Whether the waiting update carries a job's start or end (any thread)."""
+        with self._lock:
+            return self._pending is not None and self._pending.urgent
+
     def forget_job(self, job_id: int) -> None:
         """Tell the bridge a finished job was cleared from the window, so it stops keeping it."""
         with self._lock:
@@ -725,11 +751,13 @@ class EventBridge(QThread):
             self._folder.fold(item)
 
     def _sample_interval(self, folder: EventFolder) -> float:
-        """TELEMETRY_INTERVAL while a job is not final, IDLE_TELEMETRY_INTERVAL (or the given, if longer) at rest."""
+        """The telemetry interval while a job's throughput is rated (it is not final, or ended less
+        than RATE_WINDOW ago: its curve comes down at the sample rate), IDLE_TELEMETRY_FACTOR times
+        it at rest."""
         assert self._telemetry_interval is not None
-        if any(not view.state.is_final for view in folder.jobs.values()):
+        if folder.rated_counts(time.monotonic()):
             return self._telemetry_interval
-        return max(self._telemetry_interval, IDLE_TELEMETRY_INTERVAL)
+        return self._telemetry_interval * IDLE_TELEMETRY_FACTOR
 
     def _sample(self, folder: EventFolder) -> None:
         assert self._telemetry is not None and self._thread_cpu is not None
@@ -770,12 +798,18 @@ class EventBridge(QThread):
         into those when ``final``). Emits at most one signal."""
         with self._lock:
             if self._pending is not None:
-                if final:
-                    _merge_into(self._pending, folder.take_changes())
-                return  # not final: the GUI is busy, keep accumulating and hand over later
-            if not folder.has_changes:
+                if not (final or folder.urgent):
+                    return  # the GUI has not taken it yet: keep accumulating and hand over later
+                # a job started or ended: into the waiting update, and say so again (the GUI
+                # takes an urgent update at once, see main_window)
+                signalled = self._pending.urgent
+                _merge_into(self._pending, folder.take_changes())
+                if final or signalled:
+                    return  # the GUI takes it (at once, if it was urgent) or the bridge ends
+            elif not folder.has_changes:
                 return
-            self._pending = folder.take_changes()
+            else:
+                self._pending = folder.take_changes()
         self.signals_emitted += 1
         self.updates_ready.emit()
 
@@ -788,3 +822,5 @@ def _merge_into(target: BridgeUpdate, later: BridgeUpdate) -> None:
     target.samples.extend(later.samples)
     target.cluster.extend(later.cluster)
     target.events += later.events
+    target.as_of = later.as_of
+    target.urgent = target.urgent or later.urgent

@@ -517,8 +517,14 @@ class MainWindow(QMainWindow):
     # -- updates -------------------------------------------------------------------------------
 
     def _take_update(self) -> None:
-        """An update waits: take it now, or once UPDATE_MIN_MS have passed since the last one."""
+        """An update waits: take it now, or once UPDATE_MIN_MS have passed since the last one.
+
+        One that carries a job's start or end is taken at once: the counts and clocks are never
+        late at those moments (they come a few times a job, not a few times a second)."""
         wait_ms = (self._last_taken - time.monotonic()) * 1000 + UPDATE_MIN_MS
+        if wait_ms > 0 and self.bridge.update_is_urgent():
+            self._take_timer.stop()
+            wait_ms = 0
         if wait_ms > 0:
             if not self._take_timer.isActive():
                 self._take_timer.start(int(wait_ms) + 1)
@@ -532,6 +538,7 @@ class MainWindow(QMainWindow):
             self.apply_update(update)
 
     def apply_update(self, update: BridgeUpdate) -> None:
+        self.jobs_model.heard(update.as_of)
         if update.jobs:
             # a job's name never changes after JobSubmitted: pass it on once, for the jobs new here
             names = {job_id: view.name for job_id, view in update.jobs.items()
