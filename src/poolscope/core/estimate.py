@@ -13,15 +13,15 @@ a task running late has not finished). With ``work`` = finished tasks + running 
     rate = work / elapsed            eta = (tasks to run - work) / rate
 
 For a uniform job on a steady pool this is exact up to the start-up of its first tasks; the
-error at 10, 25 and 50% is measured in ``bench/bench_truth.py``.
+error at 10, 25 and 50% is measured in ``bench/bench_truth.py``. It is an average since the
+job's start: when the job's share of the workers grows (a pool still starting its workers,
+another job ending), the ETA is high at first and comes down as the new pace takes over.
 
 Both are measured at the time of the data (``as_of``: when the counts and running chunks were
 last known to be as given), not at the time of showing them: a view a quarter of a second old,
 read as if it were current, has the job's elapsed time grow while its work stands still, and
 the rate comes out low and the time left high. From ``as_of`` to ``now`` the time left counts
-down. It is an average since the
-job's start: when the job's share of the workers grows (a pool still starting its workers,
-another job ending), the ETA is high at first and comes down as the new pace takes over.
+down.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@
 The GUI thread never waits on the queue and never sees one signal per event: however fast
 events arrive, at most one ``updates_ready`` is queued to it at a time (a second when a job's
 submission, start or end joins an update that did not carry one: the window takes such an
-update at once), and an update not yet taken absorbs later changes. Counts are folded from incremental events, so the counts the
-window shows equal the engine's once the queue is drained.
+update at once), and an update not yet taken absorbs later changes. Counts are folded from
+incremental events, so the counts the window shows equal the engine's once the queue is drained.
 
 ``backend_workers()`` may talk to a Dask scheduler over the network, so neither the GUI thread
 nor the bridge thread calls it: a poller thread of the bridge does, and a slow or unreachable
@@ -246,7 +246,8 @@ class BridgeUpdate:
     # time.monotonic() when it was made: every event the bridge had read by then is in it, so a
     # job not final in it (or in an earlier one, unchanged since) was still running then
     as_of: float = field(default_factory=time.monotonic)
-    # it carries a job's start or end (take it at once: clocks and counts are not late then)
+    # it carries a job's submission, start or end, or a worker leaving: the window takes it at
+    # once (counts and clocks are not late at those moments); routine updates wait their turn
     urgent: bool = False
 
 
@@ -537,7 +538,7 @@ class EventFolder:
             samples=self._samples,
             cluster=self._cluster_samples,
             events=self._events_since,
-            urgent=self._urgent or bool(self._exited),
+            urgent=self.urgent,
         )
         update.workers.update(self._exited)
         self._urgent = False
@@ -650,7 +651,7 @@ class EventBridge(QThread):
         return update
 
     def update_is_urgent(self) -> bool:
-        """Whether the waiting update carries a job's start or end (any thread)."""
+        """Whether the waiting update is urgent (BridgeUpdate.urgent), any thread."""
         with self._lock:
             return self._pending is not None and self._pending.urgent
 
@@ -794,14 +795,15 @@ class EventBridge(QThread):
             folder.forget_job(job_id)
 
     def _hand_over(self, folder: EventFolder, *, final: bool) -> None:
-        """Hand the changes to the GUI unless it has not taken the previous ones yet (then merge
-        into those when ``final``). Emits at most one signal."""
+        """Hand the changes to the GUI unless it has not taken the previous ones yet: then merge
+        into those when ``final``, or when the changes are urgent (and signal again if those were
+        not). Emits at most one signal."""
         with self._lock:
             if self._pending is not None:
                 if not (final or folder.urgent):
                     return  # the GUI has not taken it yet: keep accumulating and hand over later
-                # a job started or ended: into the waiting update, and say so again (the GUI
-                # takes an urgent update at once, see main_window)
+                # a job submitted, started or ended: into the waiting update, and say so again
+                # (the GUI takes an urgent update at once, see main_window)
                 signalled = self._pending.urgent
                 _merge_into(self._pending, folder.take_changes())
                 if final or signalled:
