@@ -401,3 +401,26 @@ def test_a_workers_figures_enter_its_view_as_worker_stats_keeping_what_a_reading
     assert (view.cpu_percent, view.rss) == (55.0, 4096)
     folder.fold_worker_stats([WorkerStats(42, cpu_percent=55.0)])  # nothing changed: no update
     assert not folder.take_changes().workers
+
+
+@pytest.mark.timeout(30)
+def test_the_bridge_samples_a_worker_that_has_children(qtbot):
+    """A sampled process with a child ended the bridge thread at its second reading (the child's
+    CPU clock was taken for its process: AttributeError), and no sample came after."""
+    import os
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    source: queue.Queue = queue.Queue()
+    bridge = EventBridge(source, telemetry_interval=0.05)
+    collector = Collector(bridge)
+    try:
+        bridge.start()
+        source.put([WorkerStarted(os.getpid(), 0, 0.0)])  # our own process, with its child, stands in for a worker
+        qtbot.waitUntil(lambda: len(collector.samples) >= 4 and os.getpid() in collector.workers, timeout=5000)
+        assert bridge.isRunning()
+    finally:
+        assert bridge.stop()
+        child.kill()
+        child.wait()

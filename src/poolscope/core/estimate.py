@@ -16,6 +16,12 @@ For a uniform job on a steady pool this is exact up to the start-up of its first
 error at 10, 25 and 50% is measured in ``bench/bench_truth.py``. It is an average since the
 job's start: when the job's share of the workers grows (a pool still starting its workers,
 another job ending), the ETA is high at first and comes down as the new pace takes over.
+
+Both are measured at the time of the data (``as_of``: when the counts and running chunks were
+last known to be as given), not at the time of showing them: a view a quarter of a second old,
+read as if it were current, has the job's elapsed time grow while its work stands still, and
+the rate comes out low and the time left high. From ``as_of`` to ``now`` the time left counts
+down.
 """
 
 from __future__ import annotations
@@ -55,8 +61,12 @@ def running_work(now: float, running: Iterable[RunningChunk], seconds_per_task: 
 
 
 def estimate(now: float, *, started_at: float | None, total: int | None, finished: int, cancelled: int = 0,
-             timed_seconds: float = 0.0, timed_tasks: int = 0, running: Iterable[RunningChunk] = ()) -> Estimate:
+             timed_seconds: float = 0.0, timed_tasks: int = 0, running: Iterable[RunningChunk] = (),
+             as_of: float | None = None) -> Estimate:
     """The rate and time left of a job at ``now`` (``time.monotonic()``).
+
+    ``as_of``: the time of the data (None: ``now``); the estimate is made then, and its time
+    left counted down to ``now``.
 
     ``started_at``: when its first task started (None: not yet); ``finished``: its tasks done or
     failed; ``cancelled``: those it will not run; ``timed_seconds`` / ``timed_tasks``: the
@@ -64,6 +74,8 @@ def estimate(now: float, *, started_at: float | None, total: int | None, finishe
     """
     if started_at is None:
         return Estimate(0.0, None)
+    shown_at = now
+    now = now if as_of is None else min(now, as_of)
     elapsed = now - started_at
     running = tuple(running)
     per_task = timed_seconds / timed_tasks if timed_tasks > 0 and timed_seconds > 0 else None
@@ -79,4 +91,4 @@ def estimate(now: float, *, started_at: float | None, total: int | None, finishe
     rate = work / elapsed
     if total is None:
         return Estimate(rate, None)
-    return Estimate(rate, max(0.0, total - cancelled - work) / rate)
+    return Estimate(rate, max(0.0, max(0.0, total - cancelled - work) / rate - (shown_at - now)))

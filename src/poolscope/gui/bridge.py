@@ -4,8 +4,9 @@ samples and a poller's readings of remote workers), and hands what changed to th
 most once a frame. Its place in the whole: DESIGN.md, Data flow.
 
 The GUI thread never waits on the queue and never sees one signal per event: however fast
-events arrive, at most one ``updates_ready`` is queued to it at a time, and an update not yet
-taken absorbs later changes. Counts are folded from incremental events, so the counts the
+events arrive, at most one ``updates_ready`` is queued to it at a time (a second when a job's
+submission, start or end joins an update that did not carry one: the window takes such an
+update at once), and an update not yet taken absorbs later changes. Counts are folded from incremental events, so the counts the
 window shows equal the engine's once the queue is drained.
 
 ``backend_workers()`` may talk to a Dask scheduler over the network, so neither the GUI thread
@@ -102,6 +103,11 @@ class EventBridge(QThread):
         with self._lock:
             update, self._pending = self._pending, None
         return update
+
+    def update_is_urgent(self) -> bool:
+        """Whether the waiting update is urgent (BridgeUpdate.urgent), any thread."""
+        with self._lock:
+            return self._pending is not None and self._pending.urgent
 
     def forget_job(self, job_id: int) -> None:
         """Tell the bridge a finished job was cleared from the window, so it stops keeping it."""
@@ -224,16 +230,23 @@ class EventBridge(QThread):
             folder.forget_job(job_id)
 
     def _hand_over(self, folder: EventFolder, *, final: bool) -> None:
-        """Hand the changes to the GUI unless it has not taken the previous ones yet (then merge
-        into those when ``final``). Emits at most one signal."""
+        """Hand the changes to the GUI unless it has not taken the previous ones yet: then merge
+        into those when ``final``, or when the changes are urgent (and signal again if those were
+        not). Emits at most one signal."""
         with self._lock:
             if self._pending is not None:
-                if final:
-                    _merge_into(self._pending, folder.take_changes())
-                return  # not final: the GUI is busy, keep accumulating and hand over later
-            if not folder.has_changes:
+                if not (final or folder.urgent):
+                    return  # the GUI has not taken it yet: keep accumulating and hand over later
+                # a job submitted, started or ended: into the waiting update, and say so again
+                # (the GUI takes an urgent update at once, see main_window)
+                signalled = self._pending.urgent
+                _merge_into(self._pending, folder.take_changes())
+                if final or signalled:
+                    return  # the GUI takes it (at once, if it was urgent) or the bridge ends
+            elif not folder.has_changes:
                 return
-            self._pending = folder.take_changes()
+            else:
+                self._pending = folder.take_changes()
         self.signals_emitted += 1
         self.updates_ready.emit()
 
@@ -246,3 +259,5 @@ def _merge_into(target: BridgeUpdate, later: BridgeUpdate) -> None:
     target.samples.extend(later.samples)
     target.cluster.extend(later.cluster)
     target.events += later.events
+    target.as_of = later.as_of
+    target.urgent = target.urgent or later.urgent

@@ -67,7 +67,8 @@ QUIT_TERMINATE = "terminate"
 #: Seconds a cancelled shutdown may take before what is left is terminated.
 CANCEL_GRACE_SECONDS = 5.0
 #: The window takes the bridge's updates at most this often (ms): the tables, bars and title
-#: follow the jobs 4 times a second (the bridge keeps folding meanwhile, nothing is lost).
+#: follow the jobs 4 times a second (the bridge keeps folding meanwhile, nothing is lost). An
+#: update that carries a job's submission, start or end is taken at once.
 UPDATE_MIN_MS = 250
 #: The graphs and the workers table redraw at most this often (ms), when samples or worker
 #: changes come (telemetry comes 4 times a second while a job runs, once a second at rest).
@@ -518,8 +519,14 @@ class MainWindow(QMainWindow):
     # -- updates -------------------------------------------------------------------------------
 
     def _take_update(self) -> None:
-        """An update waits: take it now, or once UPDATE_MIN_MS have passed since the last one."""
+        """An update waits: take it now, or once UPDATE_MIN_MS have passed since the last one.
+
+        One that carries a job's submission, start or end (BridgeUpdate.urgent) is taken at once:
+        counts and clocks are never late at those moments (a few times a job, not a second)."""
         wait_ms = (self._last_taken - time.monotonic()) * 1000 + UPDATE_MIN_MS
+        if wait_ms > 0 and self.bridge.update_is_urgent():
+            self._take_timer.stop()
+            wait_ms = 0
         if wait_ms > 0:
             if not self._take_timer.isActive():
                 self._take_timer.start(int(wait_ms) + 1)
@@ -533,6 +540,7 @@ class MainWindow(QMainWindow):
             self.apply_update(update)
 
     def apply_update(self, update: BridgeUpdate) -> None:
+        self.jobs_model.heard(update.as_of)
         if update.jobs:
             # a job's name never changes after JobSubmitted: pass it on once, for the jobs new here
             names = {job_id: view.name for job_id, view in update.jobs.items()

@@ -155,8 +155,12 @@ class JobsModel(_ViewTableModel):
         self._rows: list[JobView] = []  # in submission order
         self._row_of: dict[int, int] = {}  # job id -> row
         self._now = time.monotonic()  # the clock elapsed times are shown at; advanced by tick()
-        # job id -> the running time last shown for it: the window hears that a job ended a few
-        # tens of milliseconds after it did, and its clock must not step back when it does
+        # BridgeUpdate.as_of of the newest update (None: not told): the jobs not final were still
+        # running then, and no later. Their clocks stop there (a job's end comes after it, with
+        # the engine's own end time: a clock run on to now would overshoot it), and their rate and
+        # time left are measured then (core/estimate.py)
+        self._heard_at: float | None = None
+        # job id -> the running time last shown for it: it must never step back
         self._running_shown: dict[int, float] = {}
 
     # -- feeding ---------------------------------------------------------------------------
@@ -180,13 +184,22 @@ class JobsModel(_ViewTableModel):
                 self._rows.append(view)
             self.endInsertRows()
 
+    def heard(self, as_of: float) -> None:
+        """The newest update was made at ``as_of`` (BridgeUpdate.as_of)."""
+        self._heard_at = as_of if self._heard_at is None else max(self._heard_at, as_of)
+
+    @property
+    def _clock(self) -> float:
+        """The time the growing clocks are shown at: now, but no later than the newest news."""
+        return self._now if self._heard_at is None else min(self._now, self._heard_at)
+
     def tick(self, now: float | None = None) -> None:
         """Advance the clock for elapsed/ETA of running jobs and repaint those cells."""
         self._now = time.monotonic() if now is None else now
         running = [row for row, view in enumerate(self._rows) if not view.state.is_final]
         for row in running:
             view = self._rows[row]
-            seconds = view.running_seconds(self._now)
+            seconds = view.running_seconds(self._clock)
             if seconds is not None:
                 self._running_shown[view.job_id] = max(seconds, self._running_shown.get(view.job_id, 0.0))
         if running:
@@ -225,7 +238,7 @@ class JobsModel(_ViewTableModel):
 
     def running_seconds(self, view: JobView) -> float | None:
         """The running time shown for a job: never less than was shown before."""
-        seconds = view.running_seconds(self._now)
+        seconds = view.running_seconds(self._clock)
         if seconds is None:
             return None
         return max(seconds, self._running_shown.get(view.job_id, 0.0))
@@ -269,13 +282,13 @@ class JobsModel(_ViewTableModel):
         if column == 6:
             return f"{view.failed:,}" if view.failed else ""
         if column == 7:
-            return format_rate(view.estimate(self._now).rate)
+            return format_rate(view.estimate(self._now, self._heard_at).rate)
         if column == 8:
-            return format_duration(view.queued_seconds(self._now))
+            return format_duration(view.queued_seconds(self._clock))
         if column == 9:
             return format_duration(self.running_seconds(view))
         if column == 10:
-            return format_duration(view.estimate(self._now).eta)
+            return format_duration(view.estimate(self._now, self._heard_at).eta)
         return ""
 
 

@@ -62,6 +62,7 @@ class EventFolder:
         self.tasks_finished = 0  # done + failed over every job: the total throughput's count
         # What changed since the last take_changes(): the update's contents.
         self._dirty_jobs: set[int] = set()
+        self._urgent = False  # a job was submitted, started or ended since the last take_changes()
         self._dirty_workers: set[int] = set()
         self._dirty_cluster: set[str] = set()
         self._exited: dict[int | str, WorkerView] = {}
@@ -93,6 +94,7 @@ class EventFolder:
                            total=event.total, submitted_at=_monotonic(event.time), backend=event.backend)
             self.jobs[event.job_id] = view
         self._dirty_jobs.add(event.job_id)
+        self._urgent = True  # its row shows (and scrolls into view) at once
         self._add_log(log_line(event))
 
     def _job_state_changed(self, event: JobStateChanged) -> None:
@@ -101,6 +103,7 @@ class EventFolder:
             return
         view.state = event.state
         self._dirty_jobs.add(event.job_id)
+        self._urgent = True
         self._add_log(log_line(event, EventContext(job_name=view.name)))
 
     def _tasks_finished(self, event: TasksFinished) -> None:
@@ -111,12 +114,14 @@ class EventFolder:
         self.tasks_finished += event.done + event.failed
         if view.state is JobState.PENDING:
             view.state = JobState.RUNNING
+            self._urgent = True
         self._dirty_jobs.add(event.job_id)
 
     def _job_progress(self, event: JobProgress) -> None:
         view = self._job(event.job_id)
         if view.state.is_final:
             return
+        self._urgent = self._urgent or (view.started_at is None and event.started_at is not None)
         view.started_at = event.started_at
         view.timed_seconds = event.timed_seconds
         view.timed_tasks = event.timed_tasks
@@ -181,6 +186,7 @@ class EventFolder:
         view.running = ()
         view.summary = summary
         self._dirty_jobs.add(event.job_id)
+        self._urgent = True
         self._add_log(log_line(event, EventContext(job_name=view.name)))
 
     _HANDLERS: ClassVar[dict[type, Callable[[EventFolder, Any], None]]] = {
@@ -278,6 +284,11 @@ class EventFolder:
     # -- handing over ----------------------------------------------------------------------
 
     @property
+    def urgent(self) -> bool:
+        """A job was submitted, started or ended, or a worker left, since the last take_changes()."""
+        return self._urgent or bool(self._exited)
+
+    @property
     def has_changes(self) -> bool:
         return bool(self._dirty_jobs or self._dirty_workers or self._dirty_cluster or self._exited or self._log
                     or self._log_dropped or self._samples or self._cluster_samples)
@@ -300,8 +311,10 @@ class EventFolder:
             samples=self._samples,
             cluster=self._cluster_samples,
             events=self._events_since,
+            urgent=self.urgent,
         )
         update.workers.update(self._exited)
+        self._urgent = False
         self._dirty_jobs = set()
         self._dirty_workers = set()
         self._dirty_cluster = set()

@@ -15,12 +15,13 @@ from poolscope.core.backends import PROCESSES, THREADS
 from poolscope.core.telemetry import Telemetry
 from poolscope.monitor.folder import RATE_WINDOW, EventFolder
 
-__all__ = ["IDLE_TELEMETRY_INTERVAL", "TELEMETRY_INTERVAL", "LocalSampler", "ThreadCpuSampler"]
+__all__ = ["IDLE_TELEMETRY_FACTOR", "TELEMETRY_INTERVAL", "LocalSampler", "ThreadCpuSampler"]
 
 #: How often the monitor samples CPU, worker processes and throughput (seconds).
 TELEMETRY_INTERVAL = 0.25
-#: ... and while no job runs (seconds): at rest the window costs little (bench/bench_window_cost.py).
-IDLE_TELEMETRY_INTERVAL = 1.0
+#: ... times this while no job runs nor ended less than RATE_WINDOW ago (once a second by default):
+#: at rest the window costs little (bench/bench_window_cost.py).
+IDLE_TELEMETRY_FACTOR = 4
 
 
 class ThreadCpuSampler:
@@ -68,10 +69,12 @@ class LocalSampler:
         self.thread_cpu = ThreadCpuSampler()
 
     def next_interval(self, folder: EventFolder) -> float:
-        """``interval`` while a job is not final, IDLE_TELEMETRY_INTERVAL (or ``interval``, if longer) at rest."""
-        if any(not view.state.is_final for view in folder.jobs.values()):
+        """``interval`` while a job's throughput is rated (it is not final, or ended less than
+        RATE_WINDOW ago: its curve comes down at the sample rate), IDLE_TELEMETRY_FACTOR times it
+        at rest."""
+        if folder.rated_counts(time.monotonic()):
             return self.interval
-        return max(self.interval, IDLE_TELEMETRY_INTERVAL)
+        return self.interval * IDLE_TELEMETRY_FACTOR
 
     def sample_into(self, folder: EventFolder) -> None:
         pids = [pid for pid, view in folder.workers.items() if view.alive and view.backend == PROCESSES]

@@ -7,6 +7,8 @@ graphs, and by any other reader of the events.
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -81,15 +83,16 @@ class JobView:
         end = self.finished_at if self.finished_at is not None else now
         return max(0.0, end - self.started_at)
 
-    def estimate(self, now: float) -> Estimate:
-        """Rate (tasks/s since its start) and time left (running jobs only), see core/estimate.py."""
+    def estimate(self, now: float, as_of: float | None = None) -> Estimate:
+        """Rate (tasks/s since its start) and time left (running jobs only), see core/estimate.py;
+        ``as_of``: when this view was last known to be current (BridgeUpdate.as_of)."""
         if self.state.is_final:
             running = self.running_seconds(now)
             finished = self.done + self.failed
             return Estimate(finished / running if running else 0.0, None)
         result = estimate(now, started_at=self.started_at, total=self.total, finished=self.done + self.failed,
                           cancelled=self.cancelled, timed_seconds=self.timed_seconds, timed_tasks=self.timed_tasks,
-                          running=self.running)
+                          running=self.running, as_of=as_of)
         return result if self.state is JobState.RUNNING else Estimate(result.rate, None)
 
 
@@ -172,3 +175,9 @@ class BridgeUpdate:
     samples: list[TelemetrySample] = field(default_factory=list)  # oldest first
     cluster: list[ClusterSample] = field(default_factory=list)  # oldest first; empty when no cluster runs
     events: int = 0  # events folded into this update (for statistics)
+    # time.monotonic() when it was made: every event the bridge had read by then is in it, so a
+    # job not final in it (or in an earlier one, unchanged since) was still running then
+    as_of: float = field(default_factory=time.monotonic)
+    # it carries a job's submission, start or end, or a worker leaving: the window takes it at
+    # once (counts and clocks are not late at those moments); routine updates wait their turn
+    urgent: bool = False
