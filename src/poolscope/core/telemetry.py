@@ -222,7 +222,7 @@ class ProcessSampler:
     def _sample_children(self, pid: int, process: psutil.Process) -> tuple[float, int]:
         known = self._children.setdefault(pid, {})
         try:
-            children = _descendants(pid, process, {child: clock.process for child, clock in known.items()})
+            children = _descendants(pid, process, known)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return 0.0, 0
         if not children and not known:
