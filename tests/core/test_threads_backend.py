@@ -53,3 +53,29 @@ def test_cancel_works_on_threads_and_terminate_says_it_cannot_kill():
         notices = [event for event in drain(engine) if isinstance(event, JobNotice)]
         assert notices and all("threads cannot be killed" in notice.message for notice in notices)
         assert {notice.job_id for notice in notices} == {second.id}
+
+
+def test_two_thread_slots_loading_one_file_target_at_once_both_find_its_function(tmp_path):
+    """Thread slots share a process: one slot found the file's module in sys.modules while another
+    was still running it ("has no function 'square'"), and the job failed."""
+    import threading
+
+    from poolscope.core.targets import parse_target
+
+    task = tmp_path / "slow_import.py"
+    task.write_text("import time\ntime.sleep(0.3)\ndef square(x):\n    return x * x\n")
+    target = parse_target(f"{task}:square")
+    found: list = []
+
+    def load() -> None:
+        try:
+            found.append(target.load()(3))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            found.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert found == [9, 9]

@@ -24,6 +24,7 @@ import importlib.util
 import os
 import site
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,7 +208,17 @@ def file_module_name(path: str) -> str:
     return f"poolscope_file_{''.join(c if c.isalnum() else '_' for c in stem)}_{digest}"
 
 
+#: Held while a file target is imported: thread slots share one process, and a second thread
+#: must not find the module in sys.modules half run (nor see sys.path while the first changes it).
+_FILE_LOAD_LOCK = threading.RLock()
+
+
 def _load_file_module(text: str, path: str) -> Any:
+    with _FILE_LOAD_LOCK:
+        return _load_file_module_locked(text, path)
+
+
+def _load_file_module_locked(text: str, path: str) -> Any:
     name = file_module_name(path)
     module = sys.modules.get(name)
     if module is not None:
