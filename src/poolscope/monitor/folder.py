@@ -126,6 +126,7 @@ class EventFolder:
         view.timed_seconds = event.timed_seconds
         view.timed_tasks = event.timed_tasks
         view.running = event.running
+        view.progress_at = event.time
         self._dirty_jobs.add(event.job_id)
 
     def _task_failed(self, event: TaskFailed) -> None:

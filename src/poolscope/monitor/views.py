@@ -48,6 +48,10 @@ class JobView:
     timed_seconds: float = 0.0  # worker-seconds of its finished chunks (JobProgress)
     timed_tasks: int = 0  # tasks in those chunks
     running: tuple[RunningChunk, ...] = ()  # its chunks running at the last JobProgress
+    # time.monotonic() of that JobProgress: its counts and running chunks are the engine's as of
+    # then (the engine publishes a batch at most every PUBLISH_INTERVAL, so a view is older than
+    # the update that carries it by up to that much)
+    progress_at: float | None = None
     summary: JobSummary | None = None  # the engine's final word, once finished
 
     @property
@@ -90,6 +94,8 @@ class JobView:
             running = self.running_seconds(now)
             finished = self.done + self.failed
             return Estimate(finished / running if running else 0.0, None)
+        if self.progress_at is not None:  # the engine's own time of these figures, never later than as_of
+            as_of = self.progress_at if as_of is None else min(as_of, self.progress_at)
         result = estimate(now, started_at=self.started_at, total=self.total, finished=self.done + self.failed,
                           cancelled=self.cancelled, timed_seconds=self.timed_seconds, timed_tasks=self.timed_tasks,
                           running=self.running, as_of=as_of)
