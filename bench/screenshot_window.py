@@ -66,6 +66,8 @@ def main() -> int:
     parser.add_argument("--size", default="1200x760", help="window size WxH")
     parser.add_argument("--quit-after", type=float, default=60.0, help="terminate the jobs and quit after this long")
     parser.add_argument("--smooth", action="store_true", help="turn the CPU graph's smoothing on")
+    parser.add_argument("--cancel-after", type=float, default=0.0,
+                        help="also start a 'pi' job and cancel it after this many seconds (0: none)")
     args = parser.parse_args()
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="poolscope-shot-")  # fresh settings
 
@@ -103,6 +105,9 @@ def main() -> int:
         window.cpu_graph.set_smooth(args.smooth)
         window.submit(JobSpec.create("noop", "range:0:5000"))
         window.submit(JobSpec.create("sha256", "range:0:400000"))
+        if args.cancel_after:
+            cancelled = window.submit(JobSpec.create("pi", "range:0:400"))
+            QTimer.singleShot(int(args.cancel_after * 1000), lambda: window.engine.cancel(cancelled))
         QTimer.singleShot(int(args.quit_after * 1000), lambda: window.quit_now(QUIT_TERMINATE))
 
     QTimer.singleShot(0, arrange)
