@@ -91,7 +91,7 @@ WORKER_COLUMN_ORDER = ("PID", "State", "CPU %", "Memory", "Job", "Task", "Tasks 
 PROGRESS_WIDTH = 100
 #: A typical value of the jobs table's columns, to size them by.
 JOB_TYPICAL = {"ID": "999", "Name": "mandelbrot", "State": "cancelling", "Done / total": "88,888 / 100,000",
-               "ETA": "12:34", "Rate": "12,345/s", "Elapsed": "1:23:45", "Failed": "1,234"}
+               "ETA": "1:23:45", "Rate": "12,345/s", "Queued": "12:34", "Running": "1:23:45", "Failed": "1,234"}
 #: How often the quit question recounts the running jobs while it is open (ms).
 QUIT_QUESTION_REFRESH_MS = 200
 #: A save of results pauses this long every thousand lines, so the main thread gets the GIL.
