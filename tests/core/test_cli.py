@@ -131,7 +131,7 @@ def test_ctrl_c_cancels_then_terminates_and_exits_130(tmp_path):
 
 
 def test_poolscope_alone_opens_the_window_with_the_gui_defaults(monkeypatch):
-    import poolscope.cli as cli
+    from poolscope import cli
 
     calls = []
 
@@ -183,7 +183,7 @@ def test_save_results_writes_what_json_cannot_hold_and_never_raises(engine, tmp_
 
 @pytest.mark.parametrize("limit", [4, 5])
 def test_json_holds_results_inline_only_up_to_the_limit(engine, monkeypatch, limit):
-    import poolscope.cli as cli
+    from poolscope import cli
     from poolscope.core.jobs import JobSpec
 
     monkeypatch.setattr(cli, "JSON_RESULTS_LIMIT", limit)

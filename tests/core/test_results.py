@@ -81,7 +81,7 @@ def test_an_engine_job_keeps_every_result_when_they_spill(monkeypatch):
         job = engine.submit(JobSpec.create("noop", "range:30000"))
         summary = job.wait(60)
         assert summary.results == list(range(30_000))
-        assert job._record.results.spilled_bytes > 0  # noqa: SLF001 - the point of the test
+        assert job._record.results.spilled_bytes > 0
 
 
 def test_items_come_in_input_order_from_file_memory_and_unpicklable_blocks():
@@ -140,7 +140,7 @@ def test_when_the_file_cannot_be_written_results_stay_in_memory_and_the_user_is_
     with Engine(workers=2, events=True) as engine:
         job = engine.submit(JobSpec.create("noop", "range:20000"))
         assert job.wait(60).results == list(range(20_000))
-        assert job._record.results.spilled_bytes == 0  # noqa: SLF001
+        assert job._record.results.spilled_bytes == 0
         notices = [event for event in drain(engine) if isinstance(event, JobNotice)]
     [notice] = notices  # once, not at every report
     assert notice.job_id == job.id
@@ -167,4 +167,4 @@ def test_a_job_of_tuple_results_keeps_them_all(engine, monkeypatch):
     monkeypatch.setattr(results_module, "MEMORY_LIMIT", 4_096)
     job = engine.submit(JobSpec.create(sample("initialized"), "range:5000"))
     assert job.wait(60).results == [(x, 0) for x in range(5000)]
-    assert job._record.results.spilled_bytes > 0  # noqa: SLF001
+    assert job._record.results.spilled_bytes > 0

@@ -14,8 +14,9 @@ import inspect
 import pickle
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

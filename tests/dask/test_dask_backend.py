@@ -21,15 +21,15 @@ import pytest
 
 pytest.importorskip("distributed", reason="Dask is not installed: pip install 'poolscope[dask]'")
 
-import dask  # noqa: E402
+import dask
 
-from poolscope.core.engine import Engine  # noqa: E402
-from poolscope.core.events import JobNotice, WorkerActivity  # noqa: E402
-from poolscope.core.inputs import parse_inputs  # noqa: E402
-from poolscope.core.jobs import JobSpec, JobState  # noqa: E402
-from poolscope.core.targets import Target  # noqa: E402
-from tests.conftest import ROOT, live_children, sample  # noqa: E402
-from tests.helpers.support import wait_until  # noqa: E402
+from poolscope.core.engine import Engine
+from poolscope.core.events import JobNotice, WorkerActivity
+from poolscope.core.inputs import parse_inputs
+from poolscope.core.jobs import JobSpec, JobState
+from poolscope.core.targets import Target
+from tests.conftest import ROOT, live_children, sample
+from tests.helpers.support import wait_until
 
 
 def dask_job(target: str, inputs: str, **options) -> JobSpec:

@@ -237,8 +237,8 @@ def test_any_scheduler_is_taken_until_dask_starts_then_only_that_one(qtbot, sett
 
 
 def test_choosing_dask_without_it_installed_shows_how_to_install_it(qtbot, fake_window, monkeypatch):
-    import poolscope.core.backends as backends
-    import poolscope.gui.widgets.launch_panel as launch_panel
+    from poolscope.core import backends
+    from poolscope.gui.widgets import launch_panel
 
     monkeypatch.setattr(backends, "dask_available", lambda: False)  # what check_backend asks
     monkeypatch.setattr(launch_panel, "dask_available", lambda: False)

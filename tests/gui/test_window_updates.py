@@ -58,7 +58,6 @@ def test_the_job_actions_follow_state_changes_but_not_the_clocks_repaints(fake_w
 
 def test_the_workers_title_is_counted_once_per_update(fake_window, monkeypatch):
     from poolscope.core.events import WorkerActivity, WorkerStarted
-
     from poolscope.gui import main_window
 
     monkeypatch.setattr(main_window, "WORKERS_MIN_MS", 0)  # every update's worker changes at once

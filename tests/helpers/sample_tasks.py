@@ -125,7 +125,7 @@ def start_children_and_wait(path: str) -> int:
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     pool = multiprocessing.get_context("spawn").Pool(1)
-    pool_pids = [process.pid for process in pool._pool]  # noqa: SLF001 - the test needs the pids
+    pool_pids = [process.pid for process in pool._pool]
     with open(path + ".tmp", "w") as handle:
         handle.write(" ".join(str(pid) for pid in [os.getpid(), child.pid, *pool_pids]))
     os.replace(path + ".tmp", path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable
 
@@ -23,7 +24,7 @@ def drain(engine: Engine) -> list:
     while True:
         try:
             events.extend(engine.events.get(timeout=0.2))
-        except Exception:  # queue.Empty
+        except queue.Empty:
             return events
 
 

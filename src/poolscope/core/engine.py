@@ -1061,7 +1061,7 @@ class Engine:
                         check_one_pickled(value)
                         if record.on_result is not None:
                             built = record.load_result.load(value)
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     if isinstance(exc, KeyboardInterrupt):
                         raise
                     message = f"the task's result could not be unpickled here: {type(exc).__name__}: {exc}"

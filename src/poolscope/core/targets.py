@@ -193,7 +193,7 @@ def _import_module(text: str, name: str, root: str = "") -> Any:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
             raise SpecError(FIELD, f"{text!r}: no module named {exc.name!r}") from None
         raise SpecError(FIELD, f"{text!r}: importing {name!r} failed: {_describe(exc)}") from None
-    except BaseException as exc:  # noqa: BLE001 - any import-time failure is the user's to see
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise SpecError(FIELD, f"{text!r}: importing {name!r} failed: {_describe(exc)}") from None
@@ -236,7 +236,7 @@ def _load_file_module_locked(text: str, path: str) -> Any:
     except SyntaxError as exc:
         del sys.modules[name]
         raise SpecError(FIELD, f"{text!r}: syntax error in {os.path.basename(path)} line {exc.lineno}: {exc.msg}") from None
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         del sys.modules[name]
         if isinstance(exc, KeyboardInterrupt):
             raise

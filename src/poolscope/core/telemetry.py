@@ -19,9 +19,8 @@ from __future__ import annotations
 import collections
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Hashable
 
 import numpy as np
 import psutil

@@ -106,7 +106,7 @@ class PickledValues(NamedTuple):
 class _TaskContext:
     """The ``poolscope.api`` context of the task this worker runs (see api.TaskContext)."""
 
-    __slots__ = ("cancelled_jobs", "flush", "job_id", "batch", "batch_start", "progress", "next_report")
+    __slots__ = ("batch", "batch_start", "cancelled_jobs", "flush", "job_id", "next_report", "progress")
 
     def __init__(self, cancelled_jobs: set[int], flush: Callable[[], None]) -> None:
         self.cancelled_jobs = cancelled_jobs  # written by the reader thread
@@ -259,7 +259,7 @@ class _Worker:
                     raise SpecError("initializer", exc.message) from None
                 try:
                     initialize()
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     raise InitializerError(f"the initializer {initializer.text} failed: "
                                            f"{type(exc).__name__}: {exc}") from exc
             self.jobs[job_id] = functools.partial(function, **kwargs) if kwargs else function

@@ -133,7 +133,7 @@ class EventBridge(QThread):
 
     # -- bridge thread side ----------------------------------------------------------------
 
-    def run(self) -> None:  # noqa: C901 - the loop reads best in one piece
+    def run(self) -> None:
         folder = self._folder
         sampler = self._sampler = LocalSampler(self._telemetry_interval) if self._telemetry_interval is not None \
             else None

@@ -59,7 +59,7 @@ from poolscope.gui.widgets.throughput_graph import ThroughputGraph
 from poolscope.gui.widgets.workers_table import WorkersTable
 from poolscope.monitor.views import BridgeUpdate, LogEntry
 
-__all__ = ["MainWindow", "QUIT_CANCEL", "QUIT_TERMINATE"]
+__all__ = ["QUIT_CANCEL", "QUIT_TERMINATE", "MainWindow"]
 
 #: How the window quits while jobs run: ask them to stop, or kill them.
 QUIT_CANCEL = "cancel"
@@ -330,11 +330,11 @@ class MainWindow(QMainWindow):
             self.launch_scroll.ensureWidgetVisible(widget)
         widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._arrange_graphs()
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._arrange_graphs()
         self.cpu_graph.refresh()  # what came while hidden (no redraw then)
@@ -712,7 +712,7 @@ class MainWindow(QMainWindow):
         self._quit_mode = mode
         self.close()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._shut_down:
             event.accept()
             return

@@ -8,7 +8,6 @@ graphs, and by any other reader of the events.
 from __future__ import annotations
 
 import time
-
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 

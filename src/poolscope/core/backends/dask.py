@@ -55,9 +55,9 @@ from typing import Any
 
 from distributed import Client, Event, Future, LocalCluster, get_client, get_worker
 from distributed.comm import parse_address
-from distributed.comm.registry import get_backend
 from distributed.comm.addressing import parse_host_port
 from distributed.comm.core import CommClosedError
+from distributed.comm.registry import get_backend
 from distributed.scheduler import KilledWorker
 
 from poolscope import api

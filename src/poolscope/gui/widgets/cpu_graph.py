@@ -52,8 +52,16 @@ from poolscope.gui.widgets.plotting import (
 )
 from poolscope.monitor.views import ClusterSample
 
-__all__ = ["CLUSTER_VIEW", "CoreGrid", "CpuGraph", "HEATMAP_ABOVE", "LOCAL_VIEW", "SMOOTH_SECONDS", "grid_shape",
-           "trailing_mean"]
+__all__ = [
+    "CLUSTER_VIEW",
+    "HEATMAP_ABOVE",
+    "LOCAL_VIEW",
+    "SMOOTH_SECONDS",
+    "CoreGrid",
+    "CpuGraph",
+    "grid_shape",
+    "trailing_mean",
+]
 
 #: The two views of the graph: this machine's cores, or the cluster's workers.
 LOCAL_VIEW = "local"
@@ -161,7 +169,7 @@ class CoreGrid(QWidget):
                 "text": palette.color(QPalette.ColorRole.Text), "line": line, "meter": meter,
                 "frame": palette.color(QPalette.ColorRole.Mid)}
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QPaintEvent) -> None:
         colours = self.colours()
         painter = QPainter(self)
         painter.fillRect(self.rect(), colours["background"])
@@ -214,7 +222,7 @@ class CoreGrid(QWidget):
         painter.drawPolyline(line)
         painter.restore()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self) -> QSize:
         return QSize(360, 240)
 
 
@@ -508,7 +516,7 @@ class CpuGraph(QWidget):
             return self.grid.figure_texts()
         if self.plot is None:
             return []
-        ticks = self.plot.getPlotItem().getAxis("right")._tickLevels  # noqa: SLF001 - set by _draw_heatmap
+        ticks = self.plot.getPlotItem().getAxis("right")._tickLevels
         return [text for _, text in ticks[0]] if ticks else []
 
     def surface(self) -> QWidget:
