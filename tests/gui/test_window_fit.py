@@ -152,3 +152,9 @@ def test_a_failures_traceback_opens_in_a_large_window(qtbot, fake_window):
     log.show_full_action.trigger()  # Ctrl+T, or the Jobs menu
     assert log.full_dialog is not None and TRACEBACK in log.full_dialog.text.toPlainText()
     log.full_dialog.close()
+
+
+def test_the_first_window_fits_the_screen(fake_window):
+    """On a 1280x800 screen the window first opened at 1500x950, its Start button off the screen."""
+    available = fake_window.screen().availableGeometry()
+    assert fake_window.width() <= available.width() and fake_window.height() <= available.height()

@@ -92,6 +92,8 @@ PROGRESS_WIDTH = 100
 #: A typical value of the jobs table's columns, to size them by.
 JOB_TYPICAL = {"ID": "999", "Name": "mandelbrot", "State": "cancelling", "Done / total": "88,888 / 100,000",
                "ETA": "1:23:45", "Rate": "12,345/s", "Queued": "12:34", "Running": "1:23:45", "Failed": "1,234"}
+#: The window's size the first time it opens (px), on a screen big enough for it.
+FIRST_SIZE = (1500, 950)
 #: How often the quit question recounts the running jobs while it is open (ms).
 QUIT_QUESTION_REFRESH_MS = 200
 #: A save of results pauses this long every thousand lines, so the main thread gets the GIL.
@@ -282,7 +284,9 @@ class MainWindow(QMainWindow):
         self.clock_timer.setInterval(CLOCK_MS)
         self.clock_timer.timeout.connect(self._on_clock)
 
-        self.resize(1500, 950)
+        # the first size, before saved settings: roomy, but never larger than the screen's free area
+        available = self.screen().availableGeometry()
+        self.resize(min(FIRST_SIZE[0], available.width() * 9 // 10), min(FIRST_SIZE[1], available.height() * 9 // 10))
         self.restore_settings()
         if dask_scheduler:  # given on the command line: it is the one this engine can use
             self.launch_panel.set_scheduler_address(dask_scheduler)
