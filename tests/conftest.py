@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +50,47 @@ def no_orphans():
             break
         time.sleep(0.05)
     assert not left, f"child processes outlived the test: {[(c.pid, c.cmdline()) for c in left]}"
+
+
+def live_threads() -> set[threading.Thread]:
+    """Threads that keep the interpreter from exiting (daemon threads do not)."""
+    return {thread for thread in threading.enumerate() if not thread.daemon and thread.is_alive()}
+
+
+@pytest.fixture(autouse=True)
+def no_stray_threads():
+    """Fail the test if a thread it started still runs shortly after it ends: at the end of the
+    session the interpreter would wait for that thread, and the run would hang instead of failing."""
+    before = live_threads()
+    yield
+    deadline = time.monotonic() + 3.0
+    while True:
+        left = live_threads() - before
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, f"threads outlived the test: {sorted(thread.name for thread in left)}"
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A thread still running after the summary would hang the interpreter's exit, and with it the
+    run: name it, and end the process with a failing status (the test that left it has failed)."""
+    left = live_threads() - {threading.main_thread()}
+    if left:
+        import faulthandler
+
+        sys.stderr.write(f"\nthreads still running at the end of the session: {sorted(t.name for t in left)}\n")
+        faulthandler.dump_traceback(all_threads=True)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(max(_exit_status or [1]) or 1)
 
 
 @pytest.fixture
