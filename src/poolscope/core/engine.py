@@ -45,6 +45,7 @@ import pickle
 import threading
 import time
 import traceback
+import warnings
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -364,6 +365,9 @@ class Engine:
         self._events = self._mp.Queue() if events else None
         if self._events is not None:
             self._events.cancel_join_thread()  # never hang interpreter exit on an unread queue
+        # Readers of every event batch beside the queue (history, a window a script reports to):
+        # replaced whole under _lock by subscribe(), read by the engine thread.
+        self._subscribers: tuple[Callable[[list[Any]], None], ...] = ()
         # Commands from caller threads, read by the engine thread; a byte on _wake_* wakes it.
         self._commands: collections.deque[tuple[Any, ...]] = collections.deque()
         self._wake_reader, self._wake_writer = self._mp.Pipe(duplex=False)
@@ -400,6 +404,20 @@ class Engine:
         if self._events is None:
             raise RuntimeError("this Engine was created without events=True")
         return self._events
+
+    def subscribe(self, callback: Callable[[list[Any]], None]) -> Callable[[], None]:
+        """Call ``callback(batch)`` with every batch of events published from now on (the lists the
+        ``events`` queue gets, which it gets too), on the engine's thread: it must not block (hand
+        the batch to a queue of its own). One that raises is dropped and never called again.
+        Returns the function that unsubscribes it."""
+        with self._lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(other for other in self._subscribers if other is not callback)
+
+        return unsubscribe
 
     @property
     def workers(self) -> int:
@@ -1415,17 +1433,22 @@ class Engine:
         self._emit(JobFinished(record.id, record.final, time.time(), time.monotonic()))
         record.finished.set()
 
+    @property
+    def _publishing(self) -> bool:
+        """Whether anyone reads the events (the queue, or a subscriber)."""
+        return self._events is not None or bool(self._subscribers)
+
     def _note_activity(self, worker: _WorkerSlot, job_id: int | None, index: int | None) -> None:
-        if self._events is not None:
+        if self._publishing:
             self._activity[worker.pid] = WorkerActivity(worker.pid, job_id, index, worker.task_progress,
                                                         worker.tasks_done, time.time())
 
     def _note_progress(self, record: JobRecord) -> None:
-        if self._events is not None:
+        if self._publishing:
             self._progressed.add(record)
 
     def _emit(self, event: Any) -> None:
-        if self._events is not None:
+        if self._publishing:
             self._pending_events.append(event)
 
     def _publish_deltas(self) -> None:
@@ -1450,7 +1473,7 @@ class Engine:
         self._progressed.clear()
 
     def _publish_events(self, *, force: bool = False) -> None:
-        if self._events is None:
+        if not self._publishing:
             self._finished_deltas.clear()
             self._progressed.clear()
             return
@@ -1463,7 +1486,16 @@ class Engine:
             self._activity.clear()
         if self._pending_events:
             batch, self._pending_events = self._pending_events, []
-            self._events.put(batch)
+            if self._events is not None:
+                self._events.put(batch)
+            for subscriber in self._subscribers:
+                try:
+                    subscriber(batch)
+                except BaseException as exc:  # noqa: BLE001 - a reader's fault must not end the engine
+                    with self._lock:
+                        self._subscribers = tuple(other for other in self._subscribers if other is not subscriber)
+                    warnings.warn(f"an event subscriber raised {_describe(exc)} and was dropped", RuntimeWarning,
+                                  stacklevel=1)
         self._last_publish = now
 
 
