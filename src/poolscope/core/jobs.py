@@ -50,6 +50,9 @@ class TaskError:
     traceback: str
     pid: int | None = None
     input_repr: str = ""
+    # The exception itself, pickled in the worker where it pickles (else None): what the caller's
+    # process may rebuild and raise (the drop-in pools do). Never unpickled in the engine's thread.
+    exception: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +86,9 @@ class JobSpec:
     # Called with no arguments in each worker before it runs the job's first task (e.g. to load
     # a model once per worker); if it raises, the job fails with "worker could not start".
     initializer: Target | None = None
+    # False: results go to the submitter's on_result callback only and are not kept (an open-ended
+    # job of a drop-in pool, which would otherwise keep every result of its life).
+    keep_results: bool = True
 
     def __post_init__(self) -> None:
         check_backend(self.backend)
@@ -113,6 +119,7 @@ class JobSpec:
         max_tasks_per_worker: int | str | None = None,
         backend: str = "processes",
         initializer: str | Callable[..., Any] | Target | None = None,
+        keep_results: bool = True,
     ) -> JobSpec:
         """Build a spec from strings (as typed in the CLI or the window) or Python values.
 
@@ -157,6 +164,7 @@ class JobSpec:
             max_tasks_per_worker=parse_optional_int("max_tasks_per_worker", max_tasks_per_worker),
             backend=backend.strip() if isinstance(backend, str) else backend,
             initializer=resolve_initializer(initializer),
+            keep_results=keep_results,
         )
 
     def describe(self) -> str:

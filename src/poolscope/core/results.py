@@ -264,8 +264,9 @@ class ResultLoader:
 class ResultStore:
     """Results of one job. Tasks that have not finished, failed or were cancelled read as None."""
 
-    def __init__(self, memory_limit: int | None = None) -> None:
+    def __init__(self, memory_limit: int | None = None, *, keep: bool = True) -> None:
         self.memory_limit = MEMORY_LIMIT if memory_limit is None else memory_limit
+        self.keep = keep  # False: results are dropped as they come (JobSpec.keep_results)
         # Told why, once, if the file cannot be written (results then stay in memory); called
         # by the thread that stores the results (the engine's).
         self.on_spill_error: Callable[[str], None] | None = None
@@ -280,6 +281,8 @@ class ResultStore:
 
     def put_pickled(self, start: int, data: bytes) -> None:
         """Store a block already pickled: ``pickle.loads(data)`` is the results of start, start + 1, ..."""
+        if not self.keep:
+            return
         with self._lock:
             self._blocks.append((start, data))
             self._memory += len(data)
@@ -288,11 +291,13 @@ class ResultStore:
 
     def put_encoded(self, start: int, statuses: bytes, values: list[Any]) -> None:
         """Store results as a worker encoded them (see :class:`EncodedBlock`); all must unpickle."""
+        if not self.keep:
+            return
         self.put_pickled(start, pickle.dumps(EncodedBlock(statuses, values), protocol=pickle.HIGHEST_PROTOCOL))
 
     def put(self, start: int, values: list[Any]) -> None:
         """Store the results of inputs start, start + 1, ... (each of them a finished task)."""
-        if not values:
+        if not values or not self.keep:
             return
         try:
             data = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
