@@ -90,6 +90,7 @@ CMD_CANCEL = "cancel"
 CMD_TERMINATE = "terminate"
 CMD_STOP = "stop"
 CMD_START_BACKEND = "start_backend"  # (verb, name, reply: _Reply)
+CMD_INPUTS = "inputs"  # (verb,): an open-ended job's feed has inputs again (core/inputs.py InputFeed): just wake
 
 
 class EngineClosed(RuntimeError):
@@ -161,10 +162,14 @@ class _WorkerSlot:
 class JobRecord:
     """A job's state inside the engine. Counters are written by the engine thread only."""
 
-    def __init__(self, job_id: int, spec: JobSpec, on_result: Callable[[int, Any, Any], None] | None) -> None:
+    def __init__(self, job_id: int, spec: JobSpec, on_result: Callable[[int, Any, Any], None] | None,
+                 on_error: Callable[[TaskError], None] | None = None,
+                 on_finish: Callable[[JobSummary], None] | None = None) -> None:
         self.id = job_id
         self.spec = spec
         self.on_result = on_result  # called on the engine thread with (index, input, result)
+        self.on_error = on_error  # called on the engine thread with each failed task's TaskError
+        self.on_finish = on_finish  # called on the engine thread with the final summary (no results)
         self.state = JobState.PENDING
         self.total = spec.inputs.total
         # Opened when the job is registered; None once every input is taken (or none will be)
@@ -177,7 +182,7 @@ class JobRecord:
         self.cancelled = 0
         self.errors: list[TaskError] = []  # the first ERRORS_KEPT failures
         self.errors_omitted: collections.Counter[str] = collections.Counter()  # the rest, by exception type
-        self.results = ResultStore()  # by input index; spills to a temporary file past a few MB
+        self.results = ResultStore(keep=spec.keep_results)  # by input index; spills to a temporary file past a few MB
         # Builds pickled results in the caller's process (Job.wait/results/iter_results, on_result),
         # importing the user's modules as a worker does; never on the window's path.
         self.load_result = ResultLoader(spec.target)
@@ -205,7 +210,13 @@ class JobRecord:
 
     @property
     def has_work(self) -> bool:
-        return bool(self.requeued) or self.inputs is not None
+        """Whether it has tasks to send now (an open-ended feed may have none yet, and more later)."""
+        return bool(self.requeued) or self.inputs is not None and self.inputs.ready
+
+    @property
+    def over(self) -> bool:
+        """Whether it has nothing left to send, ever, and nothing running."""
+        return not self.requeued and self.inputs is None and self.chunks_out == 0
 
     def summary(self) -> JobSummary:
         end = self.finished_at if self.finished_at is not None else time.perf_counter()
@@ -431,15 +442,18 @@ class Engine:
         """What each remote backend knows of its workers (Dask: per-worker CPU and memory)."""
         return {name: backend.describe_workers() for name, backend in list(self._backends.items())}
 
-    def submit(self, spec: JobSpec, *, on_result: Callable[[int, Any, Any], None] | None = None) -> Job:
+    def submit(self, spec: JobSpec, *, on_result: Callable[[int, Any, Any], None] | None = None,
+               on_error: Callable[[TaskError], None] | None = None,
+               on_finish: Callable[[JobSummary], None] | None = None) -> Job:
         """Start a job. ``on_result(index, input, result)`` is called, on the engine's thread, as
-        each task finishes (keep it quick)."""
+        each task finishes (keep it quick); ``on_error(error)`` as each task fails (every one,
+        past those the job keeps); ``on_finish(summary)`` once the job has ended."""
         if not isinstance(spec, JobSpec):
             raise TypeError(f"submit() takes a JobSpec, not {type(spec).__name__}")
         with self._lock:
             if self._closed:
                 raise EngineClosed("the engine has been shut down")
-            record = JobRecord(next(self._job_ids), spec, on_result)
+            record = JobRecord(next(self._job_ids), spec, on_result, on_error, on_finish)
             self._jobs[record.id] = record
             self._command(CMD_SUBMIT, record)
         return Job(self, record)
@@ -580,7 +594,7 @@ class Engine:
         return waitables
 
     def _wait_timeout(self) -> float:
-        if any(not record.has_work and record.chunks_out == 0 for record in self._active):
+        if any(record.over for record in self._active):
             return 0.0  # a job has nothing left (e.g. every input failed to pickle): it ends now
         timeout = HOUSEKEEPING_INTERVAL
         if self._pending_events or self._finished_deltas or self._activity:
@@ -620,6 +634,7 @@ class Engine:
     def _register(self, record: JobRecord) -> None:
         self._replace_workers_with_stale_code()
         record.inputs = record.spec.inputs.open()
+        record.inputs.on_more = self._wake_for_inputs  # an open-ended feed's inputs wake the engine thread
         record.results.on_spill_error = lambda reason: self._emit(JobNotice(
             record.id, f"results are kept in memory from now on: the temporary file for them could not be "
                        f"written ({reason})", time.time()))
@@ -636,6 +651,9 @@ class Engine:
         record.workers = backend.slot_count()
         if self._stopping and self._stop_mode != "wait":
             self._cancel(record.id) if self._stop_mode == "cancel" else self._terminate(record.id)
+
+    def _wake_for_inputs(self) -> None:
+        self._command(CMD_INPUTS)
 
     def _replace_workers_with_stale_code(self) -> None:
         """Replace each worker that loaded a file of user code that has changed on disk since.
@@ -700,6 +718,8 @@ class Engine:
         if record.inputs is not None:
             if record.total is not None:
                 dropped += record.total - record.next_index
+            else:
+                dropped += record.inputs.discard()  # an open-ended feed's waiting inputs
             record.inputs = None
         if dropped:
             self._count(record, cancelled=dropped)
@@ -833,7 +853,7 @@ class Engine:
         start = record.next_index
         if record.inputs.error is not None:  # the source raised: what it gave before still runs
             self._fail_inputs(record, record.inputs.error, start + len(inputs))
-        if len(inputs) < size:
+        if record.inputs.ended:
             record.inputs = None
             record.total = start + len(inputs)
         if not inputs:
@@ -1096,9 +1116,10 @@ class Engine:
                 if record.on_result is not None:
                     self._call_on_result(record, index, chunk.inputs[position], built)
             elif status == protocol.STATUS_ERROR:
-                type_name, message, remote_traceback = value
+                type_name, message, remote_traceback, *pickled = value  # pickled: the exception, from a task
                 self._fail_task(record, TaskError(index, type_name, message, remote_traceback, worker.pid,
-                                                  _short_repr(chunk.inputs[position])))
+                                                  _short_repr(chunk.inputs[position]),
+                                                  pickled[0] if pickled else None))
             else:
                 cancelled += 1
         for start, run_statuses, run in runs:
@@ -1110,12 +1131,22 @@ class Engine:
             assert record.on_result is not None
             record.on_result(index, value_in, value_out)
         except BaseException as exc:  # noqa: BLE001 - a consumer's bug (even sys.exit()) must not stop the engine
-            if not record.callback_failed:  # once a job: a callback that always fails must not flood stderr
-                record.callback_failed = True
-                traceback.print_exc()
-                self._emit(JobNotice(record.id, f"its on_result callback raised {_describe(exc)} (for input "
-                                     f"{index}; its traceback is on stderr; the job goes on, and later "
-                                     "failures of the callback are not reported)", time.time()))
+            self._callback_failed(record, "on_result", exc, f"for input {index}")
+
+    def _call_hook(self, record: JobRecord, name: str, hook: Callable[[Any], None], value: Any) -> None:
+        """Call ``on_error`` or ``on_finish`` on this thread, fenced as ``on_result`` is."""
+        try:
+            hook(value)
+        except BaseException as exc:  # noqa: BLE001 - as in _call_on_result
+            self._callback_failed(record, name, exc, "")
+
+    def _callback_failed(self, record: JobRecord, name: str, exc: BaseException, where: str) -> None:
+        if not record.callback_failed:  # once a job: a callback that always fails must not flood stderr
+            record.callback_failed = True
+            traceback.print_exc()
+            self._emit(JobNotice(record.id, f"its {name} callback raised {_describe(exc)} ({where + '; ' if where else ''}"
+                                 "its traceback is on stderr; the job goes on, and later "
+                                 "failures of the callback are not reported)", time.time()))
 
     def _handle_revoked(self, worker: _WorkerSlot, chunk_id: int) -> None:
         """The worker gave back a chunk it had not started (see _take_back_queued_chunks)."""
@@ -1369,6 +1400,8 @@ class Engine:
     # -- bookkeeping -----------------------------------------------------------------------------
     def _fail_task(self, record: JobRecord, error: TaskError) -> None:
         self._count(record, failed=1)
+        if record.on_error is not None:
+            self._call_hook(record, "on_error", record.on_error, error)
         if len(record.errors) < ERRORS_KEPT:
             record.errors.append(error)
             self._emit(TaskFailed(record.id, error, time.time()))
@@ -1396,7 +1429,7 @@ class Engine:
 
     def _finish_jobs(self) -> None:
         for record in list(self._active):
-            if record.has_work or record.chunks_out > 0:
+            if not record.over:
                 continue
             if record.terminate_requested:
                 state = JobState.TERMINATED
@@ -1432,6 +1465,8 @@ class Engine:
         self._publish_deltas()
         self._emit(JobFinished(record.id, record.final, time.time(), time.monotonic()))
         record.finished.set()
+        if record.on_finish is not None:
+            self._call_hook(record, "on_finish", record.on_finish, record.final)
 
     @property
     def _publishing(self) -> bool:
