@@ -70,7 +70,7 @@ MSG_STALE = "stale"
 # fast path for the common case of plain results: a worker sends them as PickledValues, one list
 # pickled once, which the engine stores as it is (core/results.py): no per-task work there.
 STATUS_PICKLED = 0  # the return value, pickled here on its own (so unpickling can fail alone)
-STATUS_ERROR = 1  # (exception type, message, traceback text)
+STATUS_ERROR = 1  # (exception type, message, traceback text[, the exception pickled or None])
 STATUS_CANCELLED = 2  # None
 STATUS_VALUE = 3  # the return value itself: a plain type that always pickles and unpickles
 # Types whose values can never fail to pickle or to unpickle: sent as they are, in one batch.
@@ -339,7 +339,8 @@ class _Worker:
                     outcome: tuple[int, Any] | None = (STATUS_CANCELLED, None)
                 except BaseException as exc:  # noqa: BLE001 - every task error is reported, the worker lives on
                     failures = self.failures[job_id] = self.failures.get(job_id, 0) + 1
-                    outcome = (STATUS_ERROR, describe_exception(exc, with_traceback=failures <= TRACEBACKS_PER_JOB))
+                    outcome = (STATUS_ERROR, (*describe_exception(exc, with_traceback=failures <= TRACEBACKS_PER_JOB),
+                                              pickle_exception(exc)))
                 else:
                     outcome = None
                 if self.statuses is None and plain.issuperset(map(type, batch)):
@@ -424,6 +425,15 @@ def describe_exception(exc: BaseException, *, with_traceback: bool = True) -> tu
         return (type(exc).__name__, str(exc), format_traceback(exc) if with_traceback else "")
     except BaseException:  # noqa: BLE001 - e.g. MemoryError again, or a __str__ that raises
         return (type(exc).__name__, "<the exception could not be described>", "")
+
+
+def pickle_exception(exc: BaseException) -> bytes | None:
+    """A task's exception pickled, for the caller to raise it again (the drop-in pools); None if it
+    does not pickle. A few microseconds, paid only by a task that failed."""
+    try:
+        return pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:  # noqa: BLE001 - its __reduce__ is user code
+        return None
 
 
 def format_traceback(exc: BaseException) -> str:
