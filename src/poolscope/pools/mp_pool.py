@@ -1,0 +1,398 @@
+"""``poolscope.Pool``: ``multiprocessing.pool.Pool``'s constructor and every public method, on
+poolscope's engine (see _core.py for how calls map onto it, README "Drop-in pools" for where
+it behaves otherwise, and why)."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing import TimeoutError as MpTimeoutError
+from multiprocessing.pool import RemoteTraceback
+from typing import Any
+
+from poolscope.core.jobs import JobSummary, TaskError
+from poolscope.pools._core import PoolCore, in_pool_worker, start_method_of
+
+__all__ = ["ApplyResult", "AsyncResult", "IMapIterator", "MapResult", "Pool"]
+
+RUN, CLOSE, TERMINATE = "RUN", "CLOSE", "TERMINATE"
+
+
+class ApplyResult:
+    """What ``apply_async`` returns: ``get(timeout)``, ``wait(timeout)``, ``ready()``, ``successful()``."""
+
+    def __init__(self, pool: Pool | None, callback: Callable[[Any], Any] | None,
+                 error_callback: Callable[[BaseException], Any] | None) -> None:
+        self._pool = pool  # kept until settled, as the stdlib keeps it
+        self._event = threading.Event()
+        self._callback = callback
+        self._error_callback = error_callback
+        self._success = False
+        self._value: Any = None
+
+    def ready(self) -> bool:
+        return self._event.is_set()
+
+    def successful(self) -> bool:
+        if not self.ready():
+            raise ValueError(f"{self!r} not ready")
+        return self._success
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._event.wait(timeout)
+
+    def get(self, timeout: float | None = None) -> Any:
+        self.wait(timeout)
+        if not self.ready():
+            raise MpTimeoutError
+        if self._success:
+            return self._value
+        raise self._value
+
+    def settle(self, ok: bool, value: Any) -> None:
+        """Engine thread (or the caller, for an error found at once): the outcome, then callbacks."""
+        if self._event.is_set():
+            return
+        self._success, self._value = ok, value
+        if ok and self._callback is not None:
+            self._callback(value)
+        if not ok and self._error_callback is not None:
+            self._error_callback(value)
+        self._event.set()
+        self._pool = None
+
+
+AsyncResult = ApplyResult
+
+
+class MapResult(ApplyResult):
+    """What ``map_async``/``starmap_async`` return: the list of results, or the first failure by
+    input order once every task has ended."""
+
+    def __init__(self, pool: Pool, callback: Callable[[Any], Any] | None,
+                 error_callback: Callable[[BaseException], Any] | None) -> None:
+        super().__init__(pool, callback, error_callback)
+        self._job: Any = None
+        self._first_error: TaskError | None = None  # engine thread: the failure of the lowest index
+        self._lock = threading.Lock()
+
+    def _failed(self, error: TaskError) -> None:
+        if error.index >= 0 and (self._first_error is None or error.index < self._first_error.index):
+            self._first_error = error
+
+    def _finished(self, summary: JobSummary) -> None:
+        """Engine thread: the job ended. The results are read where they are first asked for."""
+        assert self._pool is not None
+        core = self._pool._core
+        error = core.job_error(summary)
+        if error is None and self._first_error is not None:
+            error = core.to_exception(self._first_error)
+        if error is not None:
+            self.settle(False, error)
+        elif self._callback is not None:  # the callback wants the list now
+            self.settle(True, self._results())
+        else:
+            self._success = True
+            self._event.set()
+            self._pool = None
+
+    def _results(self) -> list[Any]:
+        with self._lock:
+            if self._value is None:
+                self._value = self._job.wait().results
+            return self._value  # type: ignore[no-any-return]
+
+    def get(self, timeout: float | None = None) -> Any:
+        self.wait(timeout)
+        if not self.ready():
+            raise MpTimeoutError
+        if self._success:
+            return self._results()
+        raise self._value
+
+
+class IMapIterator:
+    """What ``imap`` returns: results in input order as they come; ``next(timeout)``."""
+
+    def __init__(self, pool: Pool, ordered: bool = True) -> None:
+        self._pool: Pool | None = pool
+        self._ordered = ordered
+        self._cond = threading.Condition(threading.Lock())
+        self._items: collections.deque[tuple[bool, Any]] = collections.deque()  # ready to hand out, in order
+        self._index = 0  # the next index to hand out (ordered)
+        self._unsorted: dict[int, tuple[bool, Any]] = {}  # arrived before their turn (ordered)
+        self._length: int | None = None  # known at the job's end
+        self._given = 0
+        self._source_error: BaseException | None = None  # what the caller's iterable raised
+        self._job: Any = None
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def next(self, timeout: float | None = None) -> Any:
+        with self._cond:
+            if not self._items:
+                if self._length is not None and self._given >= self._length:
+                    self._pool = None
+                    raise StopIteration
+                self._cond.wait_for(lambda: self._items or self._length is not None and self._given >= self._length,
+                                    timeout)
+                if not self._items:
+                    if self._length is not None and self._given >= self._length:
+                        self._pool = None
+                        raise StopIteration
+                    raise MpTimeoutError
+            ok, value = self._items.popleft()
+            self._given += 1
+        if ok:
+            return value
+        raise value
+
+    __next__ = next
+
+    def _set(self, index: int, outcome: tuple[bool, Any]) -> None:
+        with self._cond:
+            if not self._ordered:
+                self._items.append(outcome)
+            elif index == self._index:
+                self._items.append(outcome)
+                self._index += 1
+                while self._index in self._unsorted:
+                    self._items.append(self._unsorted.pop(self._index))
+                    self._index += 1
+            else:
+                self._unsorted[index] = outcome
+            self._cond.notify()
+
+    def _result(self, index: int, _input: Any, value: Any) -> None:
+        self._set(index, (True, value))
+
+    def _failed(self, error: TaskError) -> None:
+        if error.index >= 0 and self._pool is not None:
+            self._set(error.index, (False, self._pool._core.to_exception(error)))
+
+    def _finished(self, summary: JobSummary) -> None:
+        """Engine thread: the job ended. What did not finish fails with why; then the end."""
+        core = self._pool._core if self._pool is not None else None
+        error = core.job_error(summary) if core is not None else None
+        total = summary.total if summary.total is not None else 0
+        with self._cond:
+            arrived = self._index + len(self._unsorted) if self._ordered else len(self._items) + self._given
+            missing = [index for index in range(total) if index not in self._unsorted] if self._ordered else []
+        if self._source_error is not None:  # the iterable raised after `total` inputs: raised in its place
+            error = self._source_error
+        if error is not None:
+            if self._ordered:
+                for index in missing:
+                    if index >= self._index:
+                        self._set(index, (False, error))
+                if self._source_error is not None:
+                    self._set(total, (False, error))
+                    total += 1
+            else:
+                for _ in range(total - arrived + (self._source_error is not None)):
+                    self._set(-1, (False, error))
+                total += self._source_error is not None
+        with self._cond:
+            self._length = total
+            self._cond.notify_all()
+
+    def _watch(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        """The caller's iterable, read on the engine thread: what it raises is kept, to be raised
+        by ``next()`` in its place, as the stdlib does."""
+        try:
+            yield from iterable
+        except Exception as exc:  # noqa: BLE001 - handed to the caller
+            self._source_error = exc
+
+
+class IMapUnorderedIterator(IMapIterator):
+    def __init__(self, pool: Pool) -> None:
+        super().__init__(pool, ordered=False)
+
+
+class Pool:
+    """A drop-in for ``multiprocessing.pool.Pool`` on poolscope's engine.
+
+    ``Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None)``.
+    Workers start with spawn (or forkserver, if ``context`` says so; never fork). The initializer
+    runs once per worker process; ``maxtasksperchild`` recycles a worker after that many tasks of
+    one job (each map call is a job; the ``apply_async`` calls are one job).
+    """
+
+    def __init__(self, processes: int | None = None, initializer: Callable[..., Any] | None = None,
+                 initargs: Iterable[Any] = (), maxtasksperchild: int | None = None, context: Any = None) -> None:
+        self._state = "INIT"
+        self._core: PoolCore | None = None
+        if in_pool_worker():
+            raise AssertionError("a Pool cannot be created in a pool's worker process (as the stdlib's daemonic "
+                                 "workers are not allowed to have children); create pools in the main process")
+        if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)):
+            raise TypeError(f"processes must be an int or None, not {type(processes).__name__}")
+        if processes is not None and processes < 1:
+            raise ValueError("Number of processes must be at least 1")
+        if maxtasksperchild is not None and (not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0):
+            raise ValueError("maxtasksperchild must be a positive int or None")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        self._core = PoolCore(workers=processes, initializer=initializer, initargs=initargs,
+                              max_tasks=maxtasksperchild, start_method=start_method_of(context),
+                              remote_traceback=RemoteTraceback, label="Pool")
+        self._processes = self._core.workers
+        self._state = RUN
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__module__}.{type(self).__qualname__} state={self._state} pool_size={self._processes}>"
+
+    def __reduce__(self) -> Any:
+        raise NotImplementedError("pool objects cannot be passed between processes or pickled")
+
+    def _check_running(self) -> PoolCore:
+        if self._state != RUN or self._core is None:
+            raise ValueError("Pool not running")
+        return self._core
+
+    # -- single calls --------------------------------------------------------------------------------
+    def apply(self, func: Callable[..., Any], args: Iterable[Any] = (), kwds: dict[str, Any] | None = None) -> Any:
+        return self.apply_async(func, args, kwds).get()
+
+    def apply_async(self, func: Callable[..., Any], args: Iterable[Any] = (), kwds: dict[str, Any] | None = None,
+                    callback: Callable[[Any], Any] | None = None,
+                    error_callback: Callable[[BaseException], Any] | None = None) -> ApplyResult:
+        core = self._check_running()
+        result = ApplyResult(self, callback, error_callback)
+        if core.broken is not None:
+            result.settle(False, core.broken)
+        else:
+            core.call(func, tuple(args), dict(kwds) if kwds else {}, result)
+        return result
+
+    # -- maps ----------------------------------------------------------------------------------------
+    def map(self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int | None = None) -> list[Any]:
+        return self._wait(self._map_async(func, iterable, False, chunksize, None, None))
+
+    def starmap(self, func: Callable[..., Any], iterable: Iterable[Iterable[Any]],
+                chunksize: int | None = None) -> list[Any]:
+        return self._wait(self._map_async(func, iterable, True, chunksize, None, None))
+
+    def map_async(self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int | None = None,
+                  callback: Callable[[Any], Any] | None = None,
+                  error_callback: Callable[[BaseException], Any] | None = None) -> MapResult:
+        return self._map_async(func, iterable, False, chunksize, callback, error_callback)
+
+    def starmap_async(self, func: Callable[..., Any], iterable: Iterable[Iterable[Any]],
+                      chunksize: int | None = None, callback: Callable[[Any], Any] | None = None,
+                      error_callback: Callable[[BaseException], Any] | None = None) -> MapResult:
+        return self._map_async(func, iterable, True, chunksize, callback, error_callback)
+
+    def imap(self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int = 1) -> IMapIterator:
+        return self._imap(IMapIterator(self), func, iterable, chunksize)
+
+    def imap_unordered(self, func: Callable[..., Any], iterable: Iterable[Any],
+                       chunksize: int = 1) -> IMapIterator:
+        return self._imap(IMapUnorderedIterator(self), func, iterable, chunksize)
+
+    def _map_async(self, func: Callable[..., Any], iterable: Iterable[Any], star: bool, chunksize: int | None,
+                   callback: Callable[[Any], Any] | None,
+                   error_callback: Callable[[BaseException], Any] | None) -> MapResult:
+        core = self._check_running()
+        _check_chunksize(chunksize)
+        if not hasattr(iterable, "__len__"):
+            iterable = list(iterable)
+        if star:
+            iterable = [tuple(args) for args in iterable]
+        result = MapResult(self, callback, error_callback)
+        error = core.broken or core.pickling_error(func)
+        if error is not None:
+            result.settle(False, error)
+            return result
+        if len(iterable) == 0:  # type: ignore[arg-type]
+            result.settle(True, [])
+            return result
+        result._job = core.map_job(func, iterable, star=star, chunksize=_engine_chunksize(chunksize),
+                                   name=_job_name("starmap" if star else "map", func), on_result=None,
+                                   on_error=result._failed, on_finish=result._finished)
+        return result
+
+    def _imap(self, result: IMapIterator, func: Callable[..., Any], iterable: Iterable[Any],
+              chunksize: int | None) -> IMapIterator:
+        core = self._check_running()
+        if chunksize is None or chunksize < 1:
+            raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
+        error = core.broken or core.pickling_error(func)
+        if error is not None:
+            result._set(0, (False, error))
+            result._length = 1
+            return result
+        source: Iterable[Any] = iterable if hasattr(iterable, "__len__") else result._watch(iterable)
+        unordered = isinstance(result, IMapUnorderedIterator)
+        result._job = core.map_job(func, source, star=False, chunksize=_engine_chunksize(chunksize),
+                                   name=_job_name("imap_unordered" if unordered else "imap", func),
+                                   on_result=result._result, on_error=result._failed, on_finish=result._finished)
+        return result
+
+    def _wait(self, result: MapResult) -> list[Any]:
+        try:
+            return result.get()  # type: ignore[no-any-return]
+        except BaseException:
+            if not result.ready() and result._job is not None:  # interrupted (Ctrl-C): its tasks stop
+                result._job.cancel()
+            raise
+
+    # -- the pool's end ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """No more work: workers exit once what was submitted has run."""
+        if self._state == RUN and self._core is not None:
+            self._state = CLOSE
+            self._core.close_calls()
+
+    def terminate(self) -> None:
+        """Stop the workers at once: work not finished fails with ``JobCancelled``."""
+        self._state = TERMINATE
+        if self._core is not None:
+            self._core.shutdown(terminate=True)
+
+    def join(self) -> None:
+        """Wait for the workers to exit (after ``close()`` or ``terminate()``)."""
+        if self._state == RUN:
+            raise ValueError("Pool is still running")
+        if self._state not in (CLOSE, TERMINATE) or self._core is None:
+            raise ValueError("In unknown state")
+        self._core.wait_all()
+        self._core.shutdown()
+
+    def __enter__(self) -> Pool:
+        self._check_running()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.terminate()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if getattr(self, "_state", None) == RUN:
+            _warn(f"unclosed running poolscope pool {self!r}", ResourceWarning, source=self)
+            core = getattr(self, "_core", None)
+            if core is not None:
+                try:
+                    core.shutdown(terminate=True, wait=False)
+                except Exception:  # noqa: BLE001, S110 - at interpreter exit the engine may be gone already
+                    pass
+
+
+def _check_chunksize(chunksize: int | None) -> None:
+    if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, int)):
+        raise TypeError(f"chunksize must be an int or None, not {type(chunksize).__name__}")
+    if chunksize is not None and chunksize < 0:
+        raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
+
+
+def _engine_chunksize(chunksize: int | None) -> int | None:
+    """The engine's chunk size for a stdlib chunksize: None or 1 (imap's default) is automatic
+    (chunks of about 50 ms of work, measured); more is taken as given."""
+    return chunksize if chunksize is not None and chunksize > 1 else None
+
+
+def _job_name(method: str, func: Callable[..., Any]) -> str:
+    return f"{method}({getattr(func, '__qualname__', None) or type(func).__name__})"
