@@ -73,6 +73,7 @@ class PoolCore:
         self.max_tasks = max_tasks
         self.remote_traceback = remote_traceback  # the stdlib's class for a worker's traceback text
         self.token = f"{os.getpid()}-{next(_pool_tokens)}"
+        self._picklable: dict[Any, bool] = {}  # callables already found to pickle (by reference, cheaply)
         self.initializer: _calls.PoolInitializer | None = None
         if initializer is not None:
             error = self.pickling_error(initializer) or self.pickling_error(tuple(initargs))
@@ -90,7 +91,6 @@ class PoolCore:
         self._jobs: dict[int, Job] = {}
         self._all_done = threading.Condition(self._lock)
         self.broken: BaseException | None = None  # the initializer failed: nothing more can run
-        self._picklable: dict[Any, bool] = {}  # callables already found to pickle (by reference, cheaply)
 
     # -- single calls ------------------------------------------------------------------------------
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], sink: Sink,
