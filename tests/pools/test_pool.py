@@ -187,9 +187,8 @@ def test_close_then_join_runs_what_was_submitted_and_refuses_more() -> None:
             call()
     pool.join()
     assert [r.get(0) for r in results] == [0.2] * 3 and mapped.get(0)[-1] == 99 * 99
-    with pytest.raises(ValueError, match="Pool not running"):
-        with pool:
-            pass
+    with pytest.raises(ValueError, match="Pool not running"), pool:
+        pass
 
 
 def test_the_initializer_runs_once_per_worker_and_one_that_raises_breaks_the_pool() -> None:
@@ -247,7 +246,7 @@ def test_ctrl_c_in_a_script_blocked_in_map_leaves_no_process(tmp_path) -> None:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
         assert "KeyboardInterrupt" in err
-        gone, alive = psutil.wait_procs(workers, timeout=10)
+        _gone, alive = psutil.wait_procs(workers, timeout=10)
         assert not alive
     finally:
         if process.poll() is None:

@@ -9,8 +9,10 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing import TimeoutError as MpTimeoutError
-from multiprocessing.pool import RemoteTraceback
+from multiprocessing.pool import RemoteTraceback  # type: ignore[attr-defined]
 from typing import Any
+
+from typing_extensions import Self
 
 from poolscope.core.jobs import JobSummary, TaskError
 from poolscope.pools._core import PoolCore, in_pool_worker, start_method_of
@@ -84,7 +86,7 @@ class MapResult(ApplyResult):
 
     def _finished(self, summary: JobSummary) -> None:
         """Engine thread: the job ended. The results are read where they are first asked for."""
-        assert self._pool is not None
+        assert self._pool is not None and self._pool._core is not None
         core = self._pool._core
         error = core.job_error(summary)
         if error is None and self._first_error is not None:
@@ -170,7 +172,7 @@ class IMapIterator:
         self._set(index, (True, value))
 
     def _failed(self, error: TaskError) -> None:
-        if error.index >= 0 and self._pool is not None:
+        if error.index >= 0 and self._pool is not None and self._pool._core is not None:
             self._set(error.index, (False, self._pool._core.to_exception(error)))
 
     def _finished(self, summary: JobSummary) -> None:
@@ -363,7 +365,7 @@ class Pool:
         self._core.wait_all()
         self._core.shutdown()
 
-    def __enter__(self) -> Pool:
+    def __enter__(self) -> Self:
         self._check_running()
         return self
 
