@@ -18,14 +18,13 @@ Every run's results are checked. (Without a window attached; the window channel 
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import concurrent.futures
 import multiprocessing
 import time
 from collections.abc import Callable
 from typing import Any
 
+import _common
 from _common import fmt_rate, fmt_ratio, machine_line, measured, median, noise_warning, table, write_json
 
 from poolscope.pools import Pool as ScopePool
