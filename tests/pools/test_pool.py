@@ -252,3 +252,41 @@ def test_ctrl_c_in_a_script_blocked_in_map_leaves_no_process(tmp_path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_callback_that_raises_never_leaves_get_waiting(capfd) -> None:
+    def bad_callback(_value):
+        raise RuntimeError("callback bug")
+
+    with Pool(1) as pool:
+        result = pool.apply_async(tasks.square, (3,), callback=bad_callback)
+        assert result.get(timeout=30) == 9
+        assert pool.map_async(tasks.square, [2], callback=bad_callback).get(timeout=30) == [4]
+        assert pool.apply(tasks.square, (4,)) == 16  # the pool goes on
+    assert "callback bug" in capfd.readouterr().err
+
+
+def test_imap_unordered_over_a_generator_that_raises_and_imap_when_terminated() -> None:
+    def inputs():
+        yield from range(3)
+        raise KeyError("the source broke")
+
+    pool = Pool(2)
+    try:
+        outcomes = []
+        iterator = pool.imap_unordered(tasks.square, inputs())
+        while True:
+            try:
+                outcomes.append(next(iterator))
+            except StopIteration:
+                break
+            except KeyError as exc:
+                outcomes.append(exc)
+        assert sorted(value for value in outcomes if isinstance(value, int)) == [0, 1, 4]
+        assert [type(value) for value in outcomes].count(KeyError) == 1
+        slow = pool.imap(tasks.sleep_then, (30 for _ in range(4)))
+        time.sleep(0.3)
+    finally:
+        pool.terminate()
+    with pytest.raises(JobCancelled):
+        next(slow)

@@ -58,12 +58,14 @@ class ApplyResult:
         if self._event.is_set():
             return
         self._success, self._value = ok, value
-        if ok and self._callback is not None:
-            self._callback(value)
-        if not ok and self._error_callback is not None:
-            self._error_callback(value)
-        self._event.set()
-        self._pool = None
+        try:
+            if ok and self._callback is not None:
+                self._callback(value)
+            if not ok and self._error_callback is not None:
+                self._error_callback(value)
+        finally:  # a callback that raises (reported by the engine, once a job) never leaves get() waiting
+            self._event.set()
+            self._pool = None
 
 
 AsyncResult = ApplyResult
@@ -176,29 +178,33 @@ class IMapIterator:
             self._set(error.index, (False, self._pool._core.to_exception(error)))
 
     def _finished(self, summary: JobSummary) -> None:
-        """Engine thread: the job ended. What did not finish fails with why; then the end."""
+        """Engine thread: the job ended. What did not finish fails with why (the iterable's own
+        error comes after the inputs it gave, as in the stdlib); then the end."""
         core = self._pool._core if self._pool is not None else None
-        error = core.job_error(summary) if core is not None else None
-        total = summary.total if summary.total is not None else 0
+        error = self._source_error or (core.job_error(summary) if core is not None else None)
+        # Past the inputs taken: the iterable's error, or why a job of unknown length stopped
+        error_after = error is not None and (self._source_error is not None or summary.total is None)
         with self._cond:
-            arrived = self._index + len(self._unsorted) if self._ordered else len(self._items) + self._given
-            missing = [index for index in range(total) if index not in self._unsorted] if self._ordered else []
-        if self._source_error is not None:  # the iterable raised after `total` inputs: raised in its place
-            error = self._source_error
-        if error is not None:
             if self._ordered:
-                for index in missing:
-                    if index >= self._index:
-                        self._set(index, (False, error))
-                if self._source_error is not None:
-                    self._set(total, (False, error))
-                    total += 1
+                end = summary.total if summary.total is not None else max(self._unsorted, default=self._index - 1) + 1
+                end = max(end, self._index)
+                if error is not None:
+                    for index in range(self._index, end):
+                        self._unsorted.setdefault(index, (False, error))
+                    if error_after:
+                        self._unsorted[end] = (False, error)
+                        end += 1
+                while self._index in self._unsorted:
+                    self._items.append(self._unsorted.pop(self._index))
+                    self._index += 1
             else:
-                for _ in range(total - arrived + (self._source_error is not None)):
-                    self._set(-1, (False, error))
-                total += self._source_error is not None
-        with self._cond:
-            self._length = total
+                received = len(self._items) + self._given
+                end = summary.total if summary.total is not None else received
+                if error is not None:
+                    missing = max(0, end - received) + error_after
+                    self._items.extend([(False, error)] * missing)
+                    end = received + missing if summary.total is None else end + error_after
+            self._length = end
             self._cond.notify_all()
 
     def _watch(self, iterable: Iterable[Any]) -> Iterator[Any]:
