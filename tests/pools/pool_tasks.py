@@ -68,3 +68,10 @@ def make_pool_inside(_: object) -> str:
     except AssertionError as exc:
         return f"refused: {exc}"
     return "made"
+
+
+def executor_inside(n: int) -> list[int]:
+    from poolscope import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as executor:
+        return list(executor.map(square, range(n)))

@@ -114,3 +114,9 @@ def test_max_tasks_per_child_gives_fresh_workers() -> None:
         ProcessPoolExecutor(1, max_tasks_per_child=0)
     with pytest.raises(ValueError, match="max_workers"):
         ProcessPoolExecutor(0)
+
+
+def test_an_executor_in_a_worker_works_as_the_stdlibs_does() -> None:
+    # The stdlib's executor workers are not daemonic (3.9+): a task may use an executor of its own.
+    with ProcessPoolExecutor(1) as executor:
+        assert executor.submit(tasks.executor_inside, 4).result(60) == [0, 1, 4, 9]
