@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing import TimeoutError as MpTimeoutError
@@ -66,6 +67,8 @@ class ApplyResult:
         finally:  # a callback that raises (reported by the engine, once a job) never leaves get() waiting
             self._event.set()
             self._pool = None
+
+    __class_getitem__: Any = classmethod(types.GenericAlias)  # AsyncResult[int], as the stdlib's
 
 
 AsyncResult = ApplyResult
