@@ -189,6 +189,8 @@ class PoolCore:
                 exc = WorkerLost(message)
             elif kind == "WorkerStartError":
                 exc = (InitializerFailed if "initializer" in message else WorkerStartFailed)(message)
+                if isinstance(exc, InitializerFailed) and self.broken is None:
+                    self.broken = exc  # before the first task fails with it: no call made after is taken
             elif kind in ("UnpicklableInput", "UnpicklableResult"):
                 exc = PicklingFailed(message)
             else:
