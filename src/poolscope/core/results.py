@@ -62,6 +62,11 @@ class EncodedBlock(NamedTuple):
                 for status, value in zip(self.statuses, self.values)]
 
 
+def load_block(data: bytes, loads: Callable[[bytes], Any] = pickle.loads) -> list[Any]:
+    """The results of one stored block (as ``ResultStore.on_block`` is given it), built with ``loads``."""
+    return _load(data, loads)
+
+
 def _load(data: bytes, loads: Callable[[bytes], Any]) -> list[Any]:
     # The block itself holds plain values and bytes only (never a user's class): pickle.loads is safe.
     block = pickle.loads(data)
@@ -267,6 +272,10 @@ class ResultStore:
     def __init__(self, memory_limit: int | None = None, *, keep: bool = True) -> None:
         self.memory_limit = MEMORY_LIMIT if memory_limit is None else memory_limit
         self.keep = keep  # False: results are dropped as they come (JobSpec.keep_results)
+        # Called with (first index, block) as each block is stored, on the storing thread (the
+        # engine's): where a caller reads a job's results while it runs (the drop-in pools' map,
+        # which unpickles them meanwhile, as the stdlib does). It must be quick and never raise.
+        self.on_block: Callable[[int, bytes], None] | None = None
         # Told why, once, if the file cannot be written (results then stay in memory); called
         # by the thread that stores the results (the engine's).
         self.on_spill_error: Callable[[str], None] | None = None
@@ -281,6 +290,8 @@ class ResultStore:
 
     def put_pickled(self, start: int, data: bytes) -> None:
         """Store a block already pickled: ``pickle.loads(data)`` is the results of start, start + 1, ..."""
+        if self.on_block is not None:
+            self.on_block(start, data)
         if not self.keep:
             return
         with self._lock:
@@ -291,7 +302,7 @@ class ResultStore:
 
     def put_encoded(self, start: int, statuses: bytes, values: list[Any]) -> None:
         """Store results as a worker encoded them (see :class:`EncodedBlock`); all must unpickle."""
-        if not self.keep:
+        if not self.keep and self.on_block is None:
             return
         self.put_pickled(start, pickle.dumps(EncodedBlock(statuses, values), protocol=pickle.HIGHEST_PROTOCOL))
 
