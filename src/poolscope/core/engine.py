@@ -164,7 +164,8 @@ class JobRecord:
 
     def __init__(self, job_id: int, spec: JobSpec, on_result: Callable[[int, Any, Any], None] | None,
                  on_error: Callable[[TaskError], None] | None = None,
-                 on_finish: Callable[[JobSummary], None] | None = None) -> None:
+                 on_finish: Callable[[JobSummary], None] | None = None,
+                 on_block: Callable[[int, bytes], None] | None = None) -> None:
         self.id = job_id
         self.spec = spec
         self.on_result = on_result  # called on the engine thread with (index, input, result)
@@ -183,6 +184,7 @@ class JobRecord:
         self.errors: list[TaskError] = []  # the first ERRORS_KEPT failures
         self.errors_omitted: collections.Counter[str] = collections.Counter()  # the rest, by exception type
         self.results = ResultStore(keep=spec.keep_results)  # by input index; spills to a temporary file past a few MB
+        self.results.on_block = on_block  # given each block of results as it is stored (ResultStore.on_block)
         # Builds pickled results in the caller's process (Job.wait/results/iter_results, on_result),
         # importing the user's modules as a worker does; never on the window's path.
         self.load_result = ResultLoader(spec.target)
@@ -444,16 +446,18 @@ class Engine:
 
     def submit(self, spec: JobSpec, *, on_result: Callable[[int, Any, Any], None] | None = None,
                on_error: Callable[[TaskError], None] | None = None,
-               on_finish: Callable[[JobSummary], None] | None = None) -> Job:
+               on_finish: Callable[[JobSummary], None] | None = None,
+               on_block: Callable[[int, bytes], None] | None = None) -> Job:
         """Start a job. ``on_result(index, input, result)`` is called, on the engine's thread, as
         each task finishes (keep it quick); ``on_error(error)`` as each task fails (every one,
-        past those the job keeps); ``on_finish(summary)`` once the job has ended."""
+        past those the job keeps); ``on_finish(summary)`` once the job has ended; ``on_block``
+        with each block of results as it is stored (see ``ResultStore.on_block``)."""
         if not isinstance(spec, JobSpec):
             raise TypeError(f"submit() takes a JobSpec, not {type(spec).__name__}")
         with self._lock:
             if self._closed:
                 raise EngineClosed("the engine has been shut down")
-            record = JobRecord(next(self._job_ids), spec, on_result, on_error, on_finish)
+            record = JobRecord(next(self._job_ids), spec, on_result, on_error, on_finish, on_block)
             self._jobs[record.id] = record
             self._command(CMD_SUBMIT, record)
         return Job(self, record)
