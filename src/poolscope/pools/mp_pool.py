@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -16,11 +17,13 @@ from typing import Any
 from typing_extensions import Self
 
 from poolscope.core.jobs import JobSummary, TaskError
+from poolscope.core.results import load_block
 from poolscope.pools._core import PoolCore, in_pool_worker, start_method_of
 
 __all__ = ["ApplyResult", "AsyncResult", "IMapIterator", "MapResult", "Pool"]
 
 RUN, CLOSE, TERMINATE = "RUN", "CLOSE", "TERMINATE"
+READ_EVERY = 0.01  # seconds: how often a waiting get() reads the map's results that have come
 
 
 class ApplyResult:
@@ -76,21 +79,39 @@ AsyncResult = ApplyResult
 
 class MapResult(ApplyResult):
     """What ``map_async``/``starmap_async`` return: the list of results, or the first failure by
-    input order once every task has ended."""
+    input order once every task has ended.
 
-    def __init__(self, pool: Pool, callback: Callable[[Any], Any] | None,
+    The results come a block at a time (``ResultStore.on_block``, on the engine thread) and are
+    unpickled by whoever waits in ``get()`` while the job runs, as the stdlib's result thread
+    unpickles them: by the end only the last blocks are left to read.
+    """
+
+    def __init__(self, pool: Pool, length: int, callback: Callable[[Any], Any] | None,
                  error_callback: Callable[[BaseException], Any] | None) -> None:
         super().__init__(pool, callback, error_callback)
         self._job: Any = None
         self._first_error: TaskError | None = None  # engine thread: the failure of the lowest index
-        self._lock = threading.Lock()
+        self._list: list[Any] = [None] * length  # filled as blocks are read, by index
+        # Blocks of results not yet read: appended by the engine thread, taken under _reading
+        self._blocks: collections.deque[tuple[int, bytes]] = collections.deque()
+        self._reading = threading.Lock()
+
+    def _block(self, start: int, data: bytes) -> None:
+        self._blocks.append((start, data))
+
+    def _read_blocks(self) -> None:
+        with self._reading:
+            while self._blocks:
+                start, data = self._blocks.popleft()
+                values = load_block(data)
+                self._list[start : start + len(values)] = values
 
     def _failed(self, error: TaskError) -> None:
         if error.index >= 0 and (self._first_error is None or error.index < self._first_error.index):
             self._first_error = error
 
     def _finished(self, summary: JobSummary) -> None:
-        """Engine thread: the job ended. The results are read where they are first asked for."""
+        """Engine thread: the job ended."""
         assert self._pool is not None and self._pool._core is not None
         core = self._pool._core
         error = core.job_error(summary)
@@ -99,24 +120,31 @@ class MapResult(ApplyResult):
         if error is not None:
             self.settle(False, error)
         elif self._callback is not None:  # the callback wants the list now
-            self.settle(True, self._results())
+            self._read_blocks()
+            self.settle(True, self._list)
         else:
             self._success = True
             self._event.set()
             self._pool = None
 
-    def _results(self) -> list[Any]:
-        with self._lock:
-            if self._value is None:
-                self._value = self._job.wait().results
-            return self._value  # type: ignore[no-any-return]
+    def wait(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            if self._event.wait(READ_EVERY if left is None else min(READ_EVERY, left)):
+                return
+            if self._blocks:
+                self._read_blocks()
 
     def get(self, timeout: float | None = None) -> Any:
         self.wait(timeout)
         if not self.ready():
             raise MpTimeoutError
         if self._success:
-            return self._results()
+            self._read_blocks()
+            return self._list
         raise self._value
 
 
@@ -314,7 +342,7 @@ class Pool:
             iterable = list(iterable)
         if star:
             iterable = [tuple(args) for args in iterable]
-        result = MapResult(self, callback, error_callback)
+        result = MapResult(self, len(iterable), callback, error_callback)  # type: ignore[arg-type]
         error = core.broken or core.pickling_error(func)
         if error is not None:
             result.settle(False, error)
@@ -324,7 +352,7 @@ class Pool:
             return result
         result._job = core.map_job(func, iterable, star=star, chunksize=_engine_chunksize(chunksize),
                                    name=_job_name("starmap" if star else "map", func), on_result=None,
-                                   on_error=result._failed, on_finish=result._finished)
+                                   on_error=result._failed, on_finish=result._finished, on_block=result._block)
         return result
 
     def _imap(self, result: IMapIterator, func: Callable[..., Any], iterable: Iterable[Any],
