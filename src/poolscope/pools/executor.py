@@ -14,7 +14,7 @@ from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from typing import Any
 
 from poolscope.core.jobs import JobSummary, TaskError
-from poolscope.pools._core import PoolCore, start_method_of
+from poolscope.pools._core import PoolCore, ResultStream, start_method_of
 
 __all__ = ["ProcessPoolExecutor"]
 
@@ -107,12 +107,12 @@ class ProcessPoolExecutor(Executor):
             results = _OrderedResults(self._core)
             error = self._core.pickling_error(fn)
             if error is not None or not len(inputs):
-                results.end(0 if error is None else 1, error)
+                results.stream.end(0 if error is None else 1, error)
             else:
                 results.job = self._core.map_job(
                     fn, inputs, star=star, chunksize=chunksize if chunksize > 1 else None,
-                    name=f"map({getattr(fn, '__qualname__', type(fn).__name__)})", on_result=results.result,
-                    on_error=results.failed, on_finish=results.finished)
+                    name=f"map({getattr(fn, '__qualname__', type(fn).__name__)})", on_result=None,
+                    on_error=results.failed, on_finish=results.finished, on_block=results.stream.block)
         return results.iterate(deadline)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -135,57 +135,30 @@ class ProcessPoolExecutor(Executor):
 
 
 class _OrderedResults:
-    """``Executor.map``'s results, filled on the engine thread, read in input order."""
+    """``Executor.map``'s results: a job's :class:`ResultStream`, read in input order."""
 
     def __init__(self, core: PoolCore) -> None:
         self.core = core
         self.job: Any = None
-        self.cond = threading.Condition(threading.Lock())
-        self.outcomes: dict[int, tuple[bool, Any]] = {}  # index -> (ok, value), until read
-        self.length: int | None = None
-
-    def result(self, index: int, _input: Any, value: Any) -> None:
-        with self.cond:
-            self.outcomes[index] = (True, value)
-            self.cond.notify()
+        self.stream = ResultStream(ordered=True)
 
     def failed(self, error: TaskError) -> None:
         if error.index >= 0:
-            exc = self.core.to_exception(error)
-            with self.cond:
-                self.outcomes[error.index] = (False, exc)
-                self.cond.notify()
+            self.stream.fail(error.index, self.core.to_exception(error))
 
     def finished(self, summary: JobSummary) -> None:
-        self.end(summary.total or 0, self.core.job_error(summary))
-
-    def end(self, length: int, error: BaseException | None) -> None:
-        with self.cond:
-            if error is not None:
-                for index in range(length):
-                    self.outcomes.setdefault(index, (False, error))
-            self.length = length
-            self.cond.notify_all()
+        self.stream.end(summary.total or 0, self.core.job_error(summary))
 
     def iterate(self, deadline: float | None) -> Iterator[Any]:
-        index = 0
         try:
             while True:
-                with self.cond:
-                    while index not in self.outcomes:
-                        if self.length is not None and index >= self.length:
-                            return
-                        left = None if deadline is None else deadline - time.monotonic()
-                        if left is not None and left <= 0:
-                            raise TimeoutError()
-                        self.cond.wait(left)
-                    ok, value = self.outcomes.pop(index)
-                index += 1
-                if not ok:
-                    raise value
+                try:
+                    value = self.stream.next(deadline)
+                except StopIteration:
+                    return
                 yield value
         finally:
-            if self.job is not None and (self.length is None or index < self.length):
+            if self.job is not None and self.stream.length is None:
                 self.job.cancel()  # the caller stopped reading: what has not run will not (the stdlib cancels too)
 
 

@@ -18,7 +18,7 @@ from typing_extensions import Self
 
 from poolscope.core.jobs import JobSummary, TaskError
 from poolscope.core.results import load_block
-from poolscope.pools._core import PoolCore, in_pool_worker, start_method_of
+from poolscope.pools._core import PoolCore, ResultStream, in_pool_worker, start_method_of
 
 __all__ = ["ApplyResult", "AsyncResult", "IMapIterator", "MapResult", "Pool"]
 
@@ -149,17 +149,12 @@ class MapResult(ApplyResult):
 
 
 class IMapIterator:
-    """What ``imap`` returns: results in input order as they come; ``next(timeout)``."""
+    """What ``imap`` returns: results in input order as they come; ``next(timeout)``.
+    (``imap_unordered``'s: in the order they finish.)"""
 
     def __init__(self, pool: Pool, ordered: bool = True) -> None:
         self._pool: Pool | None = pool
-        self._ordered = ordered
-        self._cond = threading.Condition(threading.Lock())
-        self._items: collections.deque[tuple[bool, Any]] = collections.deque()  # ready to hand out, in order
-        self._index = 0  # the next index to hand out (ordered)
-        self._unsorted: dict[int, tuple[bool, Any]] = {}  # arrived before their turn (ordered)
-        self._length: int | None = None  # known at the job's end
-        self._given = 0
+        self._stream = ResultStream(ordered)
         self._source_error: BaseException | None = None  # what the caller's iterable raised
         self._job: Any = None
 
@@ -167,76 +162,29 @@ class IMapIterator:
         return self
 
     def next(self, timeout: float | None = None) -> Any:
-        with self._cond:
-            if not self._items:
-                if self._length is not None and self._given >= self._length:
-                    self._pool = None
-                    raise StopIteration
-                self._cond.wait_for(lambda: self._items or self._length is not None and self._given >= self._length,
-                                    timeout)
-                if not self._items:
-                    if self._length is not None and self._given >= self._length:
-                        self._pool = None
-                        raise StopIteration
-                    raise MpTimeoutError
-            ok, value = self._items.popleft()
-            self._given += 1
-        if ok:
-            return value
-        raise value
+        try:
+            return self._stream.next(None if timeout is None else time.monotonic() + timeout)
+        except TimeoutError:
+            raise MpTimeoutError from None
+        except StopIteration:
+            self._pool = None
+            raise
 
     __next__ = next
 
-    def _set(self, index: int, outcome: tuple[bool, Any]) -> None:
-        with self._cond:
-            if not self._ordered:
-                self._items.append(outcome)
-            elif index == self._index:
-                self._items.append(outcome)
-                self._index += 1
-                while self._index in self._unsorted:
-                    self._items.append(self._unsorted.pop(self._index))
-                    self._index += 1
-            else:
-                self._unsorted[index] = outcome
-            self._cond.notify()
-
-    def _result(self, index: int, _input: Any, value: Any) -> None:
-        self._set(index, (True, value))
-
     def _failed(self, error: TaskError) -> None:
         if error.index >= 0 and self._pool is not None and self._pool._core is not None:
-            self._set(error.index, (False, self._pool._core.to_exception(error)))
+            self._stream.fail(error.index, self._pool._core.to_exception(error))
 
     def _finished(self, summary: JobSummary) -> None:
-        """Engine thread: the job ended. What did not finish fails with why (the iterable's own
-        error comes after the inputs it gave, as in the stdlib); then the end."""
+        """Engine thread: the job ended. The iterable's own error comes after the inputs it gave,
+        as in the stdlib; a job stopped before its end fails what did not finish with why."""
         core = self._pool._core if self._pool is not None else None
         error = self._source_error or (core.job_error(summary) if core is not None else None)
-        # Past the inputs taken: the iterable's error, or why a job of unknown length stopped
-        error_after = error is not None and (self._source_error is not None or summary.total is None)
-        with self._cond:
-            if self._ordered:
-                end = summary.total if summary.total is not None else max(self._unsorted, default=self._index - 1) + 1
-                end = max(end, self._index)
-                if error is not None:
-                    for index in range(self._index, end):
-                        self._unsorted.setdefault(index, (False, error))
-                    if error_after:
-                        self._unsorted[end] = (False, error)
-                        end += 1
-                while self._index in self._unsorted:
-                    self._items.append(self._unsorted.pop(self._index))
-                    self._index += 1
-            else:
-                received = len(self._items) + self._given
-                end = summary.total if summary.total is not None else received
-                if error is not None:
-                    missing = max(0, end - received) + error_after
-                    self._items.extend([(False, error)] * missing)
-                    end = received + missing if summary.total is None else end + error_after
-            self._length = end
-            self._cond.notify_all()
+        length = summary.total if summary.total is not None else summary.done + summary.failed + summary.cancelled
+        if error is not None and (self._source_error is not None or summary.total is None):
+            length += 1  # the error, after what ran
+        self._stream.end(length, error)
 
     def _watch(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """The caller's iterable, read on the engine thread: what it raises is kept, to be raised
@@ -362,14 +310,14 @@ class Pool:
             raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
         error = core.broken or core.pickling_error(func)
         if error is not None:
-            result._set(0, (False, error))
-            result._length = 1
+            result._stream.end(1, error)
             return result
         source: Iterable[Any] = iterable if hasattr(iterable, "__len__") else result._watch(iterable)
         unordered = isinstance(result, IMapUnorderedIterator)
         result._job = core.map_job(func, source, star=False, chunksize=_engine_chunksize(chunksize),
                                    name=_job_name("imap_unordered" if unordered else "imap", func),
-                                   on_result=result._result, on_error=result._failed, on_finish=result._finished)
+                                   on_result=None, on_error=result._failed, on_finish=result._finished,
+                                   on_block=result._stream.block)
         return result
 
     def _wait(self, result: MapResult) -> list[Any]:
