@@ -153,6 +153,11 @@ def test_a_killed_worker_fails_only_its_task_with_a_broken_process_pool_and_the_
         assert [results[i].get(60) for i in (0, 1, 3, 4)] == [0, 1, 3, 4]
         with pytest.raises(WorkerLost):
             pool.map(tasks.kill_myself_at_2, range(4))
+        iterator = pool.imap(tasks.kill_myself_at_2, range(5))
+        assert [next(iterator), next(iterator)] == [0, 1]
+        with pytest.raises(WorkerLost):
+            next(iterator)
+        assert list(iterator) == [3, 4]  # in order, after the lost one
         assert pool.map(tasks.square, range(4)) == [0, 1, 4, 9]
 
 

@@ -10,9 +10,12 @@ How calls map onto the engine (core/engine.py), so that they are fast:
   (core/inputs.py ``InputFeed``), ``(fn, args, kwargs)`` each, run by ``_calls.call``. The engine
   chunks them like any job's inputs, so 100,000 calls are a few hundred chunks, not 100,000 jobs.
   The job is started at the first call, and again after it ended (a window cancelled it).
-- Outcomes come back on the engine's thread (``on_result``, ``on_error``, ``on_finish``) and
-  settle the caller's result objects there, as the stdlib settles them on its result thread:
-  callbacks run there too and should be quick.
+- A single call's outcome comes back on the engine's thread (``on_result``, ``on_error``,
+  ``on_finish``) and settles the caller's result object there, as the stdlib settles them on its
+  result thread: callbacks run there too and should be quick. A map's results come a block at a
+  time (``on_block``: as the engine stores them, still pickled) and are unpickled by the caller
+  waiting for them (``MapResult.get``, :class:`ResultStream`), so the engine thread does no step
+  per task and none of it is left for the end. No pool job keeps results in the engine.
 - A task's exception is the task's own, rebuilt from the pickle the worker sent, with the
   worker's traceback as its ``__cause__`` (the stdlib's ``RemoteTraceback``).
 """
