@@ -35,15 +35,12 @@ class _FutureSink:
             return False
 
     def settle(self, ok: bool, value: Any) -> None:
-        future = self.future
-        if future.done():
-            return
-        try:
+        try:  # (no done() first: one pass through the future's lock, not two)
             if ok:
-                future.set_result(value)
+                self.future.set_result(value)
             else:
-                future.set_exception(value)
-        except InvalidStateError:  # cancelled meanwhile
+                self.future.set_exception(value)
+        except InvalidStateError:  # cancelled or settled already
             pass
 
 
