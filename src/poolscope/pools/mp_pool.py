@@ -312,6 +312,9 @@ class Pool:
         if len(iterable) == 0:  # type: ignore[arg-type]
             result.settle(True, [])
             return result
+        if chunksize is None:  # the stdlib's own choice: about 4 chunks a worker
+            chunksize, extra = divmod(len(iterable), core.workers * 4)  # type: ignore[arg-type]
+            chunksize += bool(extra)
         result._job = core.map_job(func, iterable, star=star, chunksize=_engine_chunksize(chunksize),
                                    name=_job_name("starmap" if star else "map", func), on_result=None,
                                    on_error=result._failed, on_finish=result._finished, on_block=result._block)
@@ -390,8 +393,9 @@ def _check_chunksize(chunksize: int | None) -> None:
 
 
 def _engine_chunksize(chunksize: int | None) -> int | None:
-    """The engine's chunk size for a stdlib chunksize: None or 1 (imap's default) is automatic
-    (chunks of about 50 ms of work, measured); more is taken as given."""
+    """The engine's chunk size for a stdlib chunksize: 1 (imap's default) is automatic (chunks of
+    about 50 ms of work, measured); more is taken as given. (``map``'s None is the stdlib's choice,
+    made before this.)"""
     return chunksize if chunksize is not None and chunksize > 1 else None
 
 
