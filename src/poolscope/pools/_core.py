@@ -128,11 +128,10 @@ class PoolCore:
 
     # -- map jobs ----------------------------------------------------------------------------------
     def map_job(self, fn: Callable[..., Any], inputs: Iterable[Any], *, star: bool, chunksize: int | None,
-                name: str, on_result: Callable[[int, Any, Any], None] | None,
-                on_error: Callable[[TaskError], None], on_finish: Callable[[JobSummary], None],
-                on_block: Callable[[int, bytes], None] | None = None) -> Job:
+                name: str, on_error: Callable[[TaskError], None], on_finish: Callable[[JobSummary], None],
+                on_block: Callable[[int, bytes], None]) -> Job:
         """One engine job running ``fn`` over ``inputs`` (``fn(*x)`` with ``star``). Its results go
-        to ``on_result`` one by one, or to ``on_block`` a block at a time; none are kept."""
+        to ``on_block`` a block at a time, failures to ``on_error``; none are kept."""
         if star:
             target: Any = _calls.star
             kwargs: dict[str, Any] = {"fn": fn}
@@ -143,11 +142,10 @@ class PoolCore:
         spec = JobSpec.create(target, InputSpec.from_iterable(inputs), kwargs=kwargs, name=name,
                               chunksize=chunksize, max_tasks_per_worker=self.max_tasks,
                               initializer=self.initializer, keep_results=False)
-        return self._submit(spec, on_result, on_error, on_finish, on_block)
+        return self._submit(spec, on_error, on_finish, on_block)
 
-    def _submit(self, spec: JobSpec, on_result: Callable[[int, Any, Any], None] | None,
-                on_error: Callable[[TaskError], None], on_finish: Callable[[JobSummary], None],
-                on_block: Callable[[int, bytes], None] | None) -> Job:
+    def _submit(self, spec: JobSpec, on_error: Callable[[TaskError], None],
+                on_finish: Callable[[JobSummary], None], on_block: Callable[[int, bytes], None]) -> Job:
         def finished(summary: JobSummary) -> None:
             error = self.job_error(summary)
             with self._lock:
@@ -159,8 +157,7 @@ class PoolCore:
             on_finish(summary)
 
         with self._lock:
-            job = self.engine.submit(spec, on_result=on_result, on_error=on_error, on_finish=finished,
-                                     on_block=on_block)
+            job = self.engine.submit(spec, on_error=on_error, on_finish=finished, on_block=on_block)
             if not job.summary().status.is_final:
                 self._unfinished.add(job.id)
                 self._jobs[job.id] = job

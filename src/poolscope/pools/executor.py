@@ -108,7 +108,7 @@ class ProcessPoolExecutor(Executor):
             else:
                 results.job = self._core.map_job(
                     fn, inputs, star=star, chunksize=chunksize if chunksize > 1 else None,
-                    name=f"map({getattr(fn, '__qualname__', type(fn).__name__)})", on_result=None,
+                    name=f"map({getattr(fn, '__qualname__', type(fn).__name__)})",
                     on_error=results.failed, on_finish=results.finished, on_block=results.stream.block)
         return results.iterate(deadline)
 

@@ -316,7 +316,7 @@ class Pool:
             chunksize, extra = divmod(len(iterable), core.workers * 4)  # type: ignore[arg-type]
             chunksize += bool(extra)
         result._job = core.map_job(func, iterable, star=star, chunksize=_engine_chunksize(chunksize),
-                                   name=_job_name("starmap" if star else "map", func), on_result=None,
+                                   name=_job_name("starmap" if star else "map", func),
                                    on_error=result._failed, on_finish=result._finished, on_block=result._block)
         return result
 
@@ -333,7 +333,7 @@ class Pool:
         unordered = isinstance(result, IMapUnorderedIterator)
         result._job = core.map_job(func, source, star=False, chunksize=_engine_chunksize(chunksize),
                                    name=_job_name("imap_unordered" if unordered else "imap", func),
-                                   on_result=None, on_error=result._failed, on_finish=result._finished,
+                                   on_error=result._failed, on_finish=result._finished,
                                    on_block=result._stream.block)
         return result
 
