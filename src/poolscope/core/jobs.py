@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from poolscope.core.backends import REGISTRY, backend_info
 from poolscope.core.errors import SpecError, SpecErrors
 from poolscope.core.inputs import InputSpec, parse_inputs
 from poolscope.core.targets import Target, parse_target, resolve_target
@@ -93,9 +94,10 @@ class JobSpec:
         check_non_negative_int("retries", self.retries)
         if self.timeout is not None:
             check_positive_number("timeout", self.timeout)
-        if self.initializer is not None and self.backend == "dask":
-            raise SpecError("initializer", "not available on the dask backend (Dask workers run many jobs' "
-                                           "tasks; use the processes or threads backend)")
+        if self.initializer is not None and not backend_info(self.backend).takes_initializer:
+            able = " or ".join(name for name, info in REGISTRY.items() if info.takes_initializer)
+            raise SpecError("initializer", f"not available on the {self.backend} backend (its workers run many "
+                                           f"jobs' tasks; use the {able} backend)")
         if not self.name:
             object.__setattr__(self, "name", self.target.short_name)
 
@@ -409,12 +411,12 @@ def parse_optional_number(field_name: str, value: float | str | None) -> float |
 
 
 def check_backend(value: object) -> None:
-    from poolscope.core.backends import BACKENDS, DASK, DASK_INSTALL_HINT, dask_available
+    from poolscope.core.backends import BACKENDS, REGISTRY
 
-    if value not in BACKENDS:
+    if not isinstance(value, str) or value not in REGISTRY:
         raise SpecError("backend", f"must be one of {', '.join(BACKENDS)}, not {value!r}")
-    if value == DASK and not dask_available():
-        raise SpecError("backend", DASK_INSTALL_HINT)
+    if not REGISTRY[value].available():
+        raise SpecError("backend", REGISTRY[value].install_hint)
 
 
 def check_positive_int(field_name: str, value: object, *, optional: bool = False) -> None:

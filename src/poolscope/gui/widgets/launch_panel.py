@@ -54,13 +54,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poolscope.core.backends import (
-    DASK,
-    DASK_INSTALL_HINT,
-    PROCESSES,
-    THREADS,
-    dask_available,
-)
+from poolscope.core.backends import REGISTRY, backend_info
 from poolscope.core.errors import SpecError, SpecErrors
 from poolscope.core.inputs import KINDS
 from poolscope.core.jobs import JobSpec, field_errors, parse_kwargs
@@ -69,16 +63,8 @@ from poolscope.core.targets import Target, parse_target
 
 __all__ = ["BACKEND_CHOICES", "LaunchPanel", "functions_in_file", "parse_scheduler_address"]
 
-#: The backends the panel offers, in order: (core name, label, what it is for).
-BACKEND_CHOICES = (
-    (PROCESSES, "Processes (this machine)", "Worker processes on this machine, one per core: CPU-bound work."),
-    (THREADS, "Threads (I/O-bound work)", "Threads of this process: for I/O-bound work. They share one GIL, so "
-                                          "CPU-bound tasks use about one core, and they cannot be killed "
-                                          "(Terminate cancels)."),
-    (DASK, "Dask cluster", "Chunks run on the Dask cluster at the scheduler address; leave it empty to start a "
-                           "local cluster."),
-)
-_BACKEND_NAMES = tuple(name for name, _, _ in BACKEND_CHOICES)
+#: The backends the panel offers, in order: (core name, label, what it is for), from the registry.
+BACKEND_CHOICES = tuple((info.name, info.label, info.description) for info in REGISTRY.values())
 
 #: Address schemes a Dask scheduler listens on, and the port it listens on by default.
 SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
@@ -448,12 +434,12 @@ class LaunchPanel(QWidget):
         self._scheduler_check = check
 
     def _backend_chosen(self, index: int) -> None:
-        name = self.backend_combo.itemData(index)
-        self.backend_description.setText(BACKEND_CHOICES[max(0, index)][2])
-        self.scheduler_row.setVisible(name == DASK)
+        info = backend_info(self.backend_combo.itemData(max(0, index)))
+        self.backend_description.setText(info.description)
+        self.scheduler_row.setVisible(info.takes_scheduler)
         self._set_error("scheduler", "")
-        # Say at once what choosing Dask needs, rather than only when Start is pressed.
-        self._set_error("backend", DASK_INSTALL_HINT if name == DASK and not dask_available() else "")
+        # Say at once what choosing a backend needs, rather than only when Start is pressed.
+        self._set_error("backend", "" if info.available() else info.install_hint)
 
     def set_builtin(self, name: str) -> None:
         """Pick a built-in task (and fill in its default inputs and keyword arguments)."""
@@ -649,9 +635,9 @@ class LaunchPanel(QWidget):
                 errors.setdefault(self._verdict_field(field_name, verdict), verdict.message)
         inputs = check(self.inputs_text)
         backend = self.backend()
-        if backend == DASK:
+        if backend_info(backend).takes_scheduler:
             address = check(parse_scheduler_address, self.scheduler_edit.text())
-            if "scheduler" not in errors and dask_available() and self._scheduler_check is not None:
+            if "scheduler" not in errors and backend_info(backend).available() and self._scheduler_check is not None:
                 problem = self._scheduler_check(address)
                 if problem:
                     errors["scheduler"] = problem
@@ -879,7 +865,7 @@ class LaunchPanel(QWidget):
         except (TypeError, ValueError):
             pass
         self._settings_from = target
-        if stored.get("backend") in _BACKEND_NAMES:
+        if stored.get("backend") in REGISTRY:
             self.set_backend(str(stored["backend"]))
 
     def _values(self) -> dict[str, Any]:
