@@ -463,10 +463,10 @@ class _Forwarder:
                 doomed.append(chunk)
         if not doomed:
             return
-        notice = self.stop_remote_chunks(doomed, "terminated")
+        # Said before the chunks are: their reports can end the job, and what ended it comes first.
+        self.conn.send((MSG_NOTICE, job_id, self.stop_remote_chunks(doomed, "terminated")))
         for chunk in doomed:
             self.report_cancelled(chunk)
-        self.conn.send((MSG_NOTICE, job_id, notice))
 
     def stop_remote_chunks(self, chunks: list[_RemoteChunk], verb: str) -> str:
         """Cancel the chunks' futures with force and restart every Dask worker still running one.
