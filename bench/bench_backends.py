@@ -13,11 +13,10 @@ Assertion (issue 6): processes' speed-up over threads >= 0.8 x cores on a CPU-bo
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import os
 import time
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import fmt_ratio, measured, median, noise_warning, table, verdict, write_json
 from bench_scaling import burn, calibrate
 

@@ -25,13 +25,12 @@ Targets (issue 5): pending gone < 50 ms; processes dead < 250 ms; full strength 
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import collections
 import os
 import time
 from typing import Any
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 import psutil
 from _common import fmt_ms, median, percentile, table, verdict
 

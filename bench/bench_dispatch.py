@@ -17,15 +17,15 @@ Targets (issue 5): poolscope >= 1.0x Pool at its best chunksize, and >= 10x Pool
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import collections
 import concurrent.futures
 import multiprocessing
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import fmt_rate, fmt_ratio, median, table, verdict
 
 from poolscope.core.engine import Engine

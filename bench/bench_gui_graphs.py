@@ -29,12 +29,11 @@ import os
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import _common  # noqa: E402  (puts src/ on sys.path)
-
 import sys  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+import _common  # noqa: E402  (puts src/ on sys.path)
 import numpy as np  # noqa: E402
 from _common import median, percentile, table, verdict  # noqa: E402
 

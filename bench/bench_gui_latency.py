@@ -36,14 +36,13 @@ import os
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import _common  # noqa: E402  (puts src/ on sys.path)
-
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+import _common  # noqa: E402  (puts src/ on sys.path)
 from _common import percentile, table, verdict  # noqa: E402
 
 from poolscope.api import progress  # noqa: E402  (Qt-free: workers import this file)

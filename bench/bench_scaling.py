@@ -15,13 +15,12 @@ Targets (issue 5): speed-up over serial >= 0.95 x cores, and within 3% of multip
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import multiprocessing
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import median, table, verdict
 
 from poolscope.core.engine import Engine

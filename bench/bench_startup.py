@@ -52,8 +52,6 @@ Xvfb); ``--xvfb`` starts a private Xvfb for the runs (xcb platform, real X round
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import argparse
 import json
 import os
@@ -66,6 +64,7 @@ import tempfile
 import time
 from typing import Any
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 import psutil
 from _common import median, table, verdict
 
@@ -143,7 +142,7 @@ class ChildLoad:
     """Others' load around a run whose CPU is spent in children that have exited by its end
     (``_common.LoadMeter`` counts only live processes): ours = this process + reaped children."""
 
-    def __enter__(self) -> "ChildLoad":
+    def __enter__(self) -> ChildLoad:
         self._sys0 = psutil.cpu_times()
         self._self0 = _self_cpu()
         self._t0 = time.perf_counter()
