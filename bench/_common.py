@@ -63,7 +63,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, align: str |
     align = align or ("l" + "r" * (len(headers) - 1))
     lines = []
     for n, row in enumerate(cells):
-        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align)]
+        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align, strict=True)]
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

@@ -79,9 +79,9 @@ def poolscope_contender(workers: int, nice: int, tasks: int, events: bool,
         elapsed = time.perf_counter() - start
         assert summary.done == tasks, summary
         assert summary.results is not None and summary.results[-1] == tasks - 1
-        if consumer is not None:  # the monitor must have seen every task (checked outside the timing)
-            if not consumer.finished[job.id].wait(10) or consumer.done[job.id] != tasks:
-                raise AssertionError(f"events saw {consumer.done[job.id]} of {tasks} tasks")
+        # the monitor must have seen every task (checked outside the timing)
+        if consumer is not None and (not consumer.finished[job.id].wait(10) or consumer.done[job.id] != tasks):
+            raise AssertionError(f"events saw {consumer.done[job.id]} of {tasks} tasks")
         return elapsed
 
     def close() -> None:
@@ -202,7 +202,8 @@ def main() -> None:
                 [[t["target"], t["goal"], t["measured"], t["peer"], fmt_ratio(t["ratio"]),
                   "info" if t["met"] is None else verdict(t["met"])] for t in targets]))
     _common.write_json(args.json, "dispatch", targets,
-                       {"rates": rate, "seconds": times, "foreign_load": foreign, "redone": redone, "noisy": bool(warning), "tasks": n, "workers": w, "repeat": args.repeat})
+                       {"rates": rate, "seconds": times, "foreign_load": foreign, "redone": redone,
+                        "noisy": bool(warning), "tasks": n, "workers": w, "repeat": args.repeat})
 
 
 if __name__ == "__main__":

@@ -257,8 +257,8 @@ def measure_window(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
             print(f"  BUG: 'poolscope' with no arguments does not start: {bare_error}\n"
                   f"  measuring 'poolscope gui' instead (the same code path once the arguments are parsed)", flush=True)
             run_driver(env, argv)
-        for name, code in (("python -c pass", "pass"),
-                           ("import poolscope.gui.main_window", "import poolscope.gui.main_window")):
+        for _name, code in (("python -c pass", "pass"),
+                            ("import poolscope.gui.main_window", "import poolscope.gui.main_window")):
             run_plain(env, code)
         for r in range(args.repeat):
             attempts = 0
@@ -460,10 +460,10 @@ def measure_cli(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[st
         wall = [x["wall"] for x in runs[name]]
         cpu = [x["cpu"] for x in runs[name]]
         job = [x["job"] for x in runs[name]]
-        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool)])
+        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool, strict=True)])
         rows.append([name, f"{median(wall) * 1000:.0f}", f"{min(wall) * 1000:.0f}", f"{max(wall) * 1000:.0f}",
                      f"{median(cpu) * 1000:.0f}", f"{median(job) * 1000:.0f}",
-                     f"{median([w - j for w, j in zip(wall, job)]) * 1000:.0f}", f"{ratio:.2f}",
+                     f"{median([w - j for w, j in zip(wall, job, strict=True)]) * 1000:.0f}", f"{ratio:.2f}",
                      f"{median(foreign[name]):.2f}"])
     print()
     print(table(["whole process", "median ms", "min ms", "max ms", "CPU ms", "job ms", "rest ms",
@@ -477,8 +477,8 @@ def measure_cli(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[st
     targets = []
     noisy = any(median(values) > _common.NOISY_CORES for values in foreign.values())
     for name in ("poolscope run FILE.py:f", "poolscope run noop (built-in)"):
-        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool)])
-        cpu_ratio = median([x["cpu"] / p["cpu"] for x, p in zip(runs[name], pool)])
+        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool, strict=True)])
+        cpu_ratio = median([x["cpu"] / p["cpu"] for x, p in zip(runs[name], pool, strict=True)])
         ok = ratio <= 1.0
         print(f"\n  '{name}' whole process against the Pool script: {ratio:.2f}x its wall time (median of "
               f"{len(pool)} paired ratios; CPU {cpu_ratio:.2f}x): {verdict(ok)}")

@@ -59,7 +59,8 @@ def bar_pixels(window: Any, job_id: int) -> dict[str, int]:
     image = view.viewport().grab().toImage()
     y = rect.top() + 5  # inside the bar, above the figure's patch
     colours = [QColor(image.pixel(x, y)).name() for x in range(rect.left(), rect.right())]
-    counts = {name: sum(1 for colour in colours if colour == SEGMENT_COLOURS[name].name()) for name in ("done", "failed")}
+    counts = {name: sum(1 for colour in colours if colour == SEGMENT_COLOURS[name].name())
+              for name in ("done", "failed")}
     counts["width"] = rect.width() - 6
     return counts
 
@@ -238,7 +239,7 @@ def test_a_busy_workers_cpu_is_never_0_nor_over_100_and_within_5_points_of_the_k
             if not (starts + 0.2 <= since and until <= ends - 0.05 and until - since >= 0.9):
                 continue  # busy over all of it, and a second's reading
             assert 0 < stats.cpu_percent <= 100, stats
-            times, cpu = zip(*readings[pid])
+            times, cpu = zip(*readings[pid], strict=True)
             truth = 100 * (np.interp(until, times, cpu) - np.interp(since, times, cpu)) / (until - since)
             assert stats.cpu_percent == pytest.approx(truth, abs=5), (stats, truth)
             compared += 1
