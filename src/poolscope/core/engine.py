@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from poolscope.core import worker as protocol
+from poolscope.core import protocol
 from poolscope.core.backends import DASK, PROCESSES, THREADS, Backend, WorkerHandle
 from poolscope.core.backends.processes import ProcessBackend
 from poolscope.core.backends.threads import ThreadBackend
@@ -522,7 +522,7 @@ class Engine:
         if not self._thread.is_alive():
             atexit.unregister(self._atexit)
 
-    def __enter__(self) -> Engine:
+    def __enter__(self) -> Engine:  # noqa: PYI034 - Python 3.10 has no typing.Self
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -653,7 +653,7 @@ class Engine:
         for worker in workers:
             if any(now[path] != stamp for path, stamp in worker.loaded_files.items()):
                 worker.stopping_reason = "recycled"  # its outstanding chunks are requeued if it holds any
-                self._send(worker, (protocol.MSG_STOP,))
+                self._send(worker, protocol.Stop())
 
     def _cancel(self, job_id: int) -> None:
         record = self._jobs.get(job_id)
@@ -664,7 +664,7 @@ class Engine:
             self._set_state(record, JobState.CANCELLING)
         for worker in self._workers:
             if any(chunk.job is record for chunk in worker.outstanding):
-                self._send(worker, (protocol.MSG_CANCEL, record.id))
+                self._send(worker, protocol.CancelJob(record.id))
 
     def _terminate(self, job_id: int) -> None:
         record = self._jobs.get(job_id)
@@ -688,9 +688,9 @@ class Engine:
                 self._kill(worker, f"terminated with job {record.id}")
             elif not worker.handle.can_kill and any(chunk.job is record for chunk in worker.outstanding):
                 # It stops the job's tasks itself; a Dask slot may be running any of its chunks, not only the head.
-                self._send(worker, (protocol.MSG_TERMINATE, record.id))
+                self._send(worker, protocol.TerminateJob(record.id))
             elif any(chunk.job is record for chunk in worker.outstanding):
-                self._send(worker, (protocol.MSG_CANCEL, record.id))  # it drops the queued chunk
+                self._send(worker, protocol.CancelJob(record.id))  # it drops the queued chunk
 
     def _stop_sending(self, record: JobRecord) -> None:
         """Send the job no more tasks: count every one not yet sent as cancelled."""
@@ -771,7 +771,7 @@ class Engine:
                     continue
                 idle.remove(taker)  # one chunk for each idle worker
                 chunk.revoking = True
-                self._send(worker, (protocol.MSG_REVOKE, chunk.id))
+                self._send(worker, protocol.Revoke(chunk.id))
                 if not idle:
                     return
 
@@ -880,7 +880,7 @@ class Engine:
                     self._count(record, cancelled=len(chunk.inputs))
                     self._stop_sending(record)
                     return False
-            if not self._send(worker, (protocol.MSG_JOB, record.id, record.setup_payload)):
+            if not self._send(worker, protocol.SetUpJob(record.id, record.setup_payload)):
                 record.requeued.appendleft(chunk)
                 return True  # the worker is gone: reaping it starts another
             worker.known_jobs.add(record.id)
@@ -890,7 +890,7 @@ class Engine:
         except BaseException as exc:  # noqa: BLE001 - an input cannot be pickled: fail it, rerun the others alone
             self._fail_unpicklable_inputs(chunk, exc)
             return False
-        payload = _dumps((protocol.MSG_CHUNK, chunk.id, record.id, chunk.start, inputs))
+        payload = _dumps(protocol.RunChunk(chunk.id, record.id, chunk.start, inputs))
         if record.state == JobState.PENDING:
             record.started_at = time.perf_counter()
             self._set_state(record, JobState.RUNNING)
@@ -924,7 +924,7 @@ class Engine:
                 kept.append(_Chunk(next(self._chunk_ids), record, index, [value]))
         record.requeued.extendleft(reversed(kept))
 
-    def _send(self, worker: _WorkerSlot, message: tuple[Any, ...]) -> bool:
+    def _send(self, worker: _WorkerSlot, message: protocol.ToWorker) -> bool:
         return self._send_bytes(worker, _dumps(message))
 
     def _send_bytes(self, worker: _WorkerSlot, payload: bytes) -> bool:
@@ -957,35 +957,34 @@ class Engine:
         except (EOFError, OSError):
             conn.close()  # it died mid-message or closed; the sentinel will report the exit
 
-    def _handle_message(self, worker: _WorkerSlot, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == protocol.MSG_REPORT:
-            self._handle_report(worker, *message[1:])
-        elif kind == protocol.MSG_STARTED:
-            self._handle_started(worker, message[1])
-        elif kind == protocol.MSG_DROPPED:
-            chunk = self._find_chunk(worker, message[1])
+    def _handle_message(self, worker: _WorkerSlot, message: protocol.ToEngine) -> None:
+        if isinstance(message, protocol.Report):
+            self._handle_report(worker, *message)
+        elif isinstance(message, protocol.Started):
+            self._handle_started(worker, message.chunk_id)
+        elif isinstance(message, protocol.Dropped):
+            chunk = self._find_chunk(worker, message.chunk_id)
             if chunk is not None:
                 worker.setting_up.discard(chunk.job.id)
                 worker.outstanding.remove(chunk)
                 chunk.job.chunks_out -= 1
                 self._count(chunk.job, cancelled=chunk.unfinished_count)
-        elif kind == protocol.MSG_REVOKED:
-            self._handle_revoked(worker, message[1])
-        elif kind == protocol.MSG_UNREADABLE:
-            self._handle_unreadable(worker, *message[1:])
-        elif kind == protocol.MSG_READY:
+        elif isinstance(message, protocol.Revoked):
+            self._handle_revoked(worker, message.chunk_id)
+        elif isinstance(message, protocol.Unreadable):
+            self._handle_unreadable(worker, *message)
+        elif isinstance(message, protocol.Ready):
             worker.ready = True
             self._startup_failures = 0
             self._update_worker_pids()
             self._emit(WorkerStarted(worker.pid, worker.slot, time.time(), worker.backend))
-        elif kind == protocol.MSG_SETUP_FAILED:
-            self._handle_setup_failed(worker, *message[1:])
-        elif kind == protocol.MSG_NOTICE:
-            self._emit(JobNotice(message[1], message[2], time.time()))
-        elif kind == protocol.MSG_LOADED:
-            worker.loaded_files.update(message[1])
-        elif kind == protocol.MSG_STALE and worker.stopping_reason is None:
+        elif isinstance(message, protocol.SetupFailed):
+            self._handle_setup_failed(worker, *message)
+        elif isinstance(message, protocol.Notice):
+            self._emit(JobNotice(message.job_id, message.text, time.time()))
+        elif isinstance(message, protocol.Loaded):
+            worker.loaded_files.update(message.files)
+        elif isinstance(message, protocol.Stale) and worker.stopping_reason is None:
             worker.stopping_reason = "recycled"  # it exits; what it holds runs on its replacement
 
     def _handle_started(self, worker: _WorkerSlot, chunk_id: int) -> None:
@@ -1005,7 +1004,7 @@ class Engine:
 
     def _handle_report(self, worker: _WorkerSlot, chunk_id: int, statuses: bytes | None,
                        values: list[Any] | protocol.PickledValues,
-                       progress: tuple[int, float, float | None] | None, finished: bool, busy: float) -> None:
+                       progress: protocol.Progress | None, finished: bool, busy: float) -> None:
         chunk = self._find_chunk(worker, chunk_id)
         if chunk is None:
             return
@@ -1030,8 +1029,8 @@ class Engine:
         worker.job_tasks_done[record.id] += count - cancelled
         if done or cancelled:
             self._count(record, done=done, cancelled=cancelled)
-        if progress is not None and progress[2]:
-            worker.task_progress = min(1.0, max(0.0, progress[1] / progress[2]))
+        if progress is not None and progress.total:
+            worker.task_progress = min(1.0, max(0.0, progress.done / progress.total))
         if finished:
             for offset in range(chunk.reported, len(chunk.inputs)):  # a protocol slip must show
                 self._fail_task(record, TaskError(chunk.start + offset, "LostResult", "the worker finished the "
@@ -1169,7 +1168,7 @@ class Engine:
         limit = record.spec.max_tasks_per_worker
         if limit is not None and worker.job_tasks_done[record.id] >= limit and worker.stopping_reason is None:
             worker.stopping_reason = "recycled"
-            self._send(worker, (protocol.MSG_STOP,))
+            self._send(worker, protocol.Stop())
 
     @staticmethod
     def _find_chunk(worker: _WorkerSlot, chunk_id: int) -> _Chunk | None:
@@ -1347,7 +1346,7 @@ class Engine:
         for worker in self._workers:
             if worker.stopping_reason is None:
                 worker.stopping_reason = "shutdown"
-            self._send(worker, (protocol.MSG_STOP,))
+            self._send(worker, protocol.Stop())
         deadline = time.monotonic() + 2.0
         for worker in self._workers:
             worker.handle.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -1427,7 +1426,7 @@ class Engine:
             worker.setting_up.discard(record.id)
             if record.id in worker.known_jobs:
                 worker.known_jobs.discard(record.id)
-                self._send(worker, (protocol.MSG_FORGET, record.id))
+                self._send(worker, protocol.ForgetJob(record.id))
         record.final = record.summary()
         self._publish_deltas()
         self._emit(JobFinished(record.id, record.final, time.time(), time.monotonic()))
