@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
@@ -125,6 +124,8 @@ class EngineLoop:
                 self.enforce_timeouts()
                 self.finish_jobs()
         except BaseException:  # noqa: BLE001 - the engine must not die silently
+            import traceback  # here: only a failing engine needs it (it is a few ms of every start)
+
             traceback.print_exc()
             for record in list(self.active):
                 record.setup_error = TaskError(-1, "EngineError", "the engine stopped unexpectedly", traceback.format_exc())

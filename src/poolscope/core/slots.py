@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -202,5 +201,7 @@ class Slots:
             try:
                 backend.close()
             except Exception:  # noqa: BLE001 - closing one backend must not stop closing the others
+                import traceback
+
                 traceback.print_exc()
         return ended
