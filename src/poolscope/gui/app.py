@@ -7,12 +7,14 @@ import sys
 from typing import Any
 
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from poolscope.core.backends import DASK, THREADS
 from poolscope.core.jobs import JobSpec
+from poolscope.desktop import APP_ID, icon_path
 
-__all__ = ["APPLICATION", "ORGANIZATION", "run_gui"]
+__all__ = ["APPLICATION", "ORGANIZATION", "application_icon", "run_gui"]
 
 #: The names QSettings files are kept under.
 ORGANIZATION = "poolscope"
@@ -44,6 +46,8 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("poolscope")
+    app.setDesktopFileName(APP_ID)  # the entry `poolscope install-desktop` installs: its icon and name
+    app.setWindowIcon(application_icon())
     pg.setConfigOptions(antialias=False, useOpenGL=False)
 
     engine = Engine(events=True, **options)
@@ -75,6 +79,20 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
             window.shutdown()
         else:
             engine.shutdown(terminate=True, timeout=10)
+
+
+def application_icon() -> QIcon:
+    """The application's icon (the package's SVG, drawn at any size); an empty icon if it is missing."""
+    global _ICON
+    if _ICON is None:
+        try:
+            _ICON = QIcon(str(icon_path()))
+        except FileNotFoundError:
+            _ICON = QIcon()
+    return _ICON
+
+
+_ICON: QIcon | None = None  # application_icon(), made once; GUI thread
 
 
 def _backend_of(spec: JobSpec | None, options: dict[str, Any]) -> str | None:

@@ -49,6 +49,7 @@ from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.core.processes import ignore_sigint
 from poolscope.core.telemetry import logical_cores
+from poolscope.gui.app import application_icon
 from poolscope.gui.bridge import EventBridge
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
 from poolscope.gui.widgets.cpu_graph import CpuGraph
@@ -291,6 +292,7 @@ class MainWindow(QMainWindow):
         if dask_scheduler:  # given on the command line: it is the one this engine can use
             self.launch_panel.set_scheduler_address(dask_scheduler)
         self._update_title()
+        self.setWindowIcon(application_icon())
 
     def _splitter(self, name: str, orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
         splitter = QSplitter(orientation)
