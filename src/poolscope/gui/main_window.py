@@ -49,9 +49,11 @@ from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.core.processes import ignore_sigint
 from poolscope.core.telemetry import logical_cores
+from poolscope.gui.about import AboutDialog
 from poolscope.gui.app import application_icon
 from poolscope.gui.bridge import EventBridge
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
+from poolscope.gui.shortcuts import ShortcutsDialog, make_action
 from poolscope.gui.widgets.cpu_graph import CpuGraph
 from poolscope.gui.widgets.job_table import JobTable
 from poolscope.gui.widgets.launch_panel import LaunchPanel, parse_scheduler_address
@@ -208,22 +210,13 @@ class MainWindow(QMainWindow):
         self._events_seen = 0
         self._events_at = (time.monotonic(), 0)
 
-        self.quit_action = QAction("Quit", self)
-        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        if QKeySequence(QKeySequence.StandardKey.Quit).isEmpty():
-            self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.quit_action.triggered.connect(self.close)
-        self.addAction(self.quit_action)
-        menu = self.menuBar().addMenu("&File")
+        self.quit_action = make_action("quit", self, self.close, context=Qt.ShortcutContext.ApplicationShortcut)
+        self.file_menu = menu = self.menuBar().addMenu("&File")
         menu.addAction(self.quit_action)
         jobs_menu = self.menuBar().addMenu("&Jobs")
-        self.start_action = QAction("Start job", self)
-        self.start_action.setObjectName("start_job")
-        # the Start button's key, now the menu's (two owners of one key would make it do nothing)
-        self.start_action.setShortcut(self.launch_panel.start_button.shortcut())
+        # the Start button's key is the menu's (two owners of one key would make it do nothing)
+        self.start_action = make_action("start_job", self, self.launch_panel.start_button.click)
         self.launch_panel.start_button.setShortcut(QKeySequence())
-        self.start_action.triggered.connect(self.launch_panel.start_button.click)
         jobs_menu.addAction(self.start_action)
         for action in (self.job_table.cancel_action, self.job_table.terminate_action,
                        self.job_table.run_again_action, self.job_table.save_results_action,
@@ -233,19 +226,11 @@ class MainWindow(QMainWindow):
         jobs_menu.addAction(self.log_view.show_full_action)
         self.view_menu = self.menuBar().addMenu("&View")
         self.pane_actions: dict[str, QAction] = {}
-        for number, (name, label, widget) in enumerate((
-                ("launch", "Launch panel", self.launch_panel),
-                ("jobs", "Jobs", self.job_table.view),
-                ("cpu", "CPU graph", self.cpu_graph.history_combo),
-                ("throughput", "Throughput graph", self.throughput_graph.history_combo),
-                ("workers", "Workers", self.workers_table.view),
-                ("log", "Log", self.log_view.list)), start=1):
-            action = QAction(f"Go to {label}", self)
-            action.setObjectName(f"go_to_{name}")
-            action.setShortcut(QKeySequence(f"Alt+{number}"))
-            action.triggered.connect(lambda _=False, w=widget: self.focus_pane(w))
+        for name, widget in (("launch", self.launch_panel), ("jobs", self.job_table.view),
+                             ("cpu", self.cpu_graph.history_combo), ("throughput", self.throughput_graph.history_combo),
+                             ("workers", self.workers_table.view), ("log", self.log_view.list)):
+            action = make_action(f"go_to_{name}", self, lambda _=False, w=widget: self.focus_pane(w))
             self.view_menu.addAction(action)
-            self.addAction(action)
             self.pane_actions[name] = action
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.cpu_graph.smooth_action)
@@ -293,6 +278,20 @@ class MainWindow(QMainWindow):
             self.launch_panel.set_scheduler_address(dask_scheduler)
         self._update_title()
         self.setWindowIcon(application_icon())
+        self._build_help_menu()
+
+    def _build_help_menu(self) -> None:
+        """Help: About (the versions it runs on) and the keyboard shortcuts (gui/shortcuts.py's table)."""
+        menu = self.menuBar().addMenu("&Help")
+        self.help_dialog: QWidget | None = None  # the last Help dialog opened (tests)
+
+        def show(dialog: QWidget) -> None:
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.help_dialog = dialog
+            dialog.show()
+
+        menu.addAction(make_action("keyboard_shortcuts", self, lambda: show(ShortcutsDialog(self))))
+        menu.addAction(make_action("about", self, lambda: show(AboutDialog(self))))
 
     def _splitter(self, name: str, orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
         splitter = QSplitter(orientation)

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
+from poolscope.gui.shortcuts import make_action
 from poolscope.gui.widgets.plotting import (
     HISTORY_CHOICES,
     add_legend,
@@ -270,9 +271,7 @@ class CpuGraph(QWidget):
         self.smooth_check.setChecked(smooth)
         self.smooth_check.toggled.connect(self.set_smooth)
         # the same choice for a menu (the window's View menu)
-        self.smooth_action = QAction("Smooth the CPU graph", self)
-        self.smooth_action.setObjectName("cpu_smooth_action")
-        self.smooth_action.setCheckable(True)
+        self.smooth_action = make_action("cpu_smooth_action", self, checkable=True)
         self.smooth_action.setChecked(smooth)
         self.smooth_action.toggled.connect(self.set_smooth)
         self.history_combo = history_combo("cpu_history", history, self.set_history)

@@ -7,10 +7,10 @@ carrying job ids; the main window forwards them to the engine.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QToolBar, QVBoxLayout, QWidget
 
 from poolscope.gui.models import JobsModel, ProgressDelegate
+from poolscope.gui.shortcuts import make_action
 
 __all__ = ["JobTable"]
 
@@ -34,20 +34,19 @@ class JobTable(QWidget):
         self.toolbar = QToolBar("Jobs")
         self.toolbar.setObjectName("jobs_toolbar")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.cancel_action = self._action("Cancel", "Delete", "Cancel the selected jobs: unstarted tasks are "
-                                          "dropped, running ones are asked to stop", self._cancel)
-        self.terminate_action = self._action("Terminate", "Shift+Delete", "Terminate the selected jobs: kill the "
-                                             "processes running their tasks now (threads cannot be killed: "
-                                             "their jobs are cancelled)", self._terminate)
-        self.run_again_action = self._action("Run again", "Ctrl+R", "Start the selected jobs again with the same "
-                                             "settings", self._run_again)
-        self.save_results_action = self._action("Save results…", "Ctrl+S", "Save the selected job's finished "
-                                                "results to a file, one JSON line per task, in input order",
-                                                self._save_results)
-        self.save_results_action.setObjectName("save_results")
-        self.clear_action = self._action("Clear finished", "Ctrl+L", "Remove every finished job from the table "
-                                         "(and the results the window keeps for it)",
-                                         self.clear_finished_requested.emit)
+        self.cancel_action = make_action("cancel", self, self._cancel, tip="Cancel the selected jobs: unstarted tasks "
+                                         "are dropped, running ones are asked to stop")
+        self.terminate_action = make_action("terminate", self, self._terminate, tip="Terminate the selected jobs: "
+                                            "kill the processes running their tasks now (threads cannot be killed: "
+                                            "their jobs are cancelled)")
+        self.run_again_action = make_action("run_again", self, self._run_again,
+                                            tip="Start the selected jobs again with the same settings")
+        self.save_results_action = make_action("save_results", self, self._save_results, tip="Save the selected "
+                                               "job's finished results to a file, one JSON line per task, in input "
+                                               "order")
+        self.clear_action = make_action("clear_finished", self, self.clear_finished_requested.emit,
+                                        tip="Remove every finished job from the table (and the results the window "
+                                            "keeps for it)")
         for action in (self.cancel_action, self.terminate_action, self.run_again_action):
             self.toolbar.addAction(action)
         self.toolbar.addSeparator()
@@ -80,16 +79,6 @@ class JobTable(QWidget):
         model.modelReset.connect(self.update_actions)
         layout.addWidget(self.view)
         self.update_actions()
-
-    def _action(self, text: str, shortcut: str, tip: str, slot: object) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
-        action.setObjectName(text.lower().replace(" ", "_"))
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
 
     # -- selection -------------------------------------------------------------------------------
 

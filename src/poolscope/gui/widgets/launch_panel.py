@@ -36,7 +36,6 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -73,6 +72,7 @@ from poolscope.core.jobs import (
 )
 from poolscope.core.target_check import CHECK_TIMEOUT, CheckResult, TargetCheck
 from poolscope.core.targets import Target, parse_target
+from poolscope.gui.shortcuts import key_sequence, key_text
 
 __all__ = ["BACKEND_CHOICES", "LaunchPanel", "functions_in_file", "parse_scheduler_address"]
 
@@ -340,8 +340,8 @@ class LaunchPanel(QWidget):
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("start")
         self.start_button.setDefault(True)
-        self.start_button.setShortcut(QKeySequence("Ctrl+Return"))
-        self.start_button.setToolTip("Start the job (Ctrl+Return)")
+        self.start_button.setShortcut(key_sequence("start_job"))
+        self.start_button.setToolTip(f"Start the job ({key_text('start_job')})")
         self.start_button.setMinimumHeight(32)
         self.start_button.clicked.connect(self.start)
         layout.addWidget(self.start_button)

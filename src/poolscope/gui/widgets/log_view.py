@@ -10,7 +10,7 @@ Ctrl+T) opens the selected entries in a dialog of their own.
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence
+from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from poolscope.gui.models import JOB_ID_ROLE, LogModel
+from poolscope.gui.shortcuts import make_action
 from poolscope.monitor.views import LogEntry
 
 __all__ = ["LogView", "TextDialog"]
@@ -87,18 +88,10 @@ class LogView(QWidget):
         self.list.setWordWrap(False)
         self.list.clicked.connect(self._clicked)
         self.list.selectionModel().selectionChanged.connect(self._show_selected)
-        copy = QAction("Copy", self.list)
-        copy.setShortcut(QKeySequence.StandardKey.Copy)
-        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        copy.triggered.connect(self.copy_selected)
-        self.list.addAction(copy)
-        self.show_full_action = QAction("Show log message in full…", self)
-        self.show_full_action.setObjectName("show_full")
-        self.show_full_action.setShortcuts([QKeySequence("Ctrl+T")])
-        self.show_full_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.show_full_action.setToolTip("Open the selected log messages (a failure's traceback) in a large window")
-        self.show_full_action.triggered.connect(self.show_full)
-        self.addAction(self.show_full_action)
+        self.copy_action = make_action("copy_log", self.list, self.copy_selected,
+                                       context=Qt.ShortcutContext.WidgetShortcut)
+        self.show_full_action = make_action("show_full", self, self.show_full, tip="Open the selected log messages "
+                                            "(a failure's traceback) in a large window")
         self.list.addAction(self.show_full_action)
         self.list.activated.connect(lambda _index: self.show_full())  # Enter, or a double click
         self.full_dialog: TextDialog | None = None  # the last one opened, while open
