@@ -67,8 +67,8 @@ def test_about_reads_the_versions_at_run_time(qtbot, fake_window, monkeypatch):
 
     import numpy
     import psutil
-    import PySide6
     import pyqtgraph
+    import PySide6
     from PySide6.QtCore import qVersion
 
     import poolscope
