@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QScrollArea,
     QSplitter,
@@ -278,7 +279,34 @@ class MainWindow(QMainWindow):
             self.launch_panel.set_scheduler_address(dask_scheduler)
         self._update_title()
         self.setWindowIcon(application_icon())
+        self._build_graph_actions()
         self._build_help_menu()
+
+    def _build_graph_actions(self) -> None:
+        """Pause the graphs (Space, with the keyboard in a graph; View menu; a graph's right-click
+        menu), and File > Export of each graph."""
+        self.pause_action = make_action("pause_graphs", self, self.set_graphs_paused, checkable=True,
+                                        context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+                                        tip="Stop the graphs where they are, to read, zoom (wheel) and pan (drag) "
+                                            "them; again to go back to the live view")
+        for graph in (self.cpu_graph, self.throughput_graph):
+            graph.insertAction(graph.export_action, self.pause_action)  # first in its right-click menu
+        self.view_menu.addAction(self.pause_action)
+        self.export_menu = QMenu("&Export", self)
+        self.export_menu.setObjectName("export_menu")
+        self.export_menu.addAction(self.cpu_graph.export_action)
+        self.export_menu.addAction(self.throughput_graph.export_action)
+        self.file_menu.insertMenu(self.quit_action, self.export_menu)
+        self.file_menu.insertSeparator(self.quit_action)
+
+    def set_graphs_paused(self, paused: bool) -> None:
+        """Pause both graphs, or take them back to the live view."""
+        for graph in (self.cpu_graph, self.throughput_graph):
+            graph.set_paused(paused)
+        if self.pause_action.isChecked() != paused:
+            self.pause_action.setChecked(paused)
+        if not paused:
+            self._graphs_at, self._graphs_stale = time.monotonic(), False
 
     def _build_help_menu(self) -> None:
         """Help: About (the versions it runs on) and the keyboard shortcuts (gui/shortcuts.py's table)."""

@@ -40,6 +40,8 @@ class Shortcut:
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("quit", "Quit", "Ctrl+Q", "File", standard=QKeySequence.StandardKey.Quit),
+    Shortcut("export_cpu_graph", "Export the CPU graph…", "Ctrl+E", "File"),
+    Shortcut("export_throughput_graph", "Export the throughput graph…", "Ctrl+Shift+E", "File"),
     Shortcut("start_job", "Start job", "Ctrl+Return", "Jobs"),
     Shortcut("cancel", "Cancel", "Delete", "Jobs"),
     Shortcut("terminate", "Terminate", "Shift+Delete", "Jobs"),
@@ -54,6 +56,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("go_to_throughput", "Go to Throughput graph", "Alt+4", "View"),
     Shortcut("go_to_workers", "Go to Workers", "Alt+5", "View"),
     Shortcut("go_to_log", "Go to Log", "Alt+6", "View"),
+    Shortcut("pause_graphs", "Pause the graphs", "Space", "View", where="in a graph"),
     Shortcut("cpu_smooth_action", "Smooth the CPU graph", "Ctrl+Shift+M", "View"),
     Shortcut("keyboard_shortcuts", "Keyboard shortcuts", "F1", "Help"),
     Shortcut("about", "About poolscope", "Ctrl+F1", "Help"),
@@ -133,5 +136,9 @@ class ShortcutsDialog(QDialog):
 
     def rows(self) -> list[tuple[str, str, str]]:
         """What the table shows, row by row (tests)."""
-        return [tuple(self.table.item(row, column).text() for column in range(3))  # type: ignore[misc]
-                for row in range(self.table.rowCount())]
+        rows = []
+        for row in range(self.table.rowCount()):
+            group, text, key = (self.table.item(row, column) for column in range(3))
+            assert group is not None and text is not None and key is not None
+            rows.append((group.text(), text.text(), key.text()))
+        return rows

@@ -3,6 +3,9 @@
 Rates come from the bridge's telemetry (counts turned into rates in ``core/telemetry.py``, as
 points whose straight-line curve has the tasks' count as its area: a job's area is the tasks it
 finished); each series lives in a numpy :class:`RingBuffer` and is drawn by a curve made once.
+Paused (:meth:`ThroughputGraph.set_paused`), it draws nothing and the mouse zooms and pans it;
+hovering shows each curve's value and the time; :meth:`ThroughputGraph.export` writes it as PNG,
+SVG or CSV (see ``plotting.py``).
 """
 
 from __future__ import annotations
@@ -12,18 +15,27 @@ import time
 from collections.abc import Iterable
 
 import pyqtgraph as pg
+from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
+from poolscope.gui.shortcuts import make_action
 from poolscope.gui.widgets.plotting import (
     HISTORY_CHOICES,
+    HoverTips,
     add_legend,
     base_colour,
+    context_menu,
+    curves_text,
+    export_plot,
+    export_with_dialog,
     history_combo,
     legible,
     live_curve,
     make_plot,
+    paused_label,
     remove_curve,
+    set_interactive,
     total_colour,
 )
 
@@ -65,6 +77,8 @@ class ThroughputGraph(QWidget):
         self._job_names: dict[int, str] = {}  # job id -> name, for the legend
         self._y_max = 0.0
         self._at_rest = False  # the last refresh drew a flat zero across the view, and no job
+        self.paused = False  # set_paused(): nothing is drawn, the mouse zooms and pans
+        self.drawn_at = time.monotonic()  # the time.monotonic() the curves' x (seconds before it) count from
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -74,7 +88,9 @@ class ThroughputGraph(QWidget):
         self.current = QLabel("")
         self.current.setObjectName("throughput_current")
         self.history_combo = history_combo("throughput_history", history, self.set_history)
+        self.paused_mark = paused_label()
         header.addWidget(title)
+        header.addWidget(self.paused_mark)
         header.addStretch(1)
         header.addWidget(self.current)
         header.addWidget(QLabel("History"))
@@ -90,6 +106,10 @@ class ThroughputGraph(QWidget):
         item.setXRange(-history, 0, padding=0)
         item.setYRange(0, 1, padding=0)
         layout.addWidget(self.plot, 1)
+        self.hover = HoverTips(self.plot.viewport(), self.hover_text)
+        self.export_action = make_action("export_throughput_graph", self, self._export_asked,
+                                         tip="Save the throughput graph as a PNG or SVG image, or its data as CSV")
+        context_menu(self)
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -132,6 +152,39 @@ class ThroughputGraph(QWidget):
             self.history_combo.setCurrentIndex(index)
         self.refresh()
 
+    def set_paused(self, paused: bool) -> None:
+        """Pause (draw nothing new, PAUSED shown, the mouse zooms and pans) or go back to live."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        self.paused_mark.setVisible(paused)
+        set_interactive(self.plot, paused)
+        if not paused:  # the live ranges, and what came meanwhile
+            self.plot.getPlotItem().setXRange(-self.history, 0, padding=0)
+            self._y_max = 0.0
+            self._at_rest = False
+            self.refresh()
+
+    # -- hover and export ------------------------------------------------------------------------
+
+    def hover_text(self, position: QPoint) -> str | None:
+        """What the graph shows at ``position`` (the plot's viewport): each curve's value and the time."""
+        view_box = self.plot.getPlotItem().getViewBox()
+        point = view_box.mapSceneToView(self.plot.mapToScene(position))
+        if not view_box.sceneBoundingRect().contains(self.plot.mapToScene(position)):
+            return None
+        curves = [("total", self.total_curve)]
+        curves += [(f"{job_id} {self._job_names.get(job_id, '')}".strip(), curve)
+                   for job_id, curve in sorted(self.job_curves.items())]
+        return curves_text(curves, point.x(), self.drawn_at, "/s")
+
+    def export(self, path: str) -> None:
+        """Write the graph to ``path``: .png, .svg, or .csv of the curves' data (see plotting.export_plot)."""
+        export_plot(self.plot, path)
+
+    def _export_asked(self) -> None:
+        export_with_dialog(self, "poolscope-throughput", self.export)
+
     def _make_job_curve(self, job_id: int) -> None:
         colour = _JOB_COLOURS[(job_id - 1) % len(_JOB_COLOURS)]
         name = self._job_names.get(job_id, "")
@@ -145,7 +198,9 @@ class ThroughputGraph(QWidget):
     # -- drawing ---------------------------------------------------------------------------------
 
     def refresh(self, now: float | None = None) -> None:
-        """Redraw the visible history (called by the window's frame timer)."""
+        """Redraw the visible history (the window calls it when samples arrive); nothing while paused."""
+        if self.paused:
+            return
         now = time.monotonic() if now is None else now
         start = now - self.history - 1.0
         y_max = 0.0
@@ -156,6 +211,7 @@ class ThroughputGraph(QWidget):
             self._at_rest = True
         else:
             self._at_rest = False
+        self.drawn_at = now
         if times.size:
             rates = values[:, 0]
             self.total_curve.setData(times - now, rates)
