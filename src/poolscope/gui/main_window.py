@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
                                         tip="Stop the graphs where they are, to read, zoom (wheel) and pan (drag) "
                                             "them; again to go back to the live view")
         for graph in (self.cpu_graph, self.throughput_graph):
-            graph.insertAction(graph.export_action, self.pause_action)  # first in its right-click menu
+            graph.insertAction(graph.actions()[0], self.pause_action)  # first in its right-click menu
         self.view_menu.addAction(self.pause_action)
         self.export_menu = QMenu("&Export", self)
         self.export_menu.setObjectName("export_menu")
