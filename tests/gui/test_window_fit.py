@@ -140,7 +140,7 @@ def test_a_failures_traceback_opens_in_a_large_window(qtbot, fake_window):
     populate(window)
     log = window.log_view
     [row] = [n for n, entry in enumerate(window.log_model.entries()) if entry.level == "error"]
-    log.list.setCurrentIndex(window.log_model.index(row))
+    log.list.setCurrentIndex(log.shown.mapFromSource(window.log_model.index(row)))  # the list shows the filter's rows
     log.list.setFocus()
     qtbot.keyClick(log.list, Qt.Key.Key_Return)  # Enter on the line (a double click does the same)
     dialog = log.full_dialog

@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
             jobs_menu.addAction(action)
         jobs_menu.addSeparator()
         jobs_menu.addAction(self.log_view.show_full_action)
+        jobs_menu.addAction(self.log_view.find_action)
         self.view_menu = self.menuBar().addMenu("&View")
         self.pane_actions: dict[str, QAction] = {}
         for name, widget in (("launch", self.launch_panel), ("jobs", self.job_table.view),
@@ -296,6 +297,7 @@ class MainWindow(QMainWindow):
         self.export_menu.setObjectName("export_menu")
         self.export_menu.addAction(self.cpu_graph.export_action)
         self.export_menu.addAction(self.throughput_graph.export_action)
+        self.export_menu.addAction(self.log_view.export_action)
         self.file_menu.insertMenu(self.quit_action, self.export_menu)
         self.file_menu.insertSeparator(self.quit_action)
 
