@@ -586,10 +586,7 @@ class MainWindow(QMainWindow):
                     self.throughput_graph.set_job_name(job_id, name)
             self.jobs_model.apply(update.jobs)
             if names:  # a job just started: its row scrolls into view
-                row = self.jobs_model.row_of(max(names))
-                if row is not None:
-                    self.job_table.view.doItemsLayout()  # the scroll range must include the new rows first
-                    self.job_table.view.scrollTo(self.jobs_model.index(row, 0))
+                self.job_table.scroll_to_job(max(names))
             self._follow_clock()
         now = time.monotonic()
         if update.workers:
