@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -54,6 +54,7 @@ from poolscope.gui.about import AboutDialog
 from poolscope.gui.app import application_icon
 from poolscope.gui.bridge import EventBridge
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
+from poolscope.gui.notify import JobEndNotifier
 from poolscope.gui.shortcuts import ShortcutsDialog, make_action
 from poolscope.gui.widgets.cpu_graph import CpuGraph
 from poolscope.gui.widgets.job_table import JobTable
@@ -153,6 +154,7 @@ class MainWindow(QMainWindow):
         # no cluster is starting. Main thread only.
         self._restore_sigint: Any = None
         self._local_cluster_up = False  # the local Dask cluster started (this window's engine keeps it)
+        self.notifier = JobEndNotifier(self)  # a job that ends while the window is not in front: told
 
         # -- models and widgets ---------------------------------------------------------------
         self.jobs_model = JobsModel(self)
@@ -585,6 +587,7 @@ class MainWindow(QMainWindow):
                 for job_id, name in names.items():
                     self.throughput_graph.set_job_name(job_id, name)
             self.jobs_model.apply(update.jobs)
+            self.notifier.jobs_changed(update.jobs.values())
             if names:  # a job just started: its row scrolls into view
                 self.job_table.scroll_to_job(max(names))
             self._follow_clock()
@@ -679,9 +682,10 @@ class MainWindow(QMainWindow):
             self._events_at = (now, self._events_seen)
 
     def _update_title(self) -> None:
+        prefix = self.notifier.title_prefix()
         running = [view for view in self.jobs_model.jobs() if not view.state.is_final]
         if not running:
-            self.setWindowTitle("poolscope")
+            self.setWindowTitle(f"{prefix}poolscope")
             return
         known = [view for view in running if view.total]
         if known:
@@ -691,7 +695,13 @@ class MainWindow(QMainWindow):
         else:
             percent = ""
         noun = "job" if len(running) == 1 else "jobs"
-        self.setWindowTitle(f"poolscope · {len(running)} {noun} running{percent}")
+        self.setWindowTitle(f"{prefix}poolscope · {len(running)} {noun} running{percent}")
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if (event.type() in (QEvent.Type.ActivationChange, QEvent.Type.WindowStateChange) and hasattr(self, "notifier")
+                and self.notifier.in_front() and self.notifier.came_to_front()):
+            self._update_title()  # what ended while away is seen now
 
     # -- quitting ------------------------------------------------------------------------------
 
