@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from poolscope.core.backends import DASK, THREADS
 from poolscope.core.jobs import JobSpec
 from poolscope.desktop import APP_ID, icon_path
+from poolscope.gui.colours import follow_colour_scheme
 
 __all__ = ["APPLICATION", "ORGANIZATION", "application_icon", "run_gui"]
 
@@ -48,6 +49,7 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
     app.setApplicationDisplayName("poolscope")
     app.setDesktopFileName(APP_ID)  # the entry `poolscope install-desktop` installs: its icon and name
     app.setWindowIcon(application_icon())
+    follow_colour_scheme(app)
     pg.setConfigOptions(antialias=False, useOpenGL=False)
 
     engine = Engine(events=True, **options)

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -48,6 +48,7 @@ from poolscope.gui.widgets.plotting import (
     HISTORY_CHOICES,
     HoverTips,
     add_legend,
+    base_colour,
     clock_text,
     context_menu,
     curves_text,
@@ -61,6 +62,7 @@ from poolscope.gui.widgets.plotting import (
     paused_label,
     remove_curve,
     set_interactive,
+    style_plot,
 )
 from poolscope.monitor.views import ClusterSample
 
@@ -340,6 +342,7 @@ class CpuGraph(QWidget):
         self.cluster: dict[str, RingBuffer] = {}  # Dask worker address -> its CPU %, oldest first
         self.cluster_curves: dict[str, pg.PlotDataItem] = {}  # address -> its curve, made once
         self._cluster_colours = 0  # curves made so far: the next one's colour
+        self._cluster_hue: dict[str, int] = {}  # address -> its colour's number (pg.intColor)
         self._cluster_y_max = 0.0
         self._cluster_seen = False  # a cluster reading has arrived (the view turns to it once)
         self._cluster_now: set[str] = set()  # the addresses of the latest reading: the workers there are now
@@ -488,10 +491,27 @@ class CpuGraph(QWidget):
             self._update_title()
 
     def _make_cluster_curve(self, address: str, label: str) -> None:
-        colour = legible(pg.intColor(self._cluster_colours, hues=8, values=1, maxValue=220),
-                         self.cluster_plot.backgroundBrush().color())
+        self._cluster_hue[address] = self._cluster_colours
         self._cluster_colours += 1
-        self.cluster_curves[address] = live_curve(self.cluster_plot, colour, name=label, width=2)
+        self.cluster_curves[address] = live_curve(self.cluster_plot, self._cluster_colour(address), name=label, width=2)
+
+    def _cluster_colour(self, address: str) -> QColor:
+        return legible(pg.intColor(self._cluster_hue[address], hues=8, values=1, maxValue=220), base_colour())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.restyle()
+
+    def restyle(self) -> None:
+        """Take the application palette's colours (it changed: the desktop turned dark or light).
+        The core grid paints with its palette anyway; the heat map's colours are its own."""
+        style_plot(self.cluster_plot, self.cluster_legend)
+        for address, curve in self.cluster_curves.items():
+            curve.setPen(pg.mkPen(self._cluster_colour(address), width=2))
+        if self.plot is not None:
+            style_plot(self.plot)
+        self.paused_mark.setStyleSheet(self.paused_mark.styleSheet())  # its palette() colours, again
 
     def _forget_cluster_worker(self, address: str) -> None:
         self.cluster.pop(address, None)

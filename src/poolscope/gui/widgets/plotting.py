@@ -66,6 +66,7 @@ __all__ = [
     "paused_label",
     "remove_curve",
     "set_interactive",
+    "style_plot",
     "text_colour",
     "total_colour",
 ]
@@ -132,25 +133,39 @@ def add_legend(plot_item: Any, **options: Any) -> Any:
 
 def make_plot(*, left: str, bottom: str = "seconds ago") -> pg.PlotWidget:
     """A PlotWidget on the window's base colour, with labelled axes and the mouse switched off."""
-    palette = QApplication.palette()
-    background = palette.color(QPalette.ColorRole.Base)
-    foreground = palette.color(QPalette.ColorRole.Text)
-    plot = pg.PlotWidget(background=background)
+    plot = pg.PlotWidget(background=base_colour())
     item = plot.getPlotItem()
     item.setMenuEnabled(False)
     item.hideButtons()
     item.setMouseEnabled(x=False, y=False)
     # No grid: pyqtgraph draws it inside the axes, and it was 4 to 10 ms of each frame
     # (bench_gui_graphs: 128-core heat map 14.4 -> 3.8 ms a frame; bench_gui_latency).
-    for name in ("left", "bottom"):
-        axis = item.getAxis(name)
-        axis.setPen(pg.mkPen(foreground))
-        axis.setTextPen(pg.mkPen(foreground))
-    item.setLabel("left", left, color=foreground.name())
-    item.setLabel("bottom", bottom, color=foreground.name())
+    item.setLabel("left", left)
+    item.setLabel("bottom", bottom)
+    style_plot(plot)
     item.getViewBox().setDefaultPadding(0.0)
     item.layout.setContentsMargins(2, 6, 14, 2)  # room for the last tick label at the right
     return plot
+
+
+def style_plot(plot: pg.PlotWidget, legend: Any = None) -> None:
+    """Give ``plot`` (and its ``legend``) the application palette's colours: made with them, and
+    again when the palette changes (a desktop turning dark or light while the window is open)."""
+    palette = QApplication.palette()
+    foreground = palette.color(QPalette.ColorRole.Text)
+    plot.setBackground(palette.color(QPalette.ColorRole.Base))
+    item = plot.getPlotItem()
+    for name in ("left", "bottom", "right"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(foreground))
+        axis.setTextPen(pg.mkPen(foreground))
+        if axis.labelText:
+            axis.setLabel(axis.labelText, color=foreground.name())
+    if legend is not None:
+        legend.setBrush(legend_brush())
+        legend.setLabelTextColor(foreground)
+        for _sample, label in legend.items:  # the labels already there: drawn again in the new colour
+            label.setText(label.text, color=foreground)
 
 
 def live_curve(plot: pg.PlotWidget, colour: QColor | str, *, name: str | None = None, width: float = 1.5) -> Any:

@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QEvent, QPoint
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
@@ -36,6 +37,7 @@ from poolscope.gui.widgets.plotting import (
     paused_label,
     remove_curve,
     set_interactive,
+    style_plot,
     total_colour,
 )
 
@@ -51,6 +53,11 @@ JOB_CAPACITY = 2400
 MAX_JOB_CURVES = 8
 
 _JOB_COLOURS = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#db2777", "#65a30d")
+
+
+def job_colour(job_id: int) -> QColor:
+    """A job's line: its colour of _JOB_COLOURS, made to stand out 3:1 from the palette's Base."""
+    return legible(_JOB_COLOURS[(job_id - 1) % len(_JOB_COLOURS)], base_colour())
 
 
 def _nice_ceiling(value: float) -> float:
@@ -152,6 +159,19 @@ class ThroughputGraph(QWidget):
             self.history_combo.setCurrentIndex(index)
         self.refresh()
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.restyle()
+
+    def restyle(self) -> None:
+        """Take the application palette's colours (it changed: the desktop turned dark or light)."""
+        style_plot(self.plot, self.legend)
+        self.total_curve.setPen(pg.mkPen(total_colour(), width=5))
+        for job_id, curve in self.job_curves.items():
+            curve.setPen(pg.mkPen(job_colour(job_id), width=2))
+        self.paused_mark.setStyleSheet(self.paused_mark.styleSheet())  # its palette() colours, again
+
     def set_paused(self, paused: bool) -> None:
         """Pause (draw nothing new, PAUSED shown, the mouse zooms and pans) or go back to live."""
         if paused == self.paused:
@@ -186,10 +206,8 @@ class ThroughputGraph(QWidget):
         export_with_dialog(self, "poolscope-throughput", self.export)
 
     def _make_job_curve(self, job_id: int) -> None:
-        colour = _JOB_COLOURS[(job_id - 1) % len(_JOB_COLOURS)]
         name = self._job_names.get(job_id, "")
-        self.job_curves[job_id] = live_curve(self.plot, legible(colour, base_colour()), name=f"{job_id} {name}".strip(),
-                                             width=2)
+        self.job_curves[job_id] = live_curve(self.plot, job_colour(job_id), name=f"{job_id} {name}".strip(), width=2)
 
     def _rename(self, curve: pg.PlotDataItem, label: str) -> None:
         self.legend.removeItem(curve)
