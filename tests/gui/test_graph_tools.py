@@ -183,6 +183,7 @@ def test_pause_freezes_the_graphs_marks_them_and_space_goes_back_to_live(qtbot, 
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
     assert cpu.paused and throughput.paused and window.pause_action.isChecked()
     assert cpu.paused_mark.isVisible() and throughput.paused_mark.isVisible()
+    assert not cpu.average.isVisible() and not throughput.current.isVisible()  # their "now" is no longer
     assert cpu.paused_mark.text() == "PAUSED" and "Space" in cpu.paused_mark.toolTip()
     drawn = (cpu.drawn_at, throughput.drawn_at, throughput.total_curve.getData()[0].copy())
     pump(0.1)  # the mark shown
@@ -213,6 +214,7 @@ def test_pause_freezes_the_graphs_marks_them_and_space_goes_back_to_live(qtbot, 
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
     assert not cpu.paused and not throughput.paused and not window.pause_action.isChecked()
     assert not cpu.paused_mark.isVisible() and not throughput.paused_mark.isVisible()
+    assert cpu.average.isVisible() and throughput.current.isVisible()
     assert grid.visible_range() == (-60, 0) and grid.x_range is None
     x_range = throughput.plot.getPlotItem().getViewBox().viewRange()[0]
     assert x_range == pytest.approx([-60, 0])

@@ -567,6 +567,7 @@ class CpuGraph(QWidget):
             return
         self.paused = paused
         self.paused_mark.setVisible(paused)
+        self.average.setVisible(not paused)  # "now" no longer is: the mark takes its room
         set_interactive(self.cluster_plot, paused)
         if self.grid is not None:
             self.grid.set_interactive(paused)

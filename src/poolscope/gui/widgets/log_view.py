@@ -146,8 +146,9 @@ class LogView(QWidget):
         self.search.setObjectName("log_search")
         self.search.setClearButtonEnabled(True)
         self.find_action = make_action("find_in_log", self, self.focus_search)
-        self.search.setPlaceholderText(f"Search ({key_text('find_in_log')})")
-        self.search.setToolTip("Show the lines whose message or traceback contains this text (any case)")
+        self.search.setPlaceholderText("Search…")
+        self.search.setToolTip(f"Show the lines whose message or traceback contains this text, in any case "
+                               f"({key_text('find_in_log')})")
         self.export_action = make_action("export_log", self, self._export_asked,
                                          tip="Save the log as text: the lines shown, or every line")
         for combo in (self.job_filter, self.level_filter):  # a narrow pane shrinks them rather than its neighbour

@@ -178,6 +178,7 @@ class ThroughputGraph(QWidget):
             return
         self.paused = paused
         self.paused_mark.setVisible(paused)
+        self.current.setVisible(not paused)  # "now" no longer is: the mark takes its room
         set_interactive(self.plot, paused)
         if not paused:  # the live ranges, and what came meanwhile
             self.plot.getPlotItem().setXRange(-self.history, 0, padding=0)
