@@ -179,6 +179,11 @@ def test_pause_freezes_the_graphs_marks_them_and_space_goes_back_to_live(qtbot, 
     pump(0.6)
     window.apply_update(samples_update(time.monotonic()))
     cpu, throughput = window.cpu_graph, window.throughput_graph
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    window.focus_pane(window.job_table.view)  # Space elsewhere is that widget's own (a row's selection)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert not cpu.paused and not throughput.paused
     window.focus_pane(cpu.history_combo)  # Alt+3: the keyboard in the CPU graph
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
     assert cpu.paused and throughput.paused and window.pause_action.isChecked()

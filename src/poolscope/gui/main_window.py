@@ -288,7 +288,8 @@ class MainWindow(QMainWindow):
     def _build_graph_actions(self) -> None:
         """Pause the graphs (Space, with the keyboard in a graph; View menu; a graph's right-click
         menu), and File > Export of each graph."""
-        self.pause_action = make_action("pause_graphs", self, self.set_graphs_paused, checkable=True,
+        # Space works with the keyboard in a graph only: elsewhere it presses buttons and selects rows
+        self.pause_action = make_action("pause_graphs", self, self.set_graphs_paused, checkable=True, add=False,
                                         context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
                                         tip="Stop the graphs where they are, to read, zoom (wheel) and pan (drag) "
                                             "them; again to go back to the live view")

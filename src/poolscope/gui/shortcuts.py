@@ -87,9 +87,11 @@ def key_text(name: str) -> str:
 
 
 def make_action(name: str, parent: QWidget, slot: Callable[..., object] | None = None, *, tip: str = "",
-                context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut, checkable: bool = False) -> QAction:
+                context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut, checkable: bool = False,
+                add: bool = True) -> QAction:
     """The action named ``name`` with the table's text and key, in ``parent`` (which it is added to,
-    so its key works in ``parent``'s window), calling ``slot`` when triggered; ``tip`` gets the key."""
+    so its key works in ``parent``'s window, unless ``add`` is false: a key that works only in the
+    widgets the caller adds it to), calling ``slot`` when triggered; ``tip`` gets the key."""
     entry = _BY_NAME[name]
     action = QAction(entry.text, parent)
     action.setObjectName(name)
@@ -100,7 +102,8 @@ def make_action(name: str, parent: QWidget, slot: Callable[..., object] | None =
         action.setToolTip(f"{tip} ({key_text(name)})")
     if slot is not None:
         action.triggered.connect(slot)
-    parent.addAction(action)
+    if add:
+        parent.addAction(action)
     return action
 
 
