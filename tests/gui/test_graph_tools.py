@@ -236,3 +236,43 @@ def test_the_graphs_right_click_menu_and_file_export_offer_export_and_pause(fake
         assert names[0] == "pause_graphs" and name in names
         assert graph.export_action in window.export_menu.actions()
     assert window.export_menu.menuAction() in window.file_menu.actions()
+
+
+def test_hovering_the_heat_map_and_the_cluster_reads_the_value_under_the_mouse(qtbot):
+    graph = CpuGraph(8, heatmap_above=4)
+    qtbot.addWidget(graph)
+    graph.resize(600, 400)
+    graph.show()
+    data = samples(8, 120, start=time.monotonic() - 30)
+    graph.add_samples(data)
+    graph.refresh(data[-1].time)
+    x, values = graph.drawn
+    text = graph._heatmap_hover_text(plot_position(graph.plot, x[100], 5.5))
+    assert text.startswith(f"cpu5: {values[100, 5]:.1f}%") and "s ago" in text, text
+    graph.add_cluster_samples([ClusterSample(time=time.monotonic() - 2 + k * 0.5, cpu={"tcp://a:1": 10.0 * k},
+                                             labels={"tcp://a:1": "a:1"}) for k in range(4)])
+    graph.refresh()
+    cx, _ = graph.cluster_curves["tcp://a:1"].getData()
+    text = graph._cluster_hover_text(plot_position(graph.cluster_plot, cx[2], 50))
+    assert "a:1: 20.0%" in text, text
+
+
+def test_export_from_the_menu_asks_where_and_adds_the_chosen_suffix(throughput, tmp_path, monkeypatch):
+    from poolscope.gui.widgets import plotting
+
+    asked = []
+
+    def save_dialog(parent, caption, start, filters):
+        asked.append((caption, start, filters))
+        return str(tmp_path / "mine"), plotting.EXPORT_FILTERS[".svg"]
+
+    monkeypatch.setattr(plotting.QFileDialog, "getSaveFileName", save_dialog)
+    throughput.export_action.trigger()  # the right-click menu's and File > Export's action
+    assert_svg(tmp_path / "mine.svg")
+    assert asked[0][1].endswith(".png") and "CSV" in asked[0][2]
+    warned = []
+    monkeypatch.setattr(plotting.QFileDialog, "getSaveFileName",
+                        lambda *args: (str(tmp_path / "no such folder" / "x.csv"), ""))
+    monkeypatch.setattr(plotting.QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    throughput.export_action.trigger()
+    assert warned and "Could not export to" in warned[0] and "no such folder" in warned[0]

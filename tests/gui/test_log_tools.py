@@ -121,3 +121,30 @@ def test_entry_matches():
     assert entry_matches(warning, least_level="warning") and not entry_matches(info, least_level="warning")
     assert entry_matches(error, job_id=1, text="DIVISION") and not entry_matches(error, job_id=2)
     assert not entry_matches(entries()[4], job_id=1)  # a line of no job is not any job's
+
+
+def test_export_from_the_menu_asks_which_lines_when_filtered(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from poolscope.gui.widgets import log_view
+
+    view = make_view(qtbot)
+    path = tmp_path / "log.txt"
+    monkeypatch.setattr(log_view.QFileDialog, "getSaveFileName", lambda *args: (str(path), ""))
+    view.export_action.trigger()  # no filter: the whole log, nothing asked
+    assert path.read_text(encoding="utf-8") == log_text(view.model.entries())
+    view.set_filters(least_level="warning")
+    answers = iter(["Lines shown", "Whole log"])
+
+    def exec_box(box):
+        wanted = next(answers)
+        button = next(b for b in box.buttons() if b.text() == wanted)
+        assert f"{view.shown.rowCount():,} lines shown" in box.text()
+        button.click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_box)
+    view.export_action.trigger()
+    assert path.read_text(encoding="utf-8") == log_text(view.shown.entries()) and len(view.shown.entries()) == 2
+    view.export_action.trigger()
+    assert path.read_text(encoding="utf-8") == log_text(view.model.entries())
