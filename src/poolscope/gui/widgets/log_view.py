@@ -65,6 +65,10 @@ class LogFilter(QSortFilterProxyModel):
     def set_filter(self, *, job_id: int | None, least_level: str, text: str) -> None:
         if (job_id, least_level, text) == (self.job_id, self.least_level, self.text):
             return
+        if not hasattr(self, "endFilterChange"):  # Qt before 6.10
+            self.job_id, self.least_level, self.text = job_id, least_level, text
+            self.invalidateFilter()
+            return
         self.beginFilterChange()
         self.job_id, self.least_level, self.text = job_id, least_level, text
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
