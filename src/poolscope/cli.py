@@ -1,4 +1,5 @@
-"""The command line: ``poolscope`` (the window), ``poolscope run`` (headless), ``poolscope tasks``.
+"""The command line: ``poolscope`` (the window), ``poolscope run`` (headless), ``poolscope tasks``,
+``poolscope install-desktop`` (the desktop entry and icon).
 
 This module imports no Qt and nothing heavy at import time: spawned worker processes import
 the parent's main module (the ``poolscope`` command's script imports this one), and they must
@@ -17,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import argparse
 
-COMMANDS = ("gui", "run", "tasks")
+COMMANDS = ("gui", "run", "tasks", "install-desktop")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                           f"results by input index if the job has at most {JSON_RESULTS_LIMIT:,} tasks "
                           "(else they are left out: use --results)")
     commands.add_parser("tasks", help="list the built-in tasks")
+    add_install_desktop_parser(commands)
     return parser
 
 
@@ -100,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_command(args, parser)
     if args.command == "tasks":
         return tasks_command()
+    if args.command == "install-desktop":
+        return install_desktop_command(args)
     return gui_command(args, parser)
 
 
@@ -113,6 +117,36 @@ def tasks_command(out: IO[str] | None = None) -> int:
     for task in BUILTIN_TASKS.values():
         out.write(f"{task.name:<{width}}  {task.description}\n{'':<{width}}  default: --inputs {task.default_inputs}"
                   f"{' --kwargs ' + json.dumps(task.default_kwargs) if task.default_kwargs else ''}\n")
+    return EXIT_OK
+
+
+def add_install_desktop_parser(commands: Any) -> None:
+    """``poolscope install-desktop [--uninstall]``."""
+    command = commands.add_parser("install-desktop", help="add poolscope to the desktop's applications, with its "
+                                  "icon (under $XDG_DATA_HOME, default ~/.local/share)")
+    command.add_argument("--uninstall", action="store_true", help="remove what install-desktop added")
+
+
+def install_desktop_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    """Install (or, with --uninstall, remove) the desktop entry and the icon for this user."""
+    from poolscope.desktop import install_desktop, installed_paths, user_data_home
+
+    out = out or sys.stdout
+    try:
+        paths = install_desktop(uninstall=args.uninstall)
+    except OSError as exc:
+        where = exc.filename or user_data_home()
+        sys.stderr.write(f"poolscope install-desktop: error: {where}: {exc.strerror or exc}\n")
+        return EXIT_FAILED
+    if args.uninstall:
+        if not paths:
+            entry, icon = installed_paths(user_data_home())
+            out.write(f"nothing to remove: neither {entry} nor {icon} exists\n")
+        for path in paths:
+            out.write(f"removed {path}\n")
+        return EXIT_OK
+    for path in paths:
+        out.write(f"installed {path}\n")
     return EXIT_OK
 
 

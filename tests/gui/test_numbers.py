@@ -54,8 +54,7 @@ def wait_final(qtbot: Any, window: Any, job_id: int) -> None:
 def bar_pixels(window: Any, job_id: int) -> dict[str, int]:
     """Pixels of each segment's colour along one line of the job's progress bar, as painted."""
     view = window.job_table.view
-    model = window.jobs_model
-    rect = view.visualRect(model.index(model.row_of(job_id), JobsModel.PROGRESS_COLUMN))
+    rect = view.visualRect(window.job_table.view_index(job_id, JobsModel.PROGRESS_COLUMN))
     image = view.viewport().grab().toImage()
     y = rect.top() + 5  # inside the bar, above the figure's patch
     colours = [QColor(image.pixel(x, y)).name() for x in range(rect.left(), rect.right())]

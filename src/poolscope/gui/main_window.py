@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QScrollArea,
     QSplitter,
@@ -49,8 +50,12 @@ from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.core.processes import ignore_sigint
 from poolscope.core.telemetry import logical_cores
+from poolscope.gui.about import AboutDialog
+from poolscope.gui.app import application_icon
 from poolscope.gui.bridge import EventBridge
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
+from poolscope.gui.notify import JobEndNotifier
+from poolscope.gui.shortcuts import ShortcutsDialog, make_action
 from poolscope.gui.widgets.cpu_graph import CpuGraph
 from poolscope.gui.widgets.job_table import JobTable
 from poolscope.gui.widgets.launch_panel import LaunchPanel, parse_scheduler_address
@@ -149,6 +154,7 @@ class MainWindow(QMainWindow):
         # no cluster is starting. Main thread only.
         self._restore_sigint: Any = None
         self._local_cluster_up = False  # the local Dask cluster started (this window's engine keeps it)
+        self.notifier = JobEndNotifier(self)  # a job that ends while the window is not in front: told
 
         # -- models and widgets ---------------------------------------------------------------
         self.jobs_model = JobsModel(self)
@@ -207,22 +213,13 @@ class MainWindow(QMainWindow):
         self._events_seen = 0
         self._events_at = (time.monotonic(), 0)
 
-        self.quit_action = QAction("Quit", self)
-        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        if QKeySequence(QKeySequence.StandardKey.Quit).isEmpty():
-            self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.quit_action.triggered.connect(self.close)
-        self.addAction(self.quit_action)
-        menu = self.menuBar().addMenu("&File")
+        self.quit_action = make_action("quit", self, self.close, context=Qt.ShortcutContext.ApplicationShortcut)
+        self.file_menu = menu = self.menuBar().addMenu("&File")
         menu.addAction(self.quit_action)
         jobs_menu = self.menuBar().addMenu("&Jobs")
-        self.start_action = QAction("Start job", self)
-        self.start_action.setObjectName("start_job")
-        # the Start button's key, now the menu's (two owners of one key would make it do nothing)
-        self.start_action.setShortcut(self.launch_panel.start_button.shortcut())
+        # the Start button's key is the menu's (two owners of one key would make it do nothing)
+        self.start_action = make_action("start_job", self, self.launch_panel.start_button.click)
         self.launch_panel.start_button.setShortcut(QKeySequence())
-        self.start_action.triggered.connect(self.launch_panel.start_button.click)
         jobs_menu.addAction(self.start_action)
         for action in (self.job_table.cancel_action, self.job_table.terminate_action,
                        self.job_table.run_again_action, self.job_table.save_results_action,
@@ -230,21 +227,14 @@ class MainWindow(QMainWindow):
             jobs_menu.addAction(action)
         jobs_menu.addSeparator()
         jobs_menu.addAction(self.log_view.show_full_action)
+        jobs_menu.addAction(self.log_view.find_action)
         self.view_menu = self.menuBar().addMenu("&View")
         self.pane_actions: dict[str, QAction] = {}
-        for number, (name, label, widget) in enumerate((
-                ("launch", "Launch panel", self.launch_panel),
-                ("jobs", "Jobs", self.job_table.view),
-                ("cpu", "CPU graph", self.cpu_graph.history_combo),
-                ("throughput", "Throughput graph", self.throughput_graph.history_combo),
-                ("workers", "Workers", self.workers_table.view),
-                ("log", "Log", self.log_view.list)), start=1):
-            action = QAction(f"Go to {label}", self)
-            action.setObjectName(f"go_to_{name}")
-            action.setShortcut(QKeySequence(f"Alt+{number}"))
-            action.triggered.connect(lambda _=False, w=widget: self.focus_pane(w))
+        for name, widget in (("launch", self.launch_panel), ("jobs", self.job_table.view),
+                             ("cpu", self.cpu_graph.history_combo), ("throughput", self.throughput_graph.history_combo),
+                             ("workers", self.workers_table.view), ("log", self.log_view.list)):
+            action = make_action(f"go_to_{name}", self, lambda _=False, w=widget: self.focus_pane(w))
             self.view_menu.addAction(action)
-            self.addAction(action)
             self.pane_actions[name] = action
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.cpu_graph.smooth_action)
@@ -291,6 +281,50 @@ class MainWindow(QMainWindow):
         if dask_scheduler:  # given on the command line: it is the one this engine can use
             self.launch_panel.set_scheduler_address(dask_scheduler)
         self._update_title()
+        self.setWindowIcon(application_icon())
+        self._build_graph_actions()
+        self._build_help_menu()
+
+    def _build_graph_actions(self) -> None:
+        """Pause the graphs (Space, with the keyboard in a graph; View menu; a graph's right-click
+        menu), and File > Export of each graph."""
+        # Space works with the keyboard in a graph only: elsewhere it presses buttons and selects rows
+        self.pause_action = make_action("pause_graphs", self, self.set_graphs_paused, checkable=True, add=False,
+                                        context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+                                        tip="Stop the graphs where they are, to read, zoom (wheel) and pan (drag) "
+                                            "them; again to go back to the live view")
+        for graph in (self.cpu_graph, self.throughput_graph):
+            graph.insertAction(graph.actions()[0], self.pause_action)  # first in its right-click menu
+        self.view_menu.addAction(self.pause_action)
+        self.export_menu = QMenu("&Export", self)
+        self.export_menu.setObjectName("export_menu")
+        self.export_menu.addAction(self.cpu_graph.export_action)
+        self.export_menu.addAction(self.throughput_graph.export_action)
+        self.export_menu.addAction(self.log_view.export_action)
+        self.file_menu.insertMenu(self.quit_action, self.export_menu)
+        self.file_menu.insertSeparator(self.quit_action)
+
+    def set_graphs_paused(self, paused: bool) -> None:
+        """Pause both graphs, or take them back to the live view."""
+        for graph in (self.cpu_graph, self.throughput_graph):
+            graph.set_paused(paused)
+        if self.pause_action.isChecked() != paused:
+            self.pause_action.setChecked(paused)
+        if not paused:
+            self._graphs_at, self._graphs_stale = time.monotonic(), False
+
+    def _build_help_menu(self) -> None:
+        """Help: About (the versions it runs on) and the keyboard shortcuts (gui/shortcuts.py's table)."""
+        menu = self.menuBar().addMenu("&Help")
+        self.help_dialog: QWidget | None = None  # the last Help dialog opened (tests)
+
+        def show(dialog: QWidget) -> None:
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.help_dialog = dialog
+            dialog.show()
+
+        menu.addAction(make_action("keyboard_shortcuts", self, lambda: show(ShortcutsDialog(self))))
+        menu.addAction(make_action("about", self, lambda: show(AboutDialog(self))))
 
     def _splitter(self, name: str, orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
         splitter = QSplitter(orientation)
@@ -554,11 +588,9 @@ class MainWindow(QMainWindow):
                 for job_id, name in names.items():
                     self.throughput_graph.set_job_name(job_id, name)
             self.jobs_model.apply(update.jobs)
+            self.notifier.jobs_changed(update.jobs.values())
             if names:  # a job just started: its row scrolls into view
-                row = self.jobs_model.row_of(max(names))
-                if row is not None:
-                    self.job_table.view.doItemsLayout()  # the scroll range must include the new rows first
-                    self.job_table.view.scrollTo(self.jobs_model.index(row, 0))
+                self.job_table.scroll_to_job(max(names))
             self._follow_clock()
         now = time.monotonic()
         if update.workers:
@@ -651,9 +683,10 @@ class MainWindow(QMainWindow):
             self._events_at = (now, self._events_seen)
 
     def _update_title(self) -> None:
+        prefix = self.notifier.title_prefix()
         running = [view for view in self.jobs_model.jobs() if not view.state.is_final]
         if not running:
-            self.setWindowTitle("poolscope")
+            self.setWindowTitle(f"{prefix}poolscope")
             return
         known = [view for view in running if view.total]
         if known:
@@ -663,7 +696,13 @@ class MainWindow(QMainWindow):
         else:
             percent = ""
         noun = "job" if len(running) == 1 else "jobs"
-        self.setWindowTitle(f"poolscope · {len(running)} {noun} running{percent}")
+        self.setWindowTitle(f"{prefix}poolscope · {len(running)} {noun} running{percent}")
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if (event.type() in (QEvent.Type.ActivationChange, QEvent.Type.WindowStateChange) and hasattr(self, "notifier")
+                and self.notifier.in_front() and self.notifier.came_to_front()):
+            self._update_title()  # what ended while away is seen now
 
     # -- quitting ------------------------------------------------------------------------------
 

@@ -13,6 +13,9 @@ one it supersedes; closing the window kills any still running.
 A target of one's own starts from neutral settings, or from the ones last started with it; it
 never inherits a built-in's inputs and keyword arguments.
 
+A Python file dropped anywhere on the panel is chosen as "File…" chooses one: its functions are
+listed and the first is picked (:class:`PythonFileDrops`).
+
 Where a job runs is part of the form: local processes (default), threads, or a Dask cluster at
 a scheduler address (empty: a local cluster). The window decides whether an address can be used
 by its engine (:meth:`LaunchPanel.set_scheduler_check`); the panel shows its answer inline.
@@ -30,13 +33,14 @@ from typing import Any
 from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
+    QMimeData,
     QObject,
     QSettings,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -60,8 +64,10 @@ from poolscope.core.inputs import KINDS
 from poolscope.core.jobs import JobSpec, field_errors, parse_kwargs
 from poolscope.core.target_check import CHECK_TIMEOUT, CheckResult, TargetCheck
 from poolscope.core.targets import Target, parse_target
+from poolscope.gui.shortcuts import key_sequence, key_text
 
-__all__ = ["BACKEND_CHOICES", "LaunchPanel", "functions_in_file", "parse_scheduler_address"]
+__all__ = ["BACKEND_CHOICES", "LaunchPanel", "PythonFileDrops", "dropped_python_file", "functions_in_file",
+           "parse_scheduler_address"]
 
 #: The backends the panel offers, in order: (core name, label, what it is for), from the registry.
 BACKEND_CHOICES = tuple((info.name, info.label, info.description) for info in REGISTRY.values())
@@ -155,6 +161,39 @@ def functions_in_file(path: str) -> list[str]:
         raise SpecError("target", f"syntax error in {os.path.basename(path)} line {exc.lineno}: {exc.msg}") from None
     return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and not node.name.startswith("_")]
+
+
+def dropped_python_file(mime: QMimeData) -> str | None:
+    """The path of the one local ``.py`` file a drag carries, or None."""
+    paths = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+    return paths[0] if len(paths) == 1 and paths[0].endswith(".py") and os.path.isfile(paths[0]) else None
+
+
+class PythonFileDrops(QObject):
+    """Takes a Python file dropped on the launch panel, on its free space or on any of its fields
+    (a line edit would otherwise paste the file's URL into itself), and chooses it as the target
+    file (:meth:`LaunchPanel.choose_target_file`). Other drops go where they went before."""
+
+    def __init__(self, panel: LaunchPanel) -> None:
+        super().__init__(panel)
+        self.panel = panel
+        panel.setAcceptDrops(True)
+        for widget in [panel, *panel.findChildren(QLineEdit)]:
+            widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind not in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            return False
+        assert isinstance(event, QDropEvent)  # QDragEnterEvent and QDragMoveEvent are QDropEvents
+        path = dropped_python_file(event.mimeData())
+        if path is None:
+            return False
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        if kind == QEvent.Type.Drop:
+            self.panel.choose_target_file(path)
+        return True
 
 
 class LaunchPanel(QWidget):
@@ -310,8 +349,8 @@ class LaunchPanel(QWidget):
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("start")
         self.start_button.setDefault(True)
-        self.start_button.setShortcut(QKeySequence("Ctrl+Return"))
-        self.start_button.setToolTip("Start the job (Ctrl+Return)")
+        self.start_button.setShortcut(key_sequence("start_job"))
+        self.start_button.setToolTip(f"Start the job ({key_text('start_job')})")
         self.start_button.setMinimumHeight(32)
         self.start_button.clicked.connect(self.start)
         layout.addWidget(self.start_button)
@@ -349,6 +388,7 @@ class LaunchPanel(QWidget):
         if self.builtin_list.count():
             self.builtin_list.setCurrentRow(0)
         self._backend_chosen(self.backend_combo.currentIndex())
+        self.file_drops = PythonFileDrops(self)
 
     # -- form state ------------------------------------------------------------------------------
 
