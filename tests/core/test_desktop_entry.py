@@ -20,7 +20,8 @@ SRC = ROOT / "src"
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "poolscope", *args], check=False, capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "poolscope", *args], check=False, capture_output=True, text=True,
+                          timeout=60,
                           env={**os.environ, "PYTHONPATH": str(SRC), **env})
 
 
@@ -94,7 +95,8 @@ def test_install_in_a_python_function_returns_the_paths(tmp_path):
 @pytest.mark.timeout(180)
 def test_a_wheel_ships_the_icon_and_the_entry_and_its_installed_copy_finds_them(tmp_path):
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                            "-w", str(tmp_path / "dist"), str(ROOT)], check=False, capture_output=True, text=True, timeout=170)
+                            "-w", str(tmp_path / "dist"), str(ROOT)], check=False, capture_output=True, text=True,
+                           timeout=170)
     if built.returncode != 0:
         pytest.skip(f"no wheel could be built here: {built.stderr[-500:]}")
     wheel = next((tmp_path / "dist").glob("poolscope-*.whl"))
@@ -104,6 +106,7 @@ def test_a_wheel_ships_the_icon_and_the_entry_and_its_installed_copy_finds_them(
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     found = subprocess.run([sys.executable, "-c", "from poolscope.desktop import icon_path; print(icon_path())"],
-                           check=False, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(target)})
+                           check=False, capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "PYTHONPATH": str(target)})
     assert found.returncode == 0, found.stderr
     assert Path(found.stdout.strip()) == target / "poolscope" / "resources" / "poolscope.svg"

@@ -56,7 +56,7 @@ def test_the_shortcuts_dialog_is_the_table(qtbot, fake_window):
     assert dialog.isVisible() and dialog.objectName() == "shortcuts_dialog"
     rows = dialog.rows()
     assert len(rows) == len(SHORTCUTS)
-    for (group, text, key), row in zip(rows, SHORTCUTS):
+    for (group, text, key), row in zip(rows, SHORTCUTS, strict=True):
         assert group == row.group and text == row.text.rstrip("…") and key.startswith(key_text(row.name))
     assert ("Log", "Copy", f"{key_text('copy_log')} (in the log)") in rows
 

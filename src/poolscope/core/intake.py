@@ -227,4 +227,5 @@ def _all_unpickle(statuses: bytes | None, values: list[Any]) -> bool:
     holds the GIL for short spells."""
     if statuses is None or statuses.count(protocol.STATUS_ERROR) or statuses.count(protocol.STATUS_CANCELLED):
         return False
-    return check_pickled([value for status, value in zip(statuses, values) if status == protocol.STATUS_PICKLED])
+    pickled = protocol.STATUS_PICKLED
+    return check_pickled([value for status, value in zip(statuses, values, strict=True) if status == pickled])

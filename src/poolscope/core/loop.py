@@ -128,7 +128,8 @@ class EngineLoop:
 
             traceback.print_exc()
             for record in list(self.active):
-                record.setup_error = TaskError(-1, "EngineError", "the engine stopped unexpectedly", traceback.format_exc())
+                record.setup_error = TaskError(-1, "EngineError", "the engine stopped unexpectedly",
+                                               traceback.format_exc())
         finally:
             for worker, ended in self.slots.stop_all():
                 self.publisher.emit(WorkerExited(worker.pid, worker.slot, ended.exitcode, ended.reason, time.time()))

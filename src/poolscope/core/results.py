@@ -59,7 +59,7 @@ class EncodedBlock(NamedTuple):
 
     def decode(self, loads: Callable[[bytes], Any]) -> list[Any]:
         return [loads(value) if status == STATUS_PICKLED else value
-                for status, value in zip(self.statuses, self.values)]
+                for status, value in zip(self.statuses, self.values, strict=True)]
 
 
 def _load(data: bytes, loads: Callable[[bytes], Any]) -> list[Any]:
@@ -167,7 +167,7 @@ def check_pickled(pickled: list[bytes]) -> bool:
                 count = len(suspects)
                 # load(), tell(), load(), tell(), ...: the positions each load ended at, in C
                 calls = itertools.chain.from_iterable(zip(itertools.repeat(unpickler.load, count),
-                                                          itertools.repeat(stream.tell, count)))
+                                                          itertools.repeat(stream.tell, count), strict=True))
                 if list(map(_call, calls))[1::2] != list(itertools.accumulate(map(len, suspects))):
                     return False
     except BaseException:  # noqa: BLE001 - one of them does not unpickle
@@ -353,7 +353,8 @@ class ResultStore:
         """Move the blocks in memory to the file; if it cannot be written, keep them (and say why)."""
         try:
             if self._file is None:
-                self._file = tempfile.TemporaryFile(prefix="poolscope-results-")
+                # open for the store's life, closed by close(): no with-block fits
+                self._file = tempfile.TemporaryFile(prefix="poolscope-results-")  # noqa: SIM115
             offset = self._file.seek(0, os.SEEK_END)
             self._file.write(b"".join(data for _, data in self._blocks))
             self._file.flush()
@@ -466,7 +467,7 @@ def _json_ready_child(conn: Any, target: Target) -> None:
         try:
             block = pickle.loads(data)
             conn.send([ready(value) if status == STATUS_PICKLED else json_safe(value)
-                       for status, value in zip(block.statuses, block.values)])
+                       for status, value in zip(block.statuses, block.values, strict=True)])
         except Exception as exc:  # noqa: BLE001
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 

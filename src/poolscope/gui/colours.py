@@ -54,7 +54,8 @@ def legible(colour: QColor | str, background: QColor, minimum: float = 3.0) -> Q
     for _ in range(40):
         if contrast_ratio(result, background) >= minimum:
             break
-        hue, saturation, lightness, alpha = result.getHslF()
+        hue, saturation = result.hslHueF(), result.hslSaturationF()
+        lightness, alpha = result.lightnessF(), result.alphaF()
         lightness = min(1.0, lightness + 0.04) if towards_light else max(0.0, lightness - 0.04)
         result = QColor.fromHslF(max(hue, 0.0), saturation, lightness, alpha)
     return result

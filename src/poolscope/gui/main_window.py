@@ -181,7 +181,9 @@ class MainWindow(QMainWindow):
         launch_layout = QVBoxLayout(launch_side)
         launch_layout.setContentsMargins(0, 0, 0, 4)
         launch_layout.addWidget(launch_scroll, 1)
-        self.launch_panel.layout().removeWidget(self.launch_panel.start_button)
+        panel_layout = self.launch_panel.layout()
+        assert panel_layout is not None  # the panel lays itself out in its constructor
+        panel_layout.removeWidget(self.launch_panel.start_button)
         launch_layout.addWidget(self.launch_panel.start_button)
         self.launch_scroll = launch_scroll
         self.graphs_splitter = self._splitter("graphs_splitter", Qt.Orientation.Horizontal,
@@ -343,16 +345,16 @@ class MainWindow(QMainWindow):
                 header.moveSection(header.visualIndex(names.index(name)), position)
         # The progress bar gets a fixed width and the last column the width to spare: a stretched
         # bar kept the width it had in a wide window and pushed Done / total and ETA out of a narrow one.
-        header, names = self.job_table.view.horizontalHeader(), JobsModel.COLUMNS
-        if "Progress" in names:
-            header.setSectionResizeMode(names.index("Progress"), QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(names.index("Progress"), PROGRESS_WIDTH)
+        header, columns = self.job_table.view.horizontalHeader(), JobsModel.COLUMNS
+        if "Progress" in columns:
+            header.setSectionResizeMode(columns.index("Progress"), QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(columns.index("Progress"), PROGRESS_WIDTH)
         header.setStretchLastSection(True)
         # the other columns as wide as a typical value (or their title) needs
         metrics, header_metrics = self.job_table.view.fontMetrics(), header.fontMetrics()
         for name, typical in JOB_TYPICAL.items():
-            if name in names:
-                header.resizeSection(names.index(name), 14 + max(metrics.horizontalAdvance(typical),
+            if name in columns:
+                header.resizeSection(columns.index(name), 14 + max(metrics.horizontalAdvance(typical),
                                                                  header_metrics.horizontalAdvance(name)))
         self.job_table.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.workers_table.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -360,11 +362,11 @@ class MainWindow(QMainWindow):
     def focus_pane(self, widget: QWidget) -> None:
         """Give the keyboard to ``widget`` (a pane, or its first field), showing it if it scrolled away."""
         if widget is self.launch_panel:  # its first field that takes Tab
-            field = widget.nextInFocusChain()
-            while field is not widget and not (field.focusPolicy() & Qt.FocusPolicy.TabFocus
-                                               and field.isVisibleTo(self) and field.isEnabled()):
+            field: QWidget | None = widget.nextInFocusChain()
+            while field is not None and field is not widget and not (
+                    field.focusPolicy() & Qt.FocusPolicy.TabFocus and field.isVisibleTo(self) and field.isEnabled()):
                 field = field.nextInFocusChain()
-            widget = field
+            widget = field or widget
             self.launch_scroll.ensureWidgetVisible(widget)
         widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
@@ -504,7 +506,7 @@ class MainWindow(QMainWindow):
         if job is None:
             return False
         if path is None:
-            suggested = os.path.join(self.settings.value("results/folder", os.getcwd(), type=str),
+            suggested = os.path.join(str(self.settings.value("results/folder", os.getcwd(), type=str)),
                                      f"{job.name}-{job_id}-results.jsonl")
             path, _ = QFileDialog.getSaveFileName(self, f"Save the results of job {job_id} ({job.name})",
                                                   suggested, "JSON Lines (*.jsonl);;All files (*)")
@@ -822,12 +824,13 @@ class MainWindow(QMainWindow):
             value = settings.value(f"splitters/{splitter.objectName()}")
             if value is not None:
                 splitter.restoreState(value)
-        for key, graph in (("graphs/cpu_history", self.cpu_graph), ("graphs/throughput_history", self.throughput_graph)):
+        graphs = (("graphs/cpu_history", self.cpu_graph), ("graphs/throughput_history", self.throughput_graph))
+        for key, graph in graphs:
             value = settings.value(key)
             try:
                 if value is not None and int(value) != graph.history:
                     graph.set_history(int(value))
             except (TypeError, ValueError):
                 pass
-        self.cpu_graph.set_smooth(settings.value("graphs/cpu_smooth", False, type=bool))
+        self.cpu_graph.set_smooth(bool(settings.value("graphs/cpu_smooth", False, type=bool)))
         self.launch_panel.restore_settings(settings)

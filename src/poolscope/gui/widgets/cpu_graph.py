@@ -280,8 +280,8 @@ class CoreGrid(QWidget):
             label = QRectF(cell.left() + 2, cell.top(), cell.width() - 4, band)
             area = QRectF(cell.left(), cell.top() + band, cell.width(), max(1.0, cell.height() - band))
             if current is not None:  # the label band is a meter of the current load, under the text
-                painter.fillRect(QRectF(cell.left(), cell.top(), cell.width() * min(max(current[core], 0.0), 100.0) / 100,
-                                        band - 1), colours["meter"])
+                load = min(max(current[core], 0.0), 100.0) / 100
+                painter.fillRect(QRectF(cell.left(), cell.top(), cell.width() * load, band - 1), colours["meter"])
             painter.setPen(colours["text"])
             painter.setFont(self.font())
             painter.drawText(label, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), f"cpu{core}")
@@ -432,8 +432,9 @@ class CpuGraph(QWidget):
             set_interactive(self.plot, self.paused)
         current = self.stack.currentIndex()
         self.stack.insertWidget(0, view)
-        self.stack.removeWidget(old)
-        old.deleteLater()
+        if old is not None:
+            self.stack.removeWidget(old)
+            old.deleteLater()
         self.stack.setCurrentIndex(current)
         self._update_title()
 
@@ -628,7 +629,7 @@ class CpuGraph(QWidget):
         with open(path, "w", newline="", encoding="utf-8") as file:
             writer = csv.writer(file)
             writer.writerow(["seconds"] + [f"cpu{core}" for core in range(values.shape[1])])
-            for t, row in zip(x, values):
+            for t, row in zip(x, values, strict=True):
                 writer.writerow([repr(float(t))] + [repr(float(value)) for value in row])
 
     def _export_asked(self) -> None:
@@ -715,7 +716,8 @@ class CpuGraph(QWidget):
         if every != self._heatmap_every:  # the rows named on the left are the rows with a figure on the right
             self._heatmap_every = every
             item.getAxis("left").setTicks([[(core + 0.5, f"cpu{core}") for core in range(0, self.cores, every)], []])
-        item.getAxis("right").setTicks([[(core + 0.5, f"{last[core]:.0f}%") for core in range(0, self.cores, every)], []])
+        ticks = [(core + 0.5, f"{last[core]:.0f}%") for core in range(0, self.cores, every)]
+        item.getAxis("right").setTicks([ticks, []])
 
     def figures(self) -> list[str]:
         """Each core's current load as the graph shows it (tests, screenshots)."""

@@ -139,9 +139,8 @@ def parse_scheduler_address(text: str) -> str | None:
         raise bad("no host")
     if not (_HOST.match(host) or _IPV6.match(host)):
         raise bad(f"{host!r} is not a host name or IP address")
-    if port is not None:
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise bad(f"the port must be a whole number from 1 to 65535, not {port!r}")
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise bad(f"the port must be a whole number from 1 to 65535, not {port!r}")
     return f"{scheme}://{host}:{int(port) if port else DEFAULT_SCHEDULER_PORT}"
 
 
@@ -692,8 +691,10 @@ class LaunchPanel(QWidget):
             if waiting:
                 self.check_targets(fresh_only=fresh_only)
         else:
+            chosen = targets["target"]
+            assert chosen is not None  # parsed, and checked when it is user code (else an error above)
             try:
-                spec = JobSpec.create(targets["target"], inputs, **fields)
+                spec = JobSpec.create(chosen, inputs, **fields)
             except SpecErrors as exc:
                 errors.update(exc.errors)
         shown: dict[str, str] = {}

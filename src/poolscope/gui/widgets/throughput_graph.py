@@ -132,7 +132,8 @@ class ThroughputGraph(QWidget):
         for sample in samples:
             for t, rate in sample.total_points or ((sample.time, sample.total_rate),):
                 self.total.append(t, rate)
-            job_points = sample.job_points or {job_id: ((sample.time, rate),) for job_id, rate in sample.job_rates.items()}
+            job_points = sample.job_points or {job_id: ((sample.time, rate),)
+                                               for job_id, rate in sample.job_rates.items()}
             for job_id, points in job_points.items():
                 buffer = self.jobs.get(job_id)
                 if buffer is None:
