@@ -57,6 +57,7 @@ from poolscope.core.backends import DASK, PROCESSES, THREADS, Backend, WorkerHan
 from poolscope.core.backends.processes import ProcessBackend
 from poolscope.core.backends.threads import ThreadBackend
 from poolscope.core.events import (
+    ChunkRan,
     JobFinished,
     JobNotice,
     JobProgress,
@@ -368,6 +369,9 @@ class Engine:
         # Readers of every event batch beside the queue (history, a window a script reports to):
         # replaced whole under _lock by subscribe(), read by the engine thread.
         self._subscribers: tuple[Callable[[list[Any]], None], ...] = ()
+        # Names the results file each job submitted writes through to (the history), or None; set
+        # by keep_results_in(), read by submit() under _lock.
+        self._results_files: Callable[[int, JobSpec], str | None] | None = None
         # Commands from caller threads, read by the engine thread; a byte on _wake_* wakes it.
         self._commands: collections.deque[tuple[Any, ...]] = collections.deque()
         self._wake_reader, self._wake_writer = self._mp.Pipe(duplex=False)
@@ -419,6 +423,13 @@ class Engine:
 
         return unsubscribe
 
+    def keep_results_in(self, where: Callable[[int, JobSpec], str | None] | None) -> None:
+        """Have each job submitted from now on write its results through to the file
+        ``where(job_id, spec)`` names (None: none), before its tasks count as done (see
+        core/results.py ``ResultStore.write_through``). Called in ``submit()``: it must be quick."""
+        with self._lock:
+            self._results_files = where
+
     @property
     def workers(self) -> int:
         return self._size
@@ -440,6 +451,10 @@ class Engine:
             if self._closed:
                 raise EngineClosed("the engine has been shut down")
             record = JobRecord(next(self._job_ids), spec, on_result)
+            if self._results_files is not None:
+                path = self._results_files(record.id, spec)
+                if path is not None:
+                    record.results.write_through(path)
             self._jobs[record.id] = record
             self._command(CMD_SUBMIT, record)
         return Job(self, record)
@@ -1038,6 +1053,9 @@ class Engine:
                                                   "chunk without reporting this task", "", worker.pid,
                                                   _short_repr(chunk.inputs[offset])))
             chunk.reported = len(chunk.inputs)
+            if chunk.started_at is not None:
+                self._emit(ChunkRan(record.id, worker.pid, chunk.start, len(chunk.inputs), chunk.started_at,
+                                    time.monotonic()))
             worker.outstanding.remove(chunk)
             record.chunks_out -= 1
             if chunk.inputs and busy > 0:
@@ -1429,6 +1447,7 @@ class Engine:
                 worker.known_jobs.discard(record.id)
                 self._send(worker, (protocol.MSG_FORGET, record.id))
         record.final = record.summary()
+        record.results.finish_writing()
         self._publish_deltas()
         self._emit(JobFinished(record.id, record.final, time.time(), time.monotonic()))
         record.finished.set()
