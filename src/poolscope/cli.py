@@ -286,13 +286,14 @@ class HeadlessRun:
 
     def run(self) -> int:
         from poolscope.core.engine import Engine
-        from poolscope.core.history import record_engine
+        from poolscope.core.history import record_engine, recording_wanted
 
         recorder = None
         with Engine(events=True, **self.options) as engine:
             previous = self.install_interrupt_handler(engine)
             try:
-                recorder = record_engine(engine, "poolscope run", on_message=self.message)
+                if recording_wanted():
+                    recorder = record_engine(engine, "poolscope run", on_message=self.message)
                 if self.spec.backend == "dask":
                     self.start_dask(engine)
                 self.job = engine.submit(self.spec, on_result=self.on_result if self.results_file else None)

@@ -62,6 +62,7 @@ SCHEMA_VERSION = 1  # PRAGMA user_version of the database this module writes
 DB_NAME = "history.db"
 RESULTS_FOLDER = "results"
 DATA_DIR_VARIABLE = "POOLSCOPE_DATA_DIR"  # overrides where the history and results are kept
+SWITCH_VARIABLE = "POOLSCOPE_HISTORY"  # "off": the window and poolscope run record nothing (see recording_wanted)
 LOCK_SECONDS = 2.0  # how long opening waits for a lock another process holds before starting a database beside it
 WRITE_LOCK_SECONDS = 10.0  # how long a write waits for another process's lock before it fails
 FLUSH_SECONDS = 1.0  # the writer commits at most this often (at once when a job ends)
@@ -138,6 +139,12 @@ def data_dir(override: str | None = None) -> str:
         return os.path.abspath(os.environ[DATA_DIR_VARIABLE])
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(base, "poolscope")
+
+
+def recording_wanted() -> bool:
+    """Whether the window and ``poolscope run`` record their jobs: unless $POOLSCOPE_HISTORY is "off"
+    (then no results files either: results are kept as before, in memory and a temporary file)."""
+    return os.environ.get(SWITCH_VARIABLE, "").strip().lower() not in ("off", "0", "no", "false")
 
 
 def _process_started(pid: int) -> float | None:

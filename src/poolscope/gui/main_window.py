@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
     def _build_history_tab(self) -> None:
         """The History dock (View > History, Ctrl+H): past jobs from the job history, which records
         this window's jobs (core/history.py); jobs older than its retention are removed now."""
-        from poolscope.core.history import History, Recorder
+        from poolscope.core.history import History, Recorder, recording_wanted
         from poolscope.gui.widgets.history_view import HistoryView
 
         self.history = History()
@@ -307,7 +307,7 @@ class MainWindow(QMainWindow):
         self.history_view = HistoryView(self.history)
         notice = self.history_view.notice
         self.history_recorder = None
-        if callable(getattr(self.engine, "subscribe", None)):  # a real engine (tests may give a stand-in)
+        if recording_wanted() and callable(getattr(self.engine, "subscribe", None)):  # a real engine (not a stand-in)
             self.history_recorder = Recorder(self.history, self.engine, "window", on_message=notice.emit,
                                              on_job_ended=self.history_view.job_recorded.emit)
         dock = QDockWidget("History", self)
