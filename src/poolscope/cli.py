@@ -515,7 +515,8 @@ def results_command(history: Any, job_id: int, args: argparse.Namespace, parser:
         job = history.job(job_id)
     except HistoryError as exc:
         parser.exit(EXIT_USAGE, f"{name}: error: job: {exc}\n")
-    if args.format != "trace" and not (job.results_path and os.path.exists(job.results_path)):
+    no_file = not (job.results_path and os.path.exists(job.results_path))
+    if args.format != "trace" and no_file and job.done:
         parser.exit(EXIT_USAGE, f"{name}: error: job: job {job_id} has no results file"
                                 f"{f' ({job.results_path} is gone)' if job.results_path else ''}\n")
     try:
@@ -535,7 +536,7 @@ def results_command(history: Any, job_id: int, args: argparse.Namespace, parser:
             loader = ResultLoader(target_from_json(job.spec["target"]))
 
             def items() -> Any:
-                return file_items(job.results_path, loader)
+                return iter(()) if no_file else file_items(job.results_path, loader)  # none finished: no file
 
             if args.format == "csv":
                 count = exports.write_csv(out, items, lambda: exports.job_inputs(job.spec))

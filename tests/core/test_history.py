@@ -4,7 +4,6 @@ database never costs a job."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -14,14 +13,11 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from poolscope.core import history as history_module
 from poolscope.core.engine import Engine
-from poolscope.core.events import TasksFinished
 from poolscope.core.history import INTERRUPTED, SCHEMA_VERSION, History, Recorder, record_engine, spec_from_json
 from poolscope.core.jobs import JobSpec
-from poolscope.core.results import FRAME_HEADER, RESULTS_MAGIC, ResultStore, count_file_results, file_items
+from poolscope.core.results import ResultStore, count_file_results, file_items
 from poolscope.core.targets import parse_target
 from tests.conftest import ROOT, sample
 
@@ -45,7 +41,7 @@ def run_recorded(directory: Path, *specs: JobSpec, source: str = "test", message
 def test_jobs_are_read_back_after_a_restart(tmp_path):
     square = JobSpec.create(parse_target(sample("square")), "range:500", chunksize=7)
     failing = JobSpec.create(parse_target(sample("fail_on")), "json:[1, 2, 3, 4, 3]", kwargs={"bad": 3})
-    first, second = run_recorded(tmp_path, square, failing)
+    run_recorded(tmp_path, square, failing)
 
     history = History(str(tmp_path))  # another process's view: a fresh open of the same files
     newest, oldest = history.jobs()
@@ -113,8 +109,7 @@ def test_a_results_file_that_cannot_be_written_keeps_the_results_in_memory(tmp_p
 CHILD = textwrap.dedent("""
     import sys, time
     from poolscope.core.engine import Engine
-    from poolscope.core.events import TasksFinished
-    from poolscope.core.history import record_engine
+        from poolscope.core.history import record_engine
     from poolscope.core.jobs import JobSpec
     from poolscope.core.targets import parse_target
 

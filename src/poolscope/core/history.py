@@ -712,8 +712,9 @@ class Recorder:
         last_flush = time.monotonic()
         stopping = False
         while not stopping:
-            try:
-                item = self._queue.get(timeout=FLUSH_SECONDS)
+            waiting = pending or any(log.dirty or log.failures or log.slices for log in jobs.values())
+            try:  # with nothing to write, the thread sleeps until the next batch
+                item = self._queue.get(timeout=FLUSH_SECONDS if waiting else None)
             except queue.Empty:
                 item = None
             items = [] if item is None else [item]

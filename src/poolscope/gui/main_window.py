@@ -320,14 +320,21 @@ class MainWindow(QMainWindow):
         toggle.setShortcut(QKeySequence("Ctrl+H"))
         self.view_menu.addSeparator()
         self.view_menu.addAction(toggle)
-        self.history_view.run_again_requested.connect(lambda spec: (self.launch_panel.show_spec(spec),
-                                                                    self.launch_panel.start()))
-        self.history_view.edit_requested.connect(lambda spec: (self.launch_panel.show_spec(spec),
-                                                               self.focus_pane(self.launch_panel)))
+        self.history_view.run_again_requested.connect(self._run_again_from_history)
+        self.history_view.edit_requested.connect(self._edit_from_history)
         self.history_view.saved.connect(self._results_saved)
         notice.connect(self._history_notice)
         for message in self.history.messages:  # what opening it found (a history moved aside, ...)
             self._history_notice(message)
+
+    def _run_again_from_history(self, spec: JobSpec) -> None:
+        """A past job's settings into the launch panel, and Start (which checks user code first)."""
+        self.launch_panel.show_spec(spec)
+        self.launch_panel.start()
+
+    def _edit_from_history(self, spec: JobSpec) -> None:
+        self.launch_panel.show_spec(spec)
+        self.focus_pane(self.launch_panel)
 
     def _history_notice(self, message: str) -> None:
         self.log_model.append([LogEntry(time=time.time(), level="info", message=message)])

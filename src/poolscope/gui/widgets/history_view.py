@@ -243,8 +243,8 @@ class HistoryView(QWidget):
         self.curve = live_curve(self.plot, QColor(text_colour()), width=1.5)
         details = QSplitter(Qt.Orientation.Horizontal)
         details.setChildrenCollapsible(False)
-        for widget in (self.settings_text, self.failures_tree, self.plot):
-            details.addWidget(widget)
+        for pane in (self.settings_text, self.failures_tree, self.plot):
+            details.addWidget(pane)
         split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("history_splitter")
         split.setChildrenCollapsible(False)
