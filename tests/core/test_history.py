@@ -109,7 +109,8 @@ def test_a_results_file_that_cannot_be_written_keeps_the_results_in_memory(tmp_p
 CHILD = textwrap.dedent("""
     import sys, time
     from poolscope.core.engine import Engine
-        from poolscope.core.history import record_engine
+    from poolscope.core.events import TasksFinished
+    from poolscope.core.history import record_engine
     from poolscope.core.jobs import JobSpec
     from poolscope.core.targets import parse_target
 

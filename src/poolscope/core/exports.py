@@ -112,11 +112,13 @@ def trace_json(job: JobRow, slices: list[Slice]) -> dict[str, Any]:
                        "ts": round((piece.start - origin) * 1e6, 1),
                        "dur": round(max(0.0, piece.end - piece.start) * 1e6, 1),
                        "args": {"first_index": piece.first_index, "last_index": piece.last_index, "tasks": tasks}})
-    times, rates = job.throughput_curve()
-    width = float(job.throughput.get("bin", 1.0))
-    for at, rate in zip(times, rates):
+    edges, rates = job.throughput_curve()
+    for at, rate in zip(edges, rates):
         events.append({"name": "throughput (tasks/s)", "ph": "C", "pid": 1, "tid": 0,
-                       "ts": round((at - width / 2) * 1e6, 1), "args": {"tasks/s": rate}})
+                       "ts": round(at * 1e6, 1), "args": {"tasks/s": rate}})
+    if edges:
+        events.append({"name": "throughput (tasks/s)", "ph": "C", "pid": 1, "tid": 0,
+                       "ts": round(edges[-1] * 1e6, 1), "args": {"tasks/s": 0.0}})
     return {"traceEvents": events, "displayTimeUnit": "ms",
             "otherData": {"job": job.id, "name": job.name, "target": job.target, "inputs": job.inputs,
                           "state": job.state, "source": job.source, "timeline_dropped": job.timeline_dropped}}

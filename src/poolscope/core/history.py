@@ -67,6 +67,7 @@ LOCK_SECONDS = 2.0  # how long opening waits for a lock another process holds be
 WRITE_LOCK_SECONDS = 10.0  # how long a write waits for another process's lock before it fails
 FLUSH_SECONDS = 1.0  # the writer commits at most this often (at once when a job ends)
 THROUGHPUT_BINS = 600  # a job's throughput curve keeps at most this many bins; their width doubles to fit
+THROUGHPUT_FIRST_BIN = 0.5  # seconds: the bins' width until the curve needs more than THROUGHPUT_BINS
 TIMELINE_SLICES = 100_000  # a job keeps at most this many timeline slices (the rest are counted)
 NOTICES_KEPT = 50  # a job's first notices kept
 INTERRUPTED = "interrupted"  # the state of a job whose process ended before it did
@@ -274,11 +275,23 @@ class JobRow:
         return (self.done + self.failed) / duration if duration else None
 
     def throughput_curve(self) -> tuple[list[float], list[float]]:
-        """(seconds since submitted, tasks a second) at the middle of each bin of its curve."""
+        """(edges, rates): tasks finished a second in each bin of its curve, between edges[i] and
+        edges[i + 1] (seconds since it was submitted; one more edge than rates). The first and last
+        bins are cut to when its tasks ran (its first task, its end), so a job shorter than a bin
+        reads at its true rate."""
         counts = self.throughput.get("counts", [])
+        if not counts:
+            return [], []
         width = float(self.throughput.get("bin", 1.0))
         offset = float(self.throughput.get("start", self.submitted)) - self.submitted
-        return ([offset + (i + 0.5) * width for i in range(len(counts))], [count / width for count in counts])
+        edges = [offset + i * width for i in range(len(counts) + 1)]
+        if self.first_task is not None:
+            edges[0] = min(max(edges[0], self.first_task - self.submitted), edges[1])
+        end = self.finished if self.finished is not None else self.updated
+        edges[-1] = max(min(edges[-1], end - self.submitted), edges[-2])
+        rates = [count / (right - left) if right > left else 0.0
+                 for count, left, right in zip(counts, edges, edges[1:])]
+        return edges, rates
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -584,7 +597,7 @@ class _Throughput:
 
     def __init__(self, start: float) -> None:
         self.start = start
-        self.width = 1.0
+        self.width = THROUGHPUT_FIRST_BIN
         self.counts: list[int] = []
 
     def add(self, at: float, count: int) -> None:

@@ -241,10 +241,13 @@ class HistoryView(QWidget):
         self.failures_tree.setColumnWidth(1, 60)
         self.plot = make_plot(left="tasks/s", bottom="seconds after it was submitted")
         self.curve = live_curve(self.plot, QColor(text_colour()), width=1.5)
+        self._fill = QColor(text_colour())
+        self._fill.setAlpha(60)  # the area under the steps: its count
         details = QSplitter(Qt.Orientation.Horizontal)
         details.setChildrenCollapsible(False)
         for pane in (self.settings_text, self.failures_tree, self.plot):
             details.addWidget(pane)
+        details.setSizes([300, 380, 420])
         split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("history_splitter")
         split.setChildrenCollapsible(False)
@@ -360,7 +363,7 @@ class HistoryView(QWidget):
         self.failures_tree.clear()
         if job is None:
             self.settings_text.setPlainText("")
-            self.curve.setData([], [])
+            self.curve.setData([], [], stepMode=None)
             return
         self.save_button.setEnabled(bool(job.results_path) and os.path.exists(job.results_path or ""))
         self.settings_text.setPlainText(self.settings_of(job))
@@ -376,8 +379,8 @@ class HistoryView(QWidget):
                                         else failure.message])
                 item.setToolTip(2, failure.traceback or failure.message)
                 groups[0].addChild(item)
-        times, rates = job.throughput_curve()
-        self.curve.setData(times, rates)
+        edges, rates = job.throughput_curve()
+        self.curve.setData(edges, rates, stepMode="center", fillLevel=0, brush=self._fill)
 
     @staticmethod
     def settings_of(job: JobRow) -> str:
