@@ -105,11 +105,15 @@ def test_prune_removes_old_jobs_and_their_files(data, capsys):
     with history._lock:  # job 1 was submitted 40 days ago
         history._conn.execute("UPDATE jobs SET submitted = ? WHERE id = 1", (time.time() - 40 * 86400,))
     history.close()
+    orphan = directory / "results" / "no-job.results"  # a job whose row was never written (a full disk)
+    orphan.write_bytes(b"")
+    os.utime(orphan, (time.time() - 40 * 86400,) * 2)
     assert cli.main(["history", "--prune", "30"]) == 0
     assert "removed 1 job" in capsys.readouterr().err
     left = History(str(directory)).jobs()
     assert [job.id for job in left] == [3, 2]
     assert not os.path.exists(paths[-1]) and all(os.path.exists(path) for path in paths[:-1])
+    assert not orphan.exists()
 
 
 @pytest.mark.parametrize(("args", "fragment"), [

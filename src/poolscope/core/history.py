@@ -551,12 +551,19 @@ class History:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany("DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id, _ in old])
             self._conn.execute("COMMIT")
+        paths = [path for _, path in old if path]
+        # results files no job names (their job's row was never written: a full disk), as old
+        known = {path for (path,) in self._query("SELECT results_path FROM jobs")}
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.results_dir):
+                if entry.path not in known and entry.name.endswith(".results") and entry.stat().st_mtime < cutoff:
+                    paths.append(entry.path)
         freed = 0
-        for _, path in old:
-            if path and os.path.exists(path):
-                with contextlib.suppress(OSError):
-                    freed += os.path.getsize(path)
-                    os.remove(path)
+        for path in paths:
+            with contextlib.suppress(OSError):
+                size = os.path.getsize(path)
+                os.remove(path)
+                freed += size
         return len(old), freed
 
     def mark_interrupted(self) -> int:

@@ -9,8 +9,8 @@ its settings (a JobSpec) to the window, which puts them in the launch panel (whi
 target of the user's code in a child process before it starts).
 
 The view reads the database on the main thread (one indexed query, the newest ``SHOWN_JOBS``);
-it refreshes when a job's end is recorded (``job_recorded``, emitted by the recorder's thread)
-while it is shown, else when it is next shown. Nothing runs on a timer.
+it refreshes once a burst of jobs' ends is recorded (``job_recorded``, emitted by the recorder's
+thread) while it is shown, else when it is next shown. Nothing runs on a timer at rest.
 """
 
 from __future__ import annotations
@@ -21,7 +21,15 @@ import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,6 +57,7 @@ from poolscope.gui.widgets.plotting import live_curve, make_plot, text_colour
 __all__ = ["HistoryModel", "HistoryView"]
 
 SHOWN_JOBS = 2000  # the newest jobs the table lists
+REFRESH_MS = 300  # after a job's end is recorded, the shown table is read again this much later (once a burst)
 SAVE_PAUSE_SECONDS = 0.002  # a saving thread sleeps this long every thousand results (see MainWindow.save_results)
 ALL = "All"
 Index = QModelIndex | QPersistentModelIndex
@@ -296,6 +305,11 @@ class HistoryView(QWidget):
         self.run_again_button.clicked.connect(lambda: self._hand_over(self.run_again_requested))
         self.edit_button.clicked.connect(lambda: self._hand_over(self.edit_requested))
         self.retention_spin.valueChanged.connect(self._retention_changed)
+        # Refreshes the shown table once after jobs' ends were recorded (REFRESH_MS gathers a burst).
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
         self.job_recorded.connect(self._job_recorded)
         self._selection_changed()
 
@@ -323,10 +337,9 @@ class HistoryView(QWidget):
             self.refresh()
 
     def _job_recorded(self, _job_id: int) -> None:
-        if self.isVisible():
-            self.refresh()
-        else:
-            self._stale = True
+        self._stale = True
+        if self.isVisible() and not self._refresh_timer.isActive():  # many jobs ending: one read
+            self._refresh_timer.start()
 
     def _show_space(self) -> None:
         self.space_label.setText(f"using {self.history.space_used() / 1e6:,.1f} MB in {self.history.directory}")
