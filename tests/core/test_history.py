@@ -279,3 +279,18 @@ def test_a_full_disk_fails_the_history_write_with_a_message_never_the_job(tmp_pa
     summaries = run_recorded(tmp_path, big, failing, messages=messages)
     assert [summary.status.value for summary in summaries] == ["done", "failed"]
     assert len(messages) == 1 and "database or disk is full" in messages[0]
+
+
+def test_two_engines_of_one_process_record_into_one_history(tmp_path):
+    with Engine(1) as first, Engine(1) as second:
+        recorders = [record_engine(engine, name, directory=str(tmp_path))
+                     for engine, name in ((first, "first"), (second, "second"))]
+        jobs = [engine.submit(JobSpec.create("noop", "range:5")) for engine in (first, second)]  # the same second
+        for job in jobs:
+            job.wait(30)
+        for engine, recorder in zip((first, second), recorders):
+            engine.shutdown()
+            recorder.close()
+    recorded = History(str(tmp_path)).jobs()
+    assert sorted((job.source, job.done) for job in recorded) == [("first", 5), ("second", 5)]
+    assert len({job.results_path for job in recorded}) == 2

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import queue
@@ -75,6 +76,8 @@ FINAL_STATES = ("done", "failed", "cancelled", "terminated", INTERRUPTED)
 DEFAULT_RETENTION_DAYS = 30.0
 
 _STOP = object()  # the writer's queue: end of recording (after what was put before it)
+# Jobs registered in this process, by every recorder: with the pid and the time, a job's unique key.
+_job_serials = itertools.count(1)
 
 _SCHEMA = """
 CREATE TABLE jobs (
@@ -668,7 +671,6 @@ class Recorder:
         # submitted at): put by the engine thread (subscribe's callback, keep_results_in's
         # where), read by the writer thread only. Unbounded, so a put never waits.
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._serial = 0  # jobs registered; with the pid and the time, makes each job's key unique
         self._owner = (os.getpid(), _process_started(os.getpid()) or time.time())
         self._closed = False
         self._unsubscribe: Callable[[], None] | None = None
@@ -690,9 +692,8 @@ class Recorder:
 
     def _register(self, job_id: int, spec: JobSpec) -> str:
         """Called by ``Engine.submit`` (under its lock): the path of the job's results file."""
-        self._serial += 1
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.name)[:40] or "job"
-        key = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{self._serial}-{name}"
+        key = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_job_serials)}-{name}"
         path = os.path.join(self.history.results_dir, f"{key}.results")
         self._queue.put(("job", job_id, key, spec, path, time.time()))
         return path
