@@ -294,3 +294,28 @@ def test_two_engines_of_one_process_record_into_one_history(tmp_path):
     recorded = History(str(tmp_path)).jobs()
     assert sorted((job.source, job.done) for job in recorded) == [("first", 5), ("second", 5)]
     assert len({job.results_path for job in recorded}) == 2
+
+
+def test_a_history_locked_while_a_job_runs_costs_the_job_nothing_and_is_written_later(tmp_path, monkeypatch):
+    monkeypatch.setattr(history_module, "WRITE_LOCK_SECONDS", 0.3)
+    messages: list[str] = []
+    history = History(str(tmp_path), on_message=messages.append)
+    holder = sqlite3.connect(tmp_path / "history.db", isolation_level=None)
+    with Engine(1) as engine:
+        recorder = Recorder(history, engine, "test")
+        holder.execute("BEGIN EXCLUSIVE")  # another process holds the history for a while
+        try:
+            started = time.monotonic()
+            summary = engine.submit(JobSpec.create("noop", "range:100")).wait(30)
+            assert summary.status.value == "done" and time.monotonic() - started < 5  # not held up
+            deadline = time.monotonic() + 10
+            while not messages and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert messages and "database is locked" in messages[0]
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        engine.shutdown()
+        recorder.close()
+    assert "works again" in messages[-1]
+    assert [(job.state, job.done) for job in history.jobs()] == [("done", 100)]  # kept, and written once it could be

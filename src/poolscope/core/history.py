@@ -729,9 +729,11 @@ class Recorder:
             self._failed(exc)
         jobs: dict[int, _JobLog] = {}  # engine job id -> its log
         pending: list[tuple[Any, ...]] = []  # registrations not yet inserted
+        ended: list[_JobLog] = []  # jobs whose end is not yet written
         offset = time.time() - time.monotonic()  # to turn the engine's monotonic times into time.time()
         last_flush = time.monotonic()
         stopping = False
+        failing = False  # the last write failed: the next is tried FLUSH_SECONDS later
         while not stopping:
             waiting = pending or any(log.dirty or log.failures or log.slices for log in jobs.values())
             try:  # with nothing to write, the thread sleeps until the next batch
@@ -744,7 +746,6 @@ class Recorder:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            ended: list[_JobLog] = []
             for item in items:
                 if item is _STOP:
                     stopping = True
@@ -753,23 +754,28 @@ class Recorder:
                     jobs[item[1]] = _JobLog(-1, item[5])
                 else:
                     self._fold(item, jobs, offset, ended)
-            if pending or ended or stopping or time.monotonic() - last_flush >= FLUSH_SECONDS:
+            due = time.monotonic() - last_flush >= FLUSH_SECONDS
+            if stopping or due or ((pending or ended) and not failing):  # after a failure, a retry a second
                 if stopping:
                     for log in jobs.values():
-                        if log.finished is None:
+                        if log.finished is None and log.state not in FINAL_STATES:
                             log.state, log.dirty = INTERRUPTED, True
                             ended.append(log)
+                written = True
                 if conn is not None and (pending or any(log.dirty or log.failures or log.slices
                                                         for log in jobs.values())):
-                    self._flush(conn, pending, jobs)
+                    written = self._flush(conn, pending, jobs)
                 last_flush = time.monotonic()
+                failing = not written
+                if not written:
+                    continue  # the ended jobs stay until their end is written
                 for log in ended:
-                    jobs_ended = [job_id for job_id, other in jobs.items() if other is log]
-                    for job_id in jobs_ended:
+                    for job_id in [job_id for job_id, other in jobs.items() if other is log]:
                         del jobs[job_id]
                     if self.on_job_ended is not None and log.row > 0:
                         with contextlib.suppress(Exception):
                             self.on_job_ended(log.row)
+                ended.clear()
         if conn is not None:
             conn.close()
 
@@ -823,23 +829,27 @@ class Recorder:
                 log.dirty = True
                 ended.append(log)
 
-    def _flush(self, conn: sqlite3.Connection, pending: list[tuple[Any, ...]], jobs: dict[int, _JobLog]) -> None:
+    def _flush(self, conn: sqlite3.Connection, pending: list[tuple[Any, ...]], jobs: dict[int, _JobLog]) -> bool:
         """One transaction: new jobs inserted, changed ones updated, their failures and slices added.
-        If it fails (a full disk, a lock held too long), it is rolled back, said once, and dropped."""
+        If it fails, it is rolled back and said once; what it held is kept and written at the next
+        try when the cause may pass (a lock held too long, a full disk: an OperationalError), and
+        dropped when it cannot (a constraint). Returns whether it was written."""
         now = time.time()
+        inserted: list[tuple[_JobLog, int]] = []  # rows are the jobs' once the transaction commits
         try:
             conn.execute("BEGIN IMMEDIATE")
             for _, job_id, key, spec, path, submitted in pending:
-                log = jobs[job_id]
                 cursor = conn.execute(
                     "INSERT INTO jobs (key, name, target, inputs, spec, source, backend, owner_pid, owner_started,"
                     " submitted, updated, state, total, results_path) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (key, spec.name, spec.target.text, spec.inputs.text, json.dumps(spec_to_json(spec)),
                      self.source, spec.backend, self._owner[0], self._owner[1], submitted, now, "pending",
                      spec.inputs.total, path))
-                log.row = int(cursor.lastrowid or 0)
+                inserted.append((jobs[job_id], int(cursor.lastrowid or 0)))
+            rows = {id(log): row for log, row in inserted}
             for log in jobs.values():
-                if not (log.dirty or log.failures or log.slices) or log.row <= 0:
+                row = rows.get(id(log), log.row)
+                if not (log.dirty or log.failures or log.slices) or row <= 0:
                     continue
                 conn.execute(
                     "UPDATE jobs SET state=?, total=?, done=?, failed=?, cancelled=?, first_task=?, finished=?,"
@@ -847,28 +857,35 @@ class Recorder:
                     " timeline_dropped=? WHERE id=?",
                     (log.state, log.total, log.done, log.failed, log.cancelled, log.first_task, log.finished,
                      log.workers, json.dumps(log.errors_omitted), log.throughput.to_json(), json.dumps(log.notices),
-                     now, log.slices_dropped, log.row))
+                     now, log.slices_dropped, row))
                 if log.failures:
                     conn.executemany("INSERT INTO failures (job, idx, type, message, traceback, pid, input) "
-                                     "VALUES (?,?,?,?,?,?,?)", [(log.row, *failure) for failure in log.failures])
+                                     "VALUES (?,?,?,?,?,?,?)", [(row, *failure) for failure in log.failures])
                 if log.slices:
                     conn.executemany("INSERT INTO timeline (job, pid, start, end, first_index, last_index) "
-                                     "VALUES (?,?,?,?,?,?)", [(log.row, *piece) for piece in log.slices])
+                                     "VALUES (?,?,?,?,?,?)", [(row, *piece) for piece in log.slices])
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             self._failed(exc)
-            for log in jobs.values():  # what it held is dropped: the next write starts clean
-                log.failures.clear()
-                log.slices.clear()
-            pending.clear()  # those jobs go unrecorded (their results files stay)
-            return
+            if not isinstance(exc, sqlite3.OperationalError):  # it would fail again: dropped
+                for log in jobs.values():
+                    log.failures.clear()
+                    log.slices.clear()
+                pending.clear()  # those jobs go unrecorded (their results files stay)
+            return False
+        for log, row in inserted:
+            log.row = row
         pending.clear()
         for log in jobs.values():
             log.failures.clear()
             log.slices.clear()
             log.dirty = False
+        if self.write_error is not None:
+            self.on_message(f"job history: writing to {self.history.path} works again")
+            self.write_error = None
+        return True
 
     def _failed(self, exc: BaseException) -> None:
         self.failed_writes += 1
