@@ -16,8 +16,9 @@ The database is never silently wiped: one written by another version (``PRAGMA u
 or one that is not a database, is moved aside (``history.db.old-<time>``) and a fresh one started,
 with a message naming both; one locked by another process past ``LOCK_SECONDS`` is left alone and
 this process records into a fresh one beside it; a read-only one is read but not written (jobs run
-unrecorded, with a message). A write that fails (a full disk) says so once and never touches the
-job: the engine does not know the history exists.
+unrecorded, with a message). A write that fails (a full disk, a lock held too long) says so once,
+keeps what it held and is tried again a second later; it never touches the job, whose engine does
+not wait for the history.
 
 Layout of the data directory (``$POOLSCOPE_DATA_DIR``, else ``$XDG_DATA_HOME/poolscope``, else
 ``~/.local/share/poolscope``)::
