@@ -17,8 +17,6 @@ Targets (issue 5): poolscope >= 1.0x Pool at its best chunksize, and >= 10x Pool
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import collections
 import concurrent.futures
 import multiprocessing
@@ -26,8 +24,10 @@ import shutil
 import tempfile
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import fmt_rate, fmt_ratio, median, table, verdict
 
 from poolscope.core.engine import Engine
@@ -86,9 +86,9 @@ def poolscope_contender(workers: int, nice: int, tasks: int, events: bool,
         elapsed = time.perf_counter() - start
         assert summary.done == tasks, summary
         assert summary.results is not None and summary.results[-1] == tasks - 1
-        if consumer is not None:  # the monitor must have seen every task (checked outside the timing)
-            if not consumer.finished[job.id].wait(10) or consumer.done[job.id] != tasks:
-                raise AssertionError(f"events saw {consumer.done[job.id]} of {tasks} tasks")
+        # the monitor must have seen every task (checked outside the timing)
+        if consumer is not None and (not consumer.finished[job.id].wait(10) or consumer.done[job.id] != tasks):
+            raise AssertionError(f"events saw {consumer.done[job.id]} of {tasks} tasks")
         return elapsed
 
     def close() -> None:
@@ -214,7 +214,8 @@ def main() -> None:
                 [[t["target"], t["goal"], t["measured"], t["peer"], fmt_ratio(t["ratio"]),
                   "info" if t["met"] is None else verdict(t["met"])] for t in targets]))
     _common.write_json(args.json, "dispatch", targets,
-                       {"rates": rate, "seconds": times, "foreign_load": foreign, "redone": redone, "noisy": bool(warning), "tasks": n, "workers": w, "repeat": args.repeat})
+                       {"rates": rate, "seconds": times, "foreign_load": foreign, "redone": redone,
+                        "noisy": bool(warning), "tasks": n, "workers": w, "repeat": args.repeat})
 
 
 if __name__ == "__main__":

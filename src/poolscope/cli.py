@@ -155,6 +155,13 @@ def spec_from_args(args: argparse.Namespace, target: str, *, checked_by_workers:
         raise
 
 
+def usage_errors(prog: str, exc: Exception) -> str:
+    """A bad field's message for the terminal, a line per field when several are bad (SpecErrors)."""
+    errors = getattr(exc, "errors", None) or {getattr(exc, "field", ""): getattr(exc, "message", str(exc))}
+    return "".join(f"{prog}: error: {field}: {message}\n" if field else f"{prog}: error: {message}\n"
+                   for field, message in errors.items())
+
+
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The Engine's keyword arguments from the flags; raises SpecError naming a bad one."""
     from poolscope.core.jobs import SpecError, check_backend, parse_optional_int
@@ -187,7 +194,7 @@ def gui_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         options = engine_options(args)
         spec = spec_from_args(args, args.run) if getattr(args, "run", None) else None
     except SpecError as exc:
-        parser.exit(EXIT_USAGE, f"poolscope: error: {exc}\n")
+        parser.exit(EXIT_USAGE, usage_errors("poolscope", exc))
     from poolscope.gui.app import run_gui
 
     return run_gui(spec, **options)
@@ -205,7 +212,7 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         checked_by_workers = args.backend != "dask" and args.kwargs is None
         spec = spec_from_args(args, args.target, checked_by_workers=checked_by_workers)
     except SpecError as exc:
-        parser.exit(EXIT_USAGE, f"poolscope run: error: {exc}\n")
+        parser.exit(EXIT_USAGE, usage_errors("poolscope run", exc))
     results_file = None
     if args.results:
         try:

@@ -37,7 +37,8 @@ def visible_column(view: QAbstractItemView, name: str) -> bool:
     model, header = view.model(), view.horizontalHeader()
     [column] = [c for c in range(model.columnCount()) if model.headerData(c, Qt.Orientation.Horizontal) == name]
     left = header.sectionViewportPosition(column)
-    return not header.isSectionHidden(column) and left >= 0 and left + header.sectionSize(column) <= view.viewport().width()
+    return (not header.isSectionHidden(column) and left >= 0
+            and left + header.sectionSize(column) <= view.viewport().width())
 
 
 def inside_window(window: MainWindow, widget: QWidget) -> bool:

@@ -44,7 +44,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from poolscope.core.worker import STATUS_PICKLED
+from poolscope.core.protocol import STATUS_PICKLED
 
 if TYPE_CHECKING:
     from poolscope.core.targets import Target

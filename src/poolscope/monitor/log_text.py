@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from poolscope.core.backends import THREADS
+from poolscope.core.backends import backend_info
 from poolscope.core.events import (
     JobFinished,
     JobNotice,
@@ -69,7 +69,7 @@ def log_line(event: object, context: EventContext = NO_CONTEXT, *, one_job: bool
     if isinstance(event, WorkerStarted):
         if not context.replacement:
             return None
-        noun = "Thread" if event.backend == THREADS else "Worker"
+        noun = "Thread" if backend_info(event.backend).sampled_as == "thread" else "Worker"
         return _entry("info", f"{noun} {event.pid} started in slot {event.slot}")
     if isinstance(event, JobFinished):
         summary = event.summary

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from poolscope.core.backends import BACKENDS, DASK, PROCESSES, THREADS
+from poolscope.core.backends import REGISTRY
 from poolscope.gui.models import JOB_ID_ROLE, WorkersModel
 
 __all__ = ["WorkersTable"]
@@ -15,8 +15,6 @@ __all__ = ["WorkersTable"]
 #: A typical value of each column but the last, to size the columns by.
 _TYPICAL = ("processes", "123456", "127.0.0.1:40163", "busy", "12 primes", "1 running, 2 queued", "100",
             "123.4 MiB")
-#: How the title counts the workers of each backend: (one, several).
-_NOUNS = {PROCESSES: ("process", "processes"), THREADS: ("thread", "threads"), DASK: ("Dask", "Dask")}
 
 
 class WorkersTable(QWidget):
@@ -61,10 +59,10 @@ class WorkersTable(QWidget):
         """Count the workers (by backend when there are several) and the busy ones in the title."""
         workers = self.model.workers()
         busy = sum(1 for view in workers if view.busy)
-        counts = [(name, sum(1 for view in workers if view.backend == name)) for name in BACKENDS]
+        counts = [(name, sum(1 for view in workers if view.backend == name)) for name in REGISTRY]
         present = [(name, count) for name, count in counts if count]
         if len(present) > 1:
-            parts = ", ".join(f"{count} {_NOUNS[name][count != 1]}" for name, count in present)
+            parts = ", ".join(f"{count} {REGISTRY[name].nouns[count != 1]}" for name, count in present)
             self.title.setText(f"Workers ({parts}; {busy} busy)")
         else:
             self.title.setText(f"Workers ({len(workers)}, {busy} busy)")
