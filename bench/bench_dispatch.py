@@ -20,6 +20,8 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import multiprocessing
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from _common import fmt_rate, fmt_ratio, median, table, verdict
 
 from poolscope.core.engine import Engine
 from poolscope.core.events import JobFinished, TasksFinished
+from poolscope.core.history import record_engine
 from poolscope.core.jobs import JobSpec
 from poolscope.tasks.noop import noop
 
@@ -60,9 +63,13 @@ class EventConsumer(_common.EventDrain):
 
 # -- contenders: each returns a runner() -> seconds, and a close() ------------------------------
 def poolscope_contender(workers: int, nice: int, tasks: int, events: bool,
-                        as_list: bool) -> tuple[Callable[[], float], Callable[[], None]]:
+                        as_list: bool, history: bool = False) -> tuple[Callable[[], float], Callable[[], None]]:
     engine = Engine(workers=workers, nice=nice, events=events)
     consumer = EventConsumer(engine.events) if events else None
+    # With history: the job history records the engine's jobs (a writer thread on its events, into
+    # a database in a temporary folder), and each job writes its results through to a file there.
+    folder = tempfile.mkdtemp(prefix="bench-history-") if history else None
+    recorder = record_engine(engine, "bench", directory=folder) if folder else None
     # warm-up: every worker runs a task (sleep makes both take one), then the noop target is loaded
     engine.submit(JobSpec.create("sleep", range(workers), kwargs={"seconds": 0.05})).wait(60)
     engine.submit(JobSpec.create("noop", "range:1000")).wait(60)
@@ -88,6 +95,9 @@ def poolscope_contender(workers: int, nice: int, tasks: int, events: bool,
         engine.shutdown()
         if consumer is not None:
             consumer.stop()
+        if recorder is not None:
+            recorder.close()
+            shutil.rmtree(folder, ignore_errors=True)
 
     return run, close
 
@@ -134,6 +144,8 @@ def main() -> None:
         "poolscope (list input, events on)": lambda: poolscope_contender(w, args.nice, n, True, True),
         "poolscope (range input, events on)": lambda: poolscope_contender(w, args.nice, n, True, False),
         "poolscope (list input, events off)": lambda: poolscope_contender(w, args.nice, n, False, True),
+        "poolscope (list input, events on, history on)": lambda: poolscope_contender(w, args.nice, n, True, True,
+                                                                                      history=True),
     }
     if not args.skip_chunksize_1:
         contenders["Pool.imap_unordered chunksize 1"] = lambda: pool_contender(w, n, 1)

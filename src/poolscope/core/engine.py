@@ -100,6 +100,9 @@ class Engine:
         self._closed = False
         self._job_ids = itertools.count(1)
         self._jobs: dict[int, JobRecord] = {}  # every job submitted; written under _lock
+        # Names the results file each job submitted writes through to (the history), or None; set
+        # by keep_results_in(), read by submit() under _lock.
+        self._results_files: Callable[[int, JobSpec], str | None] | None = None
         self._loop = EngineLoop(self._mailbox, self._publisher, self._jobs, self._make_backend, self._on_closed)
         self._thread = threading.Thread(target=self._loop.run, name="poolscope-engine", daemon=True)
         self._thread.start()
@@ -120,6 +123,13 @@ class Engine:
         the batch to a queue of its own). One that raises is dropped and never called again.
         Returns the function that unsubscribes it."""
         return self._publisher.subscribe(callback)
+
+    def keep_results_in(self, where: Callable[[int, JobSpec], str | None] | None) -> None:
+        """Have each job submitted from now on write its results through to the file
+        ``where(job_id, spec)`` names (None: none), before its tasks count as done (see
+        core/results.py ``ResultStore.write_through``). Called in ``submit()``: it must be quick."""
+        with self._lock:
+            self._results_files = where
 
     @property
     def workers(self) -> int:
@@ -142,6 +152,10 @@ class Engine:
             if self._closed:
                 raise EngineClosed("the engine has been shut down")
             record = JobRecord(next(self._job_ids), spec, on_result)
+            if self._results_files is not None:
+                path = self._results_files(record.id, spec)
+                if path is not None:
+                    record.results.write_through(path)
             self._jobs[record.id] = record
             self._command(CMD_SUBMIT, record)
         return Job(self, record)

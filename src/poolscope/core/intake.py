@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from poolscope.core import protocol
-from poolscope.core.events import JobNotice, WorkerStarted
+from poolscope.core.events import ChunkRan, JobNotice, WorkerStarted
 from poolscope.core.job_record import Chunk, JobRecord, short_repr
 from poolscope.core.jobs import TaskError
 from poolscope.core.publisher import Publisher
@@ -107,6 +107,9 @@ class Intake:
                                            "without reporting this task", "", worker.pid,
                                            short_repr(chunk.inputs[offset])))
             chunk.reported = len(chunk.inputs)
+            if chunk.started_at is not None:
+                record.emit(ChunkRan(record.id, worker.pid, chunk.start, len(chunk.inputs), chunk.started_at,
+                                     time.monotonic()))
             worker.outstanding.remove(chunk)
             record.chunks_out -= 1
             if chunk.inputs and report.busy > 0:

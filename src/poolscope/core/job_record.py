@@ -310,6 +310,7 @@ class JobRecord:
         self.finished_at = time.perf_counter()
         self.state = state
         self.final = self.summary()
+        self.results.finish_writing()  # its results file (if it writes through to one) is complete
 
     def summary(self) -> JobSummary:
         end = self.finished_at if self.finished_at is not None else time.perf_counter()

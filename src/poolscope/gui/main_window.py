@@ -33,6 +33,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QSho
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QDockWidget,
     QFileDialog,
     QHeaderView,
     QLabel,
@@ -279,6 +280,7 @@ class MainWindow(QMainWindow):
         # the first size, before saved settings: roomy, but never larger than the screen's free area
         available = self.screen().availableGeometry()
         self.resize(min(FIRST_SIZE[0], available.width() * 9 // 10), min(FIRST_SIZE[1], available.height() * 9 // 10))
+        self._build_history_tab()
         self.restore_settings()
         if dask_scheduler:  # given on the command line: it is the one this engine can use
             self.launch_panel.set_scheduler_address(dask_scheduler)
@@ -327,6 +329,52 @@ class MainWindow(QMainWindow):
 
         menu.addAction(make_action("keyboard_shortcuts", self, lambda: show(ShortcutsDialog(self))))
         menu.addAction(make_action("about", self, lambda: show(AboutDialog(self))))
+
+    def _build_history_tab(self) -> None:
+        """The History dock (View > History, Ctrl+H): past jobs from the job history, which records
+        this window's jobs (core/history.py); jobs older than its retention are removed now."""
+        from poolscope.core.history import History, Recorder, recording_wanted
+        from poolscope.gui.widgets.history_view import HistoryView
+
+        self.history = History()
+        days = self.history.retention_days
+        if days and self.history.writable:
+            self.history.prune(days)
+        self.history_view = HistoryView(self.history)
+        notice = self.history_view.notice
+        self.history_recorder = None
+        if recording_wanted() and callable(getattr(self.engine, "subscribe", None)):  # a real engine (not a stand-in)
+            self.history_recorder = Recorder(self.history, self.engine, "window", on_message=notice.emit,
+                                             on_job_ended=self.history_view.job_recorded.emit)
+        dock = QDockWidget("History", self)
+        dock.setObjectName("history_dock")
+        dock.setWidget(self.history_view)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        dock.hide()
+        self.history_dock = dock
+        toggle = dock.toggleViewAction()
+        toggle.setShortcut(QKeySequence("Ctrl+H"))
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(toggle)
+        self.history_view.run_again_requested.connect(self._run_again_from_history)
+        self.history_view.edit_requested.connect(self._edit_from_history)
+        self.history_view.saved.connect(self._results_saved)
+        notice.connect(self._history_notice)
+        for message in self.history.messages:  # what opening it found (a history moved aside, ...)
+            self._history_notice(message)
+
+    def _run_again_from_history(self, spec: JobSpec) -> None:
+        """A past job's settings into the launch panel, and Start (which checks user code first)."""
+        self.launch_panel.show_spec(spec)
+        self.launch_panel.start()
+
+    def _edit_from_history(self, spec: JobSpec) -> None:
+        self.launch_panel.show_spec(spec)
+        self.focus_pane(self.launch_panel)
+
+    def _history_notice(self, message: str) -> None:
+        self.log_model.append([LogEntry(time=time.time(), level="info", message=message)])
+        self.statusBar().showMessage(message, NOTICE_MS)
 
     def _splitter(self, name: str, orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
         splitter = QSplitter(orientation)
@@ -790,6 +838,8 @@ class MainWindow(QMainWindow):
                 self.engine.shutdown(terminate=True, timeout=10)  # what did not stop in time
         finally:
             self._take_sigint_back()  # a local Dask cluster still starting was stopped with the engine
+            if self.history_recorder is not None:
+                self.history_recorder.close()  # after the engine's last events
             self.bridge.stop()
             update = self.bridge.take_update()
             if update is not None:
