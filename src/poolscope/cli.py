@@ -498,7 +498,8 @@ def history_commands(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             try:
                 job_id = int(args.job)
             except ValueError:
-                raise SpecError("job", f"must be a job number as 'poolscope history' lists it, not {args.job!r}") from None
+                raise SpecError("job", f"must be a job number as 'poolscope history' lists it, "
+                                       f"not {args.job!r}") from None
     except SpecError as exc:
         parser.exit(EXIT_USAGE, f"{name}: error: {exc}\n")
     def say(message: str) -> None:

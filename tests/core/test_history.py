@@ -288,7 +288,7 @@ def test_two_engines_of_one_process_record_into_one_history(tmp_path):
         jobs = [engine.submit(JobSpec.create("noop", "range:5")) for engine in (first, second)]  # the same second
         for job in jobs:
             job.wait(30)
-        for engine, recorder in zip((first, second), recorders):
+        for engine, recorder in zip((first, second), recorders, strict=True):
             engine.shutdown()
             recorder.close()
     recorded = History(str(tmp_path)).jobs()

@@ -58,7 +58,8 @@ def data(tmp_path, monkeypatch):
 def test_history_lists_past_jobs_newest_first(data, capsys):
     assert cli.main(["history", "--json"]) == 0
     jobs = json.loads(capsys.readouterr().out)
-    assert [(job["id"], job["state"], job["done"]) for job in jobs] == [(3, "done", 4), (2, "done", 3), (1, "done", 300)]
+    shown = [(job["id"], job["state"], job["done"]) for job in jobs]
+    assert shown == [(3, "done", 4), (2, "done", 3), (1, "done", 300)]
     assert cli.main(["history", "--limit", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[1].split()[:2] == ["3", "done"] and "point over range:4" in lines[1]
@@ -89,7 +90,8 @@ def test_a_timeline_is_chrome_trace_json_with_every_chunk(data, tmp_path):
     assert cli.main(["results", "1", "--format", "trace", "--output", str(tmp_path / "trace.json")]) == 0
     trace = json.loads((tmp_path / "trace.json").read_text())
     chunks = [event for event in trace["traceEvents"] if event["ph"] == "X"]
-    covered = sorted(i for chunk in chunks for i in range(chunk["args"]["first_index"], chunk["args"]["last_index"] + 1))
+    covered = sorted(i for chunk in chunks
+                     for i in range(chunk["args"]["first_index"], chunk["args"]["last_index"] + 1))
     assert covered == list(range(300))  # every task in exactly one chunk
     assert all(chunk["ts"] >= 0 and chunk["dur"] >= 0 for chunk in chunks)
     workers = {event["tid"] for event in trace["traceEvents"] if event["name"] == "thread_name"}

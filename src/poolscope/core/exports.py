@@ -113,7 +113,7 @@ def trace_json(job: JobRow, slices: list[Slice]) -> dict[str, Any]:
                        "dur": round(max(0.0, piece.end - piece.start) * 1e6, 1),
                        "args": {"first_index": piece.first_index, "last_index": piece.last_index, "tasks": tasks}})
     edges, rates = job.throughput_curve()
-    for at, rate in zip(edges, rates):
+    for at, rate in zip(edges, rates, strict=False):  # one edge more than rates: each rate from its left edge
         events.append({"name": "throughput (tasks/s)", "ph": "C", "pid": 1, "tid": 0,
                        "ts": round(at * 1e6, 1), "args": {"tasks/s": rate}})
     if edges:

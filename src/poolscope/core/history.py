@@ -294,7 +294,7 @@ class JobRow:
         end = self.finished if self.finished is not None else self.updated
         edges[-1] = max(min(edges[-1], end - self.submitted), edges[-2])
         rates = [count / (right - left) if right > left else 0.0
-                 for count, left, right in zip(counts, edges, edges[1:])]
+                 for count, (left, right) in zip(counts, itertools.pairwise(edges), strict=False)]
         return edges, rates
 
     def to_json(self) -> dict[str, Any]:
@@ -307,7 +307,7 @@ _JOB_COLUMNS = ", ".join(field.name for field in dataclasses.fields(JobRow))
 
 
 def _job_row(values: tuple[Any, ...]) -> JobRow:
-    fields = dict(zip((field.name for field in dataclasses.fields(JobRow)), values))
+    fields = dict(zip((field.name for field in dataclasses.fields(JobRow)), values, strict=True))
     for name in ("spec", "errors_omitted", "throughput", "notices"):
         fields[name] = json.loads(fields[name])
     return JobRow(**fields)
@@ -579,7 +579,7 @@ class History:
         found = self._query(f"SELECT id, owner_pid, owner_started, results_path, done FROM jobs "
                             f"WHERE state NOT IN ({marks})", FINAL_STATES)
         changed = 0
-        for job_id, pid, started, path, done in found:
+        for job_id, pid, started, path, _done in found:
             alive = _process_started(pid)
             if alive is not None and abs(alive - started) < 1.0:
                 continue  # its process still runs it

@@ -56,7 +56,7 @@ from poolscope.gui.app import application_icon
 from poolscope.gui.bridge import EventBridge
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
 from poolscope.gui.notify import JobEndNotifier
-from poolscope.gui.shortcuts import ShortcutsDialog, make_action
+from poolscope.gui.shortcuts import ShortcutsDialog, key_sequence, make_action, shortcut
 from poolscope.gui.widgets.cpu_graph import CpuGraph
 from poolscope.gui.widgets.job_table import JobTable
 from poolscope.gui.widgets.launch_panel import LaunchPanel, parse_scheduler_address
@@ -352,8 +352,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         dock.hide()
         self.history_dock = dock
-        toggle = dock.toggleViewAction()
-        toggle.setShortcut(QKeySequence("Ctrl+H"))
+        toggle = dock.toggleViewAction()  # shown and hidden with the dock: its key from the one table
+        toggle.setObjectName("show_history")
+        toggle.setText(shortcut("show_history").text)
+        toggle.setShortcut(key_sequence("show_history"))
         self.view_menu.addSeparator()
         self.view_menu.addAction(toggle)
         self.history_view.run_again_requested.connect(self._run_again_from_history)

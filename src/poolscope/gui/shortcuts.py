@@ -60,6 +60,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("go_to_log", "Go to Log", "Alt+6", "View"),
     Shortcut("pause_graphs", "Pause the graphs", "Space", "View", where="in a graph"),
     Shortcut("cpu_smooth_action", "Smooth the CPU graph", "Ctrl+Shift+M", "View"),
+    Shortcut("show_history", "History", "Ctrl+H", "View"),
     Shortcut("keyboard_shortcuts", "Keyboard shortcuts", "F1", "Help"),
     Shortcut("about", "About poolscope", "Ctrl+F1", "Help"),
 )

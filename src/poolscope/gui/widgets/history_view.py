@@ -399,7 +399,8 @@ class HistoryView(QWidget):
     def settings_of(job: JobRow) -> str:
         spec = job.spec
         lines = [f"Job {job.id}: {job.name} ({job.state})", f"Target: {job.target}", f"Inputs: {job.inputs}",
-                 f"Keyword arguments: {json.dumps(spec['kwargs']) if spec.get('kwargs') is not None else spec.get('kwargs_repr')}",
+                 "Keyword arguments: " + (json.dumps(spec["kwargs"]) if spec.get("kwargs") is not None
+                                          else str(spec.get("kwargs_repr"))),
                  f"Backend: {job.backend}, {job.workers if job.workers is not None else '?'} workers",
                  f"Chunk size: {spec.get('chunksize') or 'automatic'}",
                  (f"Timeout: {spec.get('timeout') or 'none'}; retries: {spec.get('retries', 0)}; "
