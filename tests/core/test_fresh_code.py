@@ -86,7 +86,7 @@ def test_a_file_targets_sibling_module_runs_fresh(engine, tmp_path):
 
 
 def _setup(target: str) -> bytes:
-    """A MSG_JOB's setup payload, as the engine pickles it: (target, kwargs, initializer)."""
+    """A SetUpJob's setup payload, as the engine pickles it: (target, kwargs, initializer)."""
     import pickle
 
     return pickle.dumps((parse_target(target), {}, None))
@@ -97,18 +97,19 @@ def test_a_worker_whose_code_changed_unknown_to_the_engine_steps_aside(tmp_path)
     next job is registered): the worker then finds the change itself and lets a fresh one run."""
     import multiprocessing
 
-    from poolscope.core import worker as protocol
+    from poolscope.core import worker
+    from poolscope.core.protocol import Loaded, Stale
 
     task = tmp_path / "race.py"
     _write(task, "def f(x):\n    return 'v1'\n")
     engine_end, worker_end = multiprocessing.Pipe()
-    loop = protocol._Worker(worker_end, lambda: None, report_loaded=True)
+    loop = worker._Worker(worker_end, lambda: None, report_loaded=True)
     assert loop.set_up_job(1, _setup(f"{task}:f"))
-    kind, files = engine_end.recv()
-    assert kind == protocol.MSG_LOADED and os.path.realpath(task) in files
+    loaded = engine_end.recv()
+    assert isinstance(loaded, Loaded) and os.path.realpath(task) in loaded.files
     _write(task, "def f(x):\n    return 'v2'\n")
     assert not loop.set_up_job(2, _setup(f"{task}:f"))
-    assert engine_end.recv() == (protocol.MSG_STALE, 2)
+    assert engine_end.recv() == Stale(2)
 
 
 def test_the_engine_reruns_a_stale_workers_tasks_on_a_fresh_one(engine, tmp_path):

@@ -14,9 +14,8 @@ import pytest
 
 from poolscope import Cancelled, progress
 from poolscope.core import worker
+from poolscope.core.protocol import Report, Started
 from poolscope.core.worker import (
-    MSG_REPORT,
-    MSG_STARTED,
     STATUS_CANCELLED,
     STATUS_ERROR,
     STATUS_PICKLED,
@@ -34,23 +33,23 @@ class RecordingConnection:
     def send(self, message: tuple[Any, ...]) -> None:
         self.messages.append(pickle.loads(pickle.dumps(message)))  # a copy, as the pipe would give
 
-    def reports(self) -> list[tuple[Any, ...]]:
-        return [m for m in self.messages if m[0] == MSG_REPORT]
+    def reports(self) -> list[Report]:
+        return [m for m in self.messages if isinstance(m, Report)]
 
     def outcomes(self) -> list[tuple[int, Any]]:
         """Every task's (status, value) in the order the reports carried them."""
         found: list[tuple[int, Any]] = []
-        for _, _, statuses, values, _, _, _ in self.reports():
+        for _, statuses, values, _, _, _ in self.reports():
             if isinstance(values, PickledValues):  # plain values, pickled as one list
                 assert statuses is None
                 values = pickle.loads(values.data)
                 assert len(values) > 0
-            found.extend(zip(statuses or bytes([STATUS_VALUE]) * len(values), values))
+            found.extend(zip(statuses or bytes([STATUS_VALUE]) * len(values), values, strict=True))
         return found
 
 
 def set_up(loop: worker._Worker, function: Any, kwargs: dict[str, Any]) -> None:
-    """What set_up_job leaves once the target loaded (a MSG_JOB pickles a Target, not a function)."""
+    """What set_up_job leaves once the target loaded (a SetUpJob pickles a Target, not a function)."""
     loop.jobs[JOB] = functools.partial(function, **kwargs) if kwargs else function
 
 
@@ -59,7 +58,7 @@ def run_chunk(function: Any, inputs: list[Any], *, kwargs: dict[str, Any] | None
     connection = RecordingConnection()
     loop = worker._Worker(connection, lambda: None)  # type: ignore[arg-type]
     set_up(loop, function, kwargs or {})
-    loop.run_chunk(1, JOB, start, pickle.dumps(inputs))  # a MSG_CHUNK carries its inputs pickled
+    loop.run_chunk(1, JOB, start, pickle.dumps(inputs))  # a RunChunk carries its inputs pickled
     return loop, connection
 
 
@@ -78,7 +77,7 @@ def test_every_input_gets_its_own_outcome_in_order():
     _, connection = run_chunk(mixed, inputs, kwargs={"offset": 1})
     outcomes = connection.outcomes()
     assert len(outcomes) == len(inputs)
-    for x, (status, value) in zip(inputs, outcomes):
+    for x, (status, value) in zip(inputs, outcomes, strict=True):
         if x % 1000 == 999:
             assert status == STATUS_ERROR and value[:2] == ("ValueError", f"bad {x}")
         elif x % 1000 == 500:
@@ -87,8 +86,8 @@ def test_every_input_gets_its_own_outcome_in_order():
             assert status == STATUS_PICKLED and pickle.loads(value) == [x]
         else:
             assert (status, value) == (STATUS_VALUE, x + 1)
-    assert connection.messages[0] == (MSG_STARTED, 1)
-    assert connection.reports()[-1][5] is True  # the last report says the chunk is finished
+    assert connection.messages[0] == Started(1)
+    assert connection.reports()[-1].finished is True  # the last report says the chunk is finished
 
 
 def test_a_failing_first_task_and_a_failing_last_task():
@@ -105,7 +104,7 @@ def test_progress_names_the_running_task(monkeypatch):
         return x
 
     _, connection = run_chunk(reports_at, list(range(100, 5000)), start=100)
-    sent = [report[4] for report in connection.reports() if report[4] is not None]
+    sent = [report.progress for report in connection.reports() if report.progress is not None]
     assert sent == [(3456, 1.0, 4.0)]
 
 
@@ -115,7 +114,7 @@ def test_a_cancel_mid_chunk_cancels_the_rest():
     def cancels_at(x: int) -> int:
         if x == 2000:
             assert loop is not None
-            loop.cancelled_jobs.add(JOB)  # what the reader thread does on MSG_CANCEL
+            loop.cancelled_jobs.add(JOB)  # what the reader thread does on CancelJob
         return x
 
     connection = RecordingConnection()

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.timeout(90)
 
 def test_poolscope_pool_is_the_drop_in_and_importing_poolscope_stays_cheap() -> None:
     assert poolscope.Pool is Pool
-    code = "import sys, poolscope; print('poolscope.core.engine' in sys.modules, 'poolscope.pools.mp_pool' in sys.modules)"
+    code = ("import sys, poolscope; "
+            "print('poolscope.core.engine' in sys.modules, 'poolscope.pools.mp_pool' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout
     assert out.split() == ["False", "False"]

@@ -1,11 +1,12 @@
 """The loop a worker process runs. Everything in this module runs in the worker (child) process.
 
 One duplex pipe connects each worker to the engine; nothing else is shared, so a worker that
-is killed can hold no lock another process needs (the pipe is simply discarded).
+is killed can hold no lock another process needs (the pipe is simply discarded). The messages
+are core/protocol.py's; DESIGN.md, "Data flow", draws the whole route.
 
-    engine ──(JOB, CHUNK, CANCEL, FORGET, REVOKE, STOP)──▶ reader thread ──inbox──▶ main loop runs tasks
-    engine ◀──(READY, STARTED, REPORT, DROPPED, UNREADABLE, SETUP_FAILED, LOADED, STALE)── main loop, written synchronously
-    engine ◀──(REVOKED)── reader thread
+    engine ──(SetUpJob, RunChunk, CancelJob, ForgetJob, Revoke, Stop)──▶ reader thread ──inbox──▶ main loop
+    engine ◀──(Ready, Started, Report, Dropped, Unreadable, SetupFailed, Loaded, Stale)── main loop, synchronously
+    engine ◀──(Revoked)── reader thread
 
 The reader thread keeps the inbound pipe drained (so the engine never blocks writing to a busy
 worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), gives back a
@@ -29,52 +30,42 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
-from typing import Any, NamedTuple
+from typing import Any
 
 from poolscope import api
 from poolscope.api import Cancelled
 from poolscope.core.errors import SpecError
-
-# -- the wire protocol: the first element of every message -------------------------------------
-# engine -> worker. User values (a job's kwargs, a chunk's inputs) travel pickled inside the
-# message, as bytes: the reader thread unpickles only the envelope, made of our own types, and the
-# main thread unpickles the user's part when it gets to it, so whatever that raises (or a crash
-# while it runs) is charged to the job or chunk it belongs to, never to the channel.
-MSG_JOB = "job"  # (MSG_JOB, job_id, setup: bytes): pickled (Target, kwargs: dict, initializer: Target | None)
-MSG_CHUNK = "chunk"  # (MSG_CHUNK, chunk_id, job_id, start, inputs: bytes): pickled [input, ...] for start, start+1, ...
-MSG_CANCEL = "cancel"  # (MSG_CANCEL, job_id)
-MSG_TERMINATE = "terminate"  # (MSG_TERMINATE, job_id): to a slot that cannot be killed (threads, Dask)
-MSG_FORGET = "forget"  # (MSG_FORGET, job_id): the job is over, drop its target
-MSG_REVOKE = "revoke"  # (MSG_REVOKE, chunk_id): give this chunk back if it has not started
-MSG_STOP = "stop"  # (MSG_STOP,): finish and exit
-# worker -> engine
-MSG_READY = "ready"  # (MSG_READY, pid)
-MSG_STARTED = "started"  # (MSG_STARTED, chunk_id): sent before its inputs are unpickled
-MSG_REPORT = "report"  # (MSG_REPORT, chunk_id, statuses | None, values | PickledValues, progress | None, finished, busy_seconds)
-MSG_DROPPED = "dropped"  # (MSG_DROPPED, chunk_id): a chunk of a cancelled job, not run
-MSG_REVOKED = "revoked"  # (MSG_REVOKED, chunk_id): the answer to MSG_REVOKE: it will not run here
-MSG_UNREADABLE = "unreadable"  # (MSG_UNREADABLE, chunk_id, type, message, traceback): its inputs failed to unpickle; none ran
-MSG_SETUP_FAILED = "setup_failed"  # (MSG_SETUP_FAILED, job_id, type, message, traceback)
-MSG_NOTICE = "notice"  # (MSG_NOTICE, job_id, text): something the user should read
-# (MSG_LOADED, {path: (mtime_ns, size)}): files of the user's own code this worker process loaded
-# since its last LOADED, stamped when loaded (core/targets.py user_code_files). Sent after a job's
-# setup, before the job's first report; the engine replaces the worker when one of them changes.
-MSG_LOADED = "loaded"
-# (MSG_STALE, job_id): a file this worker loaded changed before it set up the job (a change the
-# engine had not heard of yet, see MSG_LOADED); the worker exits without running the job's tasks
-# and the engine runs them on a fresh worker.
-MSG_STALE = "stale"
-
-# A report carries the outcomes of the chunk's next len(values) tasks, in input order: values[i]
-# is read by statuses[i] (a bytes); statuses None means every one is STATUS_VALUE. That is the
-# fast path for the common case of plain results: a worker sends them as PickledValues, one list
-# pickled once, which the engine stores as it is (core/results.py): no per-task work there.
-STATUS_PICKLED = 0  # the return value, pickled here on its own (so unpickling can fail alone)
-STATUS_ERROR = 1  # (exception type, message, traceback text[, the exception pickled or None])
-STATUS_CANCELLED = 2  # None
-STATUS_VALUE = 3  # the return value itself: a plain type that always pickles and unpickles
-# Types whose values can never fail to pickle or to unpickle: sent as they are, in one batch.
-PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
+from poolscope.core.protocol import (  # noqa: F401 - STATUS_*, PickledValues: the worker's vocabulary, re-exported
+    PLAIN_TYPES,
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    STATUS_PICKLED,
+    STATUS_VALUE,
+    CancelJob,
+    Dropped,
+    ErrorInfo,
+    ForgetJob,
+    Loaded,
+    Outcomes,
+    PickledValues,
+    Progress,
+    Ready,
+    Report,
+    Revoke,
+    Revoked,
+    RunChunk,
+    SetupFailed,
+    SetUpJob,
+    Stale,
+    Started,
+    Stop,
+    TerminateJob,
+    ToWorker,
+    Unreadable,
+    describe_exception,
+    format_traceback,
+    load_job,
+)
 
 REPORT_INTERVAL = 0.05  # seconds between reports while a chunk runs
 BATCH_SECONDS = 0.002  # a batch of tasks stops growing once it takes this long (see run_chunk)
@@ -86,21 +77,6 @@ PR_SET_PDEATHSIG = 1
 
 class InitializerError(Exception):
     """A job's initializer raised in this worker (the job fails: "worker could not start")."""
-
-
-class SetupError(Exception):
-    """A job's settings could not be unpickled in this worker (the job fails: "worker could not start")."""
-
-
-class PickledValues(NamedTuple):
-    """A report's values when all are plain: ``pickle.loads(data)`` is the list of ``size`` values."""
-
-    size: int
-    data: bytes
-
-    @classmethod
-    def of(cls, values: list[Any]) -> PickledValues:
-        return cls(len(values), pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class _TaskContext:
@@ -116,12 +92,12 @@ class _TaskContext:
         # index. The running task's index is batch_start + len(batch).
         self.batch: list[Any] | None = None
         self.batch_start = -1
-        self.progress: tuple[int, float, float | None] | None = None  # the latest progress() call
+        self.progress: Progress | None = None  # the latest progress() call
         self.next_report = 0.0
 
     def report_progress(self, done: float, total: float | None) -> None:
         try:
-            self.progress = (self.running_index(), float(done), None if total is None else float(total))
+            self.progress = Progress(self.running_index(), float(done), None if total is None else float(total))
         except (TypeError, ValueError):
             raise TypeError(f"progress() takes numbers, not done={done!r}, total={total!r}") from None
         if self.job_id in self.cancelled_jobs:
@@ -142,7 +118,7 @@ class _Worker:
 
     def __init__(self, conn: Connection, on_engine_gone: Callable[[], None], *, report_loaded: bool = False) -> None:
         self.conn = conn  # our end of the pipe to the engine; written through send() only
-        # Held while a message is written: the main thread writes everything but MSG_REVOKED,
+        # Held while a message is written: the main thread writes everything but Revoked,
         # which the reader thread writes (see revoke()).
         self.send_lock = threading.Lock()
         # Chunks received and not yet started (chunk ids), and those given back by revoke() that
@@ -151,19 +127,17 @@ class _Worker:
         self.queued_chunks: set[int] = set()
         self.revoked_chunks: set[int] = set()
         self.on_engine_gone = on_engine_gone
-        self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()  # filled by the reader thread
+        self.inbox: queue.SimpleQueue[ToWorker] = queue.SimpleQueue()  # filled by the reader thread
         self.cancelled_jobs: set[int] = set()  # job ids; added to by the reader thread
         self.jobs: dict[int, Callable[[Any], Any] | BaseException] = {}  # the target, kwargs bound
         self.failures: dict[int, int] = {}  # job id -> its tasks that raised here
-        # A worker process says which files of user code it loaded (MSG_LOADED); a thread slot
+        # A worker process says which files of user code it loaded (Loaded); a thread slot
         # shares its process's modules and cannot be replaced for fresh code, so it does not.
         self.report_loaded = report_loaded
-        self.scanned_modules: set[str] = set()  # sys.modules names already looked at for MSG_LOADED
+        self.scanned_modules: set[str] = set()  # sys.modules names already looked at for Loaded
         self.modules_at_scan = -1  # len(sys.modules) at that look: a task that imports changes it
-        self.loaded_files: dict[str, tuple[int, int]] = {}  # what MSG_LOADED said: path -> (mtime_ns, size)
-        # Outcomes of tasks finished since the last report (see MSG_REPORT): main thread only.
-        self.values: list[Any] = []
-        self.statuses: bytearray | None = None  # None while every outcome is STATUS_VALUE
+        self.loaded_files: dict[str, tuple[int, int]] = {}  # what Loaded said: path -> (mtime_ns, size)
+        self.outcomes = Outcomes()  # of tasks finished since the last report: main thread only
         self.chunk_id = -1
         self.context = _TaskContext(self.cancelled_jobs, self.report_running)
         # Processes a job's tasks started and left running, ended with the job (process workers)
@@ -186,15 +160,15 @@ class _Worker:
                 traceback.print_exc()
                 self.on_engine_gone()  # end the worker: the engine sees it go and recovers its chunks
                 return
-            kind = message[0]
-            if kind in (MSG_CANCEL, MSG_TERMINATE):  # TERMINATE: to a slot that cannot be killed
-                self.cancelled_jobs.add(message[1])
-            elif kind == MSG_REVOKE:
-                self.revoke(message[1])
+            kind = type(message)
+            if kind is CancelJob or kind is TerminateJob:  # TerminateJob: to a slot that cannot be killed
+                self.cancelled_jobs.add(message.job_id)
+            elif kind is Revoke:
+                self.revoke(message.chunk_id)
             else:
-                if kind == MSG_CHUNK:
+                if kind is RunChunk:
                     with self.claim_lock:
-                        self.queued_chunks.add(message[1])
+                        self.queued_chunks.add(message.chunk_id)
                 self.inbox.put(message)
 
     def revoke(self, chunk_id: int) -> None:
@@ -208,37 +182,37 @@ class _Worker:
                 return  # started (its STARTED is on the way), or unknown
             self.queued_chunks.discard(chunk_id)
             self.revoked_chunks.add(chunk_id)
-        self.send((MSG_REVOKED, chunk_id))
+        self.send(Revoked(chunk_id))
 
-    def send(self, message: tuple[Any, ...]) -> None:
+    def send(self, message: Any) -> None:
         with self.send_lock:
             self.conn.send(message)
 
     # -- main thread -----------------------------------------------------------------------------
     def serve(self) -> None:
-        self.send((MSG_READY, os.getpid()))
+        self.send(Ready(os.getpid()))
         while True:
             message = self.inbox.get()
-            kind = message[0]
-            if kind == MSG_CHUNK:
+            if type(message) is RunChunk:
                 with self.claim_lock:
-                    if message[1] in self.revoked_chunks:  # given back: the engine sent it elsewhere
-                        self.revoked_chunks.discard(message[1])
+                    if message.chunk_id in self.revoked_chunks:  # given back: the engine sent it elsewhere
+                        self.revoked_chunks.discard(message.chunk_id)
                         continue
-                    self.queued_chunks.discard(message[1])
-                self.run_chunk(message[1], message[2], message[3], message[4])
+                    self.queued_chunks.discard(message.chunk_id)
+                self.run_chunk(*message)
                 if self.report_loaded and len(sys.modules) != self.modules_at_scan:
                     self.report_loaded_files()  # a task imported a module: stamp it now, as loaded
-            elif kind == MSG_JOB:
-                if not self.set_up_job(message[1], message[2]):
+            elif type(message) is SetUpJob:
+                if not self.set_up_job(message.job_id, message.setup):
                     return  # stale code: a fresh worker takes over
-            elif kind == MSG_FORGET:
+            elif type(message) is ForgetJob:
+                job_id = message.job_id
                 if self.leftovers is not None:
-                    self.leftovers.end(message[1])
-                self.jobs.pop(message[1], None)
-                self.failures.pop(message[1], None)
-                self.cancelled_jobs.discard(message[1])
-            elif kind == MSG_STOP:
+                    self.leftovers.end(job_id)
+                self.jobs.pop(job_id, None)
+                self.failures.pop(job_id, None)
+                self.cancelled_jobs.discard(job_id)
+            elif type(message) is Stop:
                 return
 
     def set_up_job(self, job_id: int, setup: bytes) -> bool:
@@ -247,7 +221,7 @@ class _Worker:
             from poolscope.core.targets import stamp_files
 
             if stamp_files(self.loaded_files) != self.loaded_files:
-                self.send((MSG_STALE, job_id))
+                self.send(Stale(job_id))
                 return False
         try:
             target, kwargs, initializer = load_job(setup)
@@ -265,7 +239,7 @@ class _Worker:
             self.jobs[job_id] = functools.partial(function, **kwargs) if kwargs else function
         except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
             self.jobs[job_id] = exc
-            self.send((MSG_SETUP_FAILED, job_id, *describe_exception(exc)))
+            self.send(SetupFailed(job_id, *describe_exception(exc).text))
         if self.report_loaded:
             self.report_loaded_files()
         return True
@@ -281,19 +255,19 @@ class _Worker:
         files = user_code_files(modules[name] for name in names)
         if files:
             self.loaded_files.update(files)
-            self.send((MSG_LOADED, files))
+            self.send(Loaded(files))
 
     def run_chunk(self, chunk_id: int, job_id: int, start: int, payload: bytes) -> None:
         if job_id in self.cancelled_jobs:
-            self.send((MSG_DROPPED, chunk_id))
+            self.send(Dropped(chunk_id))
             return
         # STARTED goes before the inputs are unpickled: a crash while they unpickle is then a
         # crash of this chunk, pinned on its input and retried like one (never a free requeue).
-        self.send((MSG_STARTED, chunk_id))
+        self.send(Started(chunk_id))
         try:
             inputs: Sequence[Any] = pickle.loads(payload)
         except BaseException as exc:  # noqa: BLE001 - the engine fails the input (or sends them one by one)
-            self.send((MSG_UNREADABLE, chunk_id, *describe_exception(exc)))
+            self.send(Unreadable(chunk_id, *describe_exception(exc).text))
             return
         self.chunk_id = chunk_id
         context = self.context
@@ -303,9 +277,9 @@ class _Worker:
         setup = self.jobs.get(job_id)
         if setup is None or isinstance(setup, BaseException):
             reason = f"worker could not start the job: {setup}" if setup else "job was not set up"
-            error = ("WorkerStartError", reason, format_traceback(setup) if setup else "")
+            error = ErrorInfo("WorkerStartError", reason, format_traceback(setup) if setup else "")
             for _ in inputs:
-                self.add(STATUS_ERROR, error)
+                self.outcomes.add(STATUS_ERROR, error)
             self.report(finished=True, busy=time.perf_counter() - began)
             return
         function = setup
@@ -316,7 +290,7 @@ class _Worker:
         # Batches grow (doubling) while they take under BATCH_SECONDS: that bounds how late a
         # cancel is seen and a report is sent, to BATCH_SECONDS beyond one task's time.
         cancelled_jobs = self.cancelled_jobs
-        plain = PLAIN_TYPES
+        outcomes = self.outcomes
         perf_counter = time.perf_counter
         count = len(inputs)
         position = 0  # offset in inputs of the next task to run
@@ -326,7 +300,7 @@ class _Worker:
             while position < count:
                 if job_id in cancelled_jobs:
                     for _ in range(position, count):
-                        self.add(STATUS_CANCELLED, None)
+                        outcomes.add(STATUS_CANCELLED, None)
                     break
                 end = min(count, position + step)
                 batch: list[Any] = []
@@ -339,18 +313,14 @@ class _Worker:
                     outcome: tuple[int, Any] | None = (STATUS_CANCELLED, None)
                 except BaseException as exc:  # noqa: BLE001 - every task error is reported, the worker lives on
                     failures = self.failures[job_id] = self.failures.get(job_id, 0) + 1
-                    outcome = (STATUS_ERROR, (*describe_exception(exc, with_traceback=failures <= TRACEBACKS_PER_JOB),
-                                              pickle_exception(exc)))
+                    outcome = (STATUS_ERROR, describe_exception(exc, with_traceback=failures <= TRACEBACKS_PER_JOB,
+                                                                with_exception=True))
                 else:
                     outcome = None
-                if self.statuses is None and plain.issuperset(map(type, batch)):
-                    self.values.extend(batch)
-                else:
-                    for result in batch:
-                        self.add(*encode_result(result))
+                outcomes.add_results(batch)
                 position += len(batch)
                 if outcome is not None:
-                    self.add(*outcome)
+                    outcomes.add(*outcome)
                     position += 1
                 if perf_counter() - began_batch < BATCH_SECONDS:
                     step *= 2
@@ -366,16 +336,6 @@ class _Worker:
         if self.leftovers is not None:
             self.leftovers.note(job_id)
 
-    def add(self, status: int, value: Any) -> None:
-        """Record one task's outcome for the next report."""
-        if self.statuses is None:
-            if status == STATUS_VALUE:
-                self.values.append(value)
-                return
-            self.statuses = bytearray([STATUS_VALUE]) * len(self.values)
-        self.statuses.append(status)
-        self.values.append(value)
-
     def report_running(self) -> None:
         """Called from ``progress()`` inside a task: send what finished so far and the progress."""
         self.report(finished=False, busy=0.0)
@@ -383,63 +343,11 @@ class _Worker:
     def report(self, *, finished: bool, busy: float) -> None:
         context = self.context
         progress = context.progress
-        if progress is not None and progress[0] != context.running_index():
+        if progress is not None and progress.input_index != context.running_index():
             progress = None  # a finished task's progress: its outcome says more
-        values: list[Any] | PickledValues = self.values
-        if self.statuses is None:
-            statuses = None
-            if self.values:
-                values = PickledValues.of(self.values)
-        else:
-            statuses = bytes(self.statuses)
-        # send() pickles at once, so the list can be emptied (not replaced: run_chunk holds it).
-        self.send((MSG_REPORT, self.chunk_id, statuses, values, progress, finished, busy))
-        self.values.clear()
-        self.statuses = None
+        statuses, values = self.outcomes.pack()
+        self.send(Report(self.chunk_id, statuses, values, progress, finished, busy))
         context.next_report = time.monotonic() + REPORT_INTERVAL
-
-
-def load_job(setup: bytes) -> tuple[Any, dict[str, Any], Any]:
-    """A MSG_JOB's setup: (Target, kwargs, initializer Target or None). Says what failed to unpickle."""
-    try:
-        target, kwargs, initializer = pickle.loads(setup)
-    except BaseException as exc:  # the job fails with this as its reason
-        raise SetupError(f"the job's keyword arguments could not be unpickled here: "
-                         f"{type(exc).__name__}: {exc}") from exc
-    return target, kwargs, initializer
-
-
-def encode_result(result: Any) -> tuple[int, Any]:
-    """A task's return value as (status, value) for a report: plain, pickled, or the pickling error."""
-    if type(result) in PLAIN_TYPES:
-        return STATUS_VALUE, result
-    try:
-        return STATUS_PICKLED, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-    except BaseException as exc:  # noqa: BLE001
-        message = f"the task's result ({type(result).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
-        return STATUS_ERROR, ("UnpicklableResult", message, format_traceback(exc))
-
-
-def describe_exception(exc: BaseException, *, with_traceback: bool = True) -> tuple[str, str, str]:
-    try:
-        return (type(exc).__name__, str(exc), format_traceback(exc) if with_traceback else "")
-    except BaseException:  # noqa: BLE001 - e.g. MemoryError again, or a __str__ that raises
-        return (type(exc).__name__, "<the exception could not be described>", "")
-
-
-def pickle_exception(exc: BaseException) -> bytes | None:
-    """A task's exception pickled, for the caller to raise it again (the drop-in pools); None if it
-    does not pickle. A few microseconds, paid only by a task that failed."""
-    try:
-        return pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
-    except BaseException:  # noqa: BLE001 - its __reduce__ is user code
-        return None
-
-
-def format_traceback(exc: BaseException) -> str:
-    import traceback  # here: a worker whose tasks do not fail never needs it
-
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 class _JobProcesses:
@@ -447,7 +355,7 @@ class _JobProcesses:
 
     After each chunk the worker's children are listed (``/proc/self/task/*/children``, about
     0.1 ms; a chunk runs about 50 ms) and the new ones are the chunk's job's: a task, or the
-    job's initializer, started them. When the job ends (MSG_FORGET), those still running are
+    job's initializer, started them. When the job ends (ForgetJob), those still running are
     killed with their descendants. What a task started and detached (its parent exited, so it
     is no longer a child here) stays in the worker's process group and ends with the worker.
     Linux only (elsewhere the list is empty: everything ends with the worker). Runs in the
@@ -581,7 +489,7 @@ def thread_worker_main(conn: Connection, readers: list[threading.Thread]) -> Non
     Its reader thread is appended to ``readers`` so that the backend can join it at shutdown
     (it ends when the engine closes its end of the pipe).
     """
-    worker = _Worker(conn, lambda: worker.inbox.put((MSG_STOP,)))
+    worker = _Worker(conn, lambda: worker.inbox.put(Stop()))
     reader = threading.Thread(target=worker.read_forever, name="poolscope-thread-reader", daemon=True)
     readers.append(reader)
     reader.start()

@@ -11,7 +11,7 @@ never import the engine from here (the import contract "a worker imports neither
   the stdlib does, however many jobs of the pool the worker sets up.
 
 A task's exception is not caught here: the worker reports it with the exception pickled
-(core/worker.py ``pickle_exception``), and the pool raises it in the caller.
+(core/protocol.py ``pickle_exception``), and the pool raises it in the caller.
 """
 
 from __future__ import annotations

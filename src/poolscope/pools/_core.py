@@ -318,7 +318,8 @@ class ResultStream:
         self.cond = threading.Condition(threading.Lock())  # guards the fields below, but the reader's own
         self.blocks: dict[int, bytes] = {}  # ordered: first index -> a block not yet read
         self.failures: dict[int, BaseException] = {}  # ordered: index -> its task's exception
-        self.arrivals: collections.deque[tuple[bool, Any]] = collections.deque()  # unordered: (is block, data or exception)
+        # unordered: (is block, data or exception)
+        self.arrivals: collections.deque[tuple[bool, Any]] = collections.deque()
         self.length: int | None = None  # outcomes in all, once the job has ended
         self.end_error: BaseException | None = None  # what an index nothing covered fails with
         # The reader's own (one reader at a time, under read_lock)

@@ -93,7 +93,8 @@ class ProcessPoolExecutor(Executor):
             raise ValueError("chunksize must be >= 1.")
         deadline = None if timeout is None else time.monotonic() + timeout
         star = len(iterables) != 1
-        inputs: Any = list(zip(*iterables)) if star else iterables[0]
+        # the shortest iterable ends it, as the stdlib's map does
+        inputs: Any = list(zip(*iterables, strict=False)) if star else iterables[0]
         if not hasattr(inputs, "__len__"):
             inputs = list(inputs)
         with self._shutdown_lock:

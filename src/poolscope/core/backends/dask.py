@@ -1,15 +1,15 @@
 """The Dask backend: each slot is a thread in the engine's process that forwards chunks to a cluster.
 
-A slot speaks the worker protocol of core/worker.py over its pipe, exactly as a worker process
+A slot speaks the worker protocol of core/protocol.py over its pipe, exactly as a worker process
 does, so the engine's scheduling, fairness, results, cancel and events are unchanged. Instead of
 running a chunk it submits it to Dask as one task (``run_chunk_remote``), and reports its results
 when the task's future ends::
 
-    engine ──(JOB, CHUNK, CANCEL, TERMINATE, FORGET, STOP)──▶ reader thread ─────┐
+    engine ──(SetUpJob, RunChunk, CancelJob, TerminateJob, ForgetJob, Stop)──▶ reader ─┐
     client's event loop: EVENT_STARTED / EVENT_PROGRESS of the slot's chunks ───┼─▶ inbox ─▶ forwarder
     Dask's callback thread: a chunk's future ended ─────────────────────────────┤   thread, the only
     engine thread: handle.kill() (a task over its timeout) ─────────────────────┘   writer of the pipe
-    engine ◀──(READY, STARTED, REPORT, DROPPED, SETUP_FAILED, NOTICE)── forwarder thread
+    engine ◀──(Ready, Started, Report, Dropped, SetupFailed, Notice)── forwarder thread
 
     forwarder ──client.submit(run_chunk_remote)──▶ scheduler ──▶ a Dask worker thread runs the chunk:
       on start:           EVENT_STARTED through the scheduler (a round trip) before the first task
@@ -32,8 +32,8 @@ here), then fails it (KilledWorker), reported as WorkerCrashed for each task of 
 and a timeout restart the Dask workers running the job's chunks (Dask cannot stop a running task).
 
 Results travel the acknowledged path (the task's return value, fetched by the future), never the
-best-effort event stream; they are in core/worker.py's MSG_REPORT format, made on the Dask worker
-(``encode_result``: plain values as they are, others pickled there one by one).
+best-effort event stream; they are packed as a Report carries them, on the Dask worker
+(core/protocol.py ``Outcomes``: plain values as they are, others pickled there one by one).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import uuid
 from collections.abc import Sequence
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 
 from distributed import Client, Event, Future, LocalCluster, get_client, get_worker
 from distributed.comm import parse_address
@@ -64,30 +64,32 @@ from poolscope import api
 from poolscope.api import Cancelled
 from poolscope.core.backends import DASK
 from poolscope.core.backends.threads import ThreadWorker
-from poolscope.core.targets import Target
-from poolscope.core.worker import (
-    MSG_CANCEL,
-    MSG_CHUNK,
-    MSG_DROPPED,
-    MSG_FORGET,
-    MSG_JOB,
-    MSG_NOTICE,
-    MSG_READY,
-    MSG_REPORT,
-    MSG_SETUP_FAILED,
-    MSG_STARTED,
-    MSG_STOP,
-    MSG_TERMINATE,
-    MSG_UNREADABLE,
+from poolscope.core.protocol import (
     STATUS_CANCELLED,
     STATUS_ERROR,
-    STATUS_VALUE,
+    CancelJob,
+    Dropped,
+    ErrorInfo,
+    ForgetJob,
+    Notice,
+    Outcomes,
     PickledValues,
+    Progress,
+    Ready,
+    Report,
+    RunChunk,
+    SetupFailed,
+    SetUpJob,
+    Started,
+    Stop,
+    TerminateJob,
+    Unreadable,
     describe_exception,
     encode_result,
     format_traceback,
     load_job,
 )
+from poolscope.core.targets import Target
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler given by address
 PROGRESS_INTERVAL = 0.1  # seconds between progress events of one running chunk
@@ -102,14 +104,33 @@ LOST_RESUBMITS = 3
 EVENT_STARTED = "started"  # [EVENT_STARTED, chunk_id, worker address, worker pid]
 EVENT_PROGRESS = "progress"  # [EVENT_PROGRESS, chunk_id, input index, done, total | None]
 
-# What lands in a forwarder's inbox besides the engine's messages (the first element).
-_DASK_EVENT = "dask-event"  # (_DASK_EVENT, [EVENT_..., ...]): put by the client's event loop thread
-_CHUNK_DONE = "dask-done"  # (_CHUNK_DONE, chunk_id): put by Dask's callback thread
-_KILL = "dask-kill"  # (_KILL,): put by the engine thread (handle.kill(), a task over its timeout)
 
-# What run_chunk_remote returns: a MSG_REPORT's (statuses | None, values) for the whole chunk, the
-# seconds it ran, and (type, message, traceback) when the target could not be loaded (no outcomes).
-Outcome = tuple[bytes | None, list[Any] | PickledValues, float, tuple[str, str, str] | None]
+
+# What lands in a forwarder's inbox besides the engine's messages.
+class _DaskEvent(NamedTuple):
+    """An event of one of the slot's chunks ([EVENT_..., ...]): put by the client's event loop thread."""
+
+    event: list[Any]
+
+
+class _ChunkDone(NamedTuple):
+    """The chunk's future ended: put by Dask's callback thread."""
+
+    chunk_id: int
+
+
+class _Kill(NamedTuple):
+    """Stop the slot's chunks and end it: put by the engine thread (handle.kill(), a task over its timeout)."""
+
+
+class Outcome(NamedTuple):
+    """What run_chunk_remote returns: a Report's statuses and values for the whole chunk, the
+    seconds it ran, and what loading the target raised (then there are no outcomes)."""
+
+    statuses: bytes | None
+    values: list[Any] | PickledValues
+    busy: float
+    setup_error: ErrorInfo | None
 
 
 # -- on the Dask worker ----------------------------------------------------------------------------
@@ -156,7 +177,7 @@ def run_chunk_remote(target: Target, kwargs: dict[str, Any], start: int, inputs:
     """One chunk (inputs ``start``, ``start + 1``, ...) run as one Dask task on a Dask worker.
 
     Runs there, in a Dask worker thread; top-level so that Dask can pickle it by name. Returns the
-    outcomes in core/worker.py's MSG_REPORT format (see ``Outcome``).
+    outcomes packed as a Report carries them (see ``Outcome``).
     """
     began = time.perf_counter()
     context = _RemoteTaskContext(topic, chunk_id, cancel_name)
@@ -168,9 +189,9 @@ def run_chunk_remote(target: Target, kwargs: dict[str, Any], start: int, inputs:
     try:
         function = target.load()
     except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
-        return None, [], time.perf_counter() - began, (type(exc).__name__, str(exc), format_traceback(exc))
-    statuses = bytearray()
-    values: list[Any] = []
+        return Outcome(None, [], time.perf_counter() - began,
+                       ErrorInfo(type(exc).__name__, str(exc), format_traceback(exc)))
+    outcomes = Outcomes()
     api.set_task_context(context)
     try:
         for index, value in enumerate(inputs, start):
@@ -184,13 +205,10 @@ def run_chunk_remote(target: Target, kwargs: dict[str, Any], start: int, inputs:
                     status, outcome = STATUS_CANCELLED, None
                 except BaseException as exc:  # noqa: BLE001 - every task error is reported, the chunk goes on
                     status, outcome = STATUS_ERROR, describe_exception(exc)
-            statuses.append(status)
-            values.append(outcome)
+            outcomes.add(status, outcome)
     finally:
         api.set_task_context(None)
-    if values and statuses.count(STATUS_VALUE) == len(statuses):  # plain values: as a process worker sends them
-        return None, PickledValues.of(values), time.perf_counter() - began, None
-    return bytes(statuses), values, time.perf_counter() - began, None
+    return Outcome(*outcomes.pack(), time.perf_counter() - began, None)
 
 
 def _running_keys(dask_worker: Any) -> list[Any]:
@@ -226,7 +244,7 @@ class _RemoteChunk:
     start: int  # the input index of inputs[0]
     inputs: Sequence[Any]
     future: Future
-    started: bool = False  # it began on a Dask worker (we heard its EVENT_STARTED); MSG_STARTED sent
+    started: bool = False  # it began on a Dask worker (we heard its EVENT_STARTED); Started sent
     worker: str | None = None  # the Dask worker that runs it (from its EVENT_STARTED)
     resubmitted: int = 0  # times it was submitted again after waiting on a worker that died
 
@@ -239,10 +257,10 @@ class _Forwarder:
         self.client = backend.client
         self.conn = conn  # our end of the pipe to the engine; written only by the forwarder thread
         # Filled by the reader thread, the client's event loop, Dask's callback thread and kill().
-        self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # protocol messages and the three above
         self.topic = f"poolscope-{backend.token}-slot{slot}-{uuid.uuid4().hex[:8]}"  # our chunks' events
         # -- forwarder thread only ----------------------------------------------------------------
-        self.jobs: dict[int, tuple[Target, dict[str, Any]]] = {}  # from MSG_JOB
+        self.jobs: dict[int, tuple[Target, dict[str, Any]]] = {}  # from SetUpJob
         self.failed_jobs: set[int] = set()  # their target could not be loaded on the cluster
         self.cancelled_jobs: set[int] = set()  # their cancel flag is set on the cluster
         self.chunks: dict[int, _RemoteChunk] = {}  # on the cluster, by chunk id
@@ -254,34 +272,34 @@ class _Forwarder:
             try:
                 message = self.conn.recv()
             except (EOFError, OSError):
-                self.inbox.put((MSG_STOP,))  # the engine closed the pipe: stop
+                self.inbox.put(Stop())  # the engine closed the pipe: stop
                 return
             self.inbox.put(message)
 
     def on_dask_event(self, event: tuple[float, Any]) -> None:
         """Runs on the client's event loop thread (subscribe_topic): keep it short."""
-        self.inbox.put((_DASK_EVENT, event[1]))
+        self.inbox.put(_DaskEvent(event[1]))
 
     def on_future_done(self, chunk_id: int) -> None:
         """Runs on Dask's callback thread."""
-        self.inbox.put((_CHUNK_DONE, chunk_id))
+        self.inbox.put(_ChunkDone(chunk_id))
 
     # -- forwarder thread ------------------------------------------------------------------------
     def serve(self) -> None:
         self.client.subscribe_topic(self.topic, self.on_dask_event)  # before any of our chunks can start
         threading.Thread(target=self.read_forever, name="poolscope-dask-reader", daemon=True).start()
-        self.conn.send((MSG_READY, threading.get_native_id()))
+        self.conn.send(Ready(threading.get_native_id()))
         try:
             while True:
                 message = self.inbox.get()
-                kind = message[0]
-                if kind == MSG_STOP:
+                kind = type(message)
+                if kind is Stop:
                     return
-                if kind == _KILL:  # the engine recovers our chunks when it sees the pipe close
+                if kind is _Kill:  # the engine recovers our chunks when it sees the pipe close
                     chunks = list(self.chunks.values())
                     notice = self.stop_remote_chunks(chunks, "stopped")
                     for job_id in sorted({chunk.job_id for chunk in chunks}):
-                        self.conn.send((MSG_NOTICE, job_id, notice))
+                        self.conn.send(Notice(job_id, notice))
                     return
                 self.handle(message)
         except (BrokenPipeError, ConnectionResetError):
@@ -297,44 +315,44 @@ class _Forwarder:
                 pass
             self.conn.close()  # the engine sees end-of-file (or a dead thread): this slot has ended
 
-    def handle(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == _DASK_EVENT:
-            self.handle_event(message[1])
-        elif kind == _CHUNK_DONE:
-            chunk = self.chunks.pop(message[1], None)
+    def handle(self, message: Any) -> None:
+        kind = type(message)
+        if kind is _DaskEvent:
+            self.handle_event(message.event)
+        elif kind is _ChunkDone:
+            chunk = self.chunks.pop(message.chunk_id, None)
             if chunk is not None:  # else: dropped or terminated already
                 self.finish(chunk)
-        elif kind == MSG_CHUNK:
+        elif kind is RunChunk:
             try:
-                inputs = pickle.loads(message[4])  # pickled by the engine (see core/worker.py MSG_CHUNK)
+                inputs = pickle.loads(message.inputs)  # pickled by the engine (see core/protocol.py RunChunk)
             except BaseException as exc:  # noqa: BLE001 - the engine fails the input or splits the chunk
-                self.conn.send((MSG_UNREADABLE, message[1], *describe_exception(exc)))
+                self.conn.send(Unreadable(message.chunk_id, *describe_exception(exc).text))
                 return
-            self.submit(message[1], message[2], message[3], inputs)
-        elif kind == MSG_JOB:
+            self.submit(message.chunk_id, message.job_id, message.start, inputs)
+        elif kind is SetUpJob:
             try:
-                target, kwargs, _initializer = load_job(message[2])
+                target, kwargs, _initializer = load_job(message.setup)
             except BaseException as exc:  # noqa: BLE001 - the job fails: "worker could not start"
-                self.failed_jobs.add(message[1])
-                self.conn.send((MSG_SETUP_FAILED, message[1], *describe_exception(exc)))
+                self.failed_jobs.add(message.job_id)
+                self.conn.send(SetupFailed(message.job_id, *describe_exception(exc).text))
                 return
-            self.jobs[message[1]] = (target, kwargs)
-        elif kind == MSG_CANCEL:
-            self.cancel(message[1])
-        elif kind == MSG_TERMINATE:
-            self.terminate(message[1])
-        elif kind == MSG_FORGET:
-            self.forget(message[1])
+            self.jobs[message.job_id] = (target, kwargs)
+        elif kind is CancelJob:
+            self.cancel(message.job_id)
+        elif kind is TerminateJob:
+            self.terminate(message.job_id)
+        elif kind is ForgetJob:
+            self.forget(message.job_id)
 
     def submit(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any]) -> None:
         if job_id in self.cancelled_jobs:
-            self.conn.send((MSG_DROPPED, chunk_id))
+            self.conn.send(Dropped(chunk_id))
             return
         setup = self.jobs.get(job_id)
         if setup is None or job_id in self.failed_jobs:
             reason = "the job's target could not be loaded on the Dask cluster" if setup else "job was not set up"
-            self.report_error(chunk_id, len(inputs), ("WorkerStartError", reason, ""))
+            self.report_error(chunk_id, len(inputs), ErrorInfo("WorkerStartError", reason, ""))
             return
         self.send_to_cluster(chunk_id, job_id, start, inputs, 0)
 
@@ -345,7 +363,7 @@ class _Forwarder:
             future = self.client.submit(run_chunk_remote, target, kwargs, start, inputs, self.topic, chunk_id,
                                         self.backend.cancel_name(job_id), key=key)
         except Exception as exc:  # noqa: BLE001 - e.g. the client is closed: this chunk fails, not the slot
-            self.report_error(chunk_id, len(inputs), ("DaskError", f"could not submit to Dask: {exc}", ""))
+            self.report_error(chunk_id, len(inputs), ErrorInfo("DaskError", f"could not submit to Dask: {exc}", ""))
             return
         self.chunks[chunk_id] = _RemoteChunk(chunk_id, job_id, start, inputs, future, resubmitted=resubmitted)
         future.add_done_callback(lambda _: self.on_future_done(chunk_id))
@@ -359,13 +377,13 @@ class _Forwarder:
             self.backend.worker_pids[event[2]] = event[3]
             self.mark_started(chunk)
         elif event[0] == EVENT_PROGRESS and chunk.started:
-            progress = (event[2], event[3], event[4])
-            self.conn.send((MSG_REPORT, chunk.id, None, [], progress, False, 0.0))
+            progress = Progress(event[2], event[3], event[4])
+            self.conn.send(Report(chunk.id, None, [], progress, False, 0.0))
 
     def mark_started(self, chunk: _RemoteChunk) -> None:
         if not chunk.started:
             chunk.started = True
-            self.conn.send((MSG_STARTED, chunk.id))
+            self.conn.send(Started(chunk.id))
 
     def finish(self, chunk: _RemoteChunk) -> None:
         """Report a chunk whose future ended: its results, or why it has none."""
@@ -379,7 +397,7 @@ class _Forwarder:
                 statuses, values, busy, setup_error = future.result()
                 self.mark_started(chunk)
                 if setup_error is None:
-                    self.conn.send((MSG_REPORT, chunk.id, statuses, values, None, True, busy))
+                    self.conn.send(Report(chunk.id, statuses, values, None, True, busy))
                     return
                 self.setup_failed(chunk, setup_error)
                 return
@@ -406,27 +424,28 @@ class _Forwarder:
                 why = f"the task was {future.status} on the cluster"
             else:
                 why = f"{type(exc).__name__}: {exc}"
-            self.report_error(chunk.id, len(chunk.inputs), ("WorkerCrashed", f"Dask worker {address} lost: {why}", ""))
+            self.report_error(chunk.id, len(chunk.inputs),
+                              ErrorInfo("WorkerCrashed", f"Dask worker {address} lost: {why}", ""))
         else:  # the cluster could not run our function at all (e.g. poolscope missing there)
             self.setup_failed(chunk, describe_exception(exc))
 
-    def setup_failed(self, chunk: _RemoteChunk, error: tuple[str, str, str]) -> None:
+    def setup_failed(self, chunk: _RemoteChunk, error: ErrorInfo) -> None:
         """As core/worker.py does when the target cannot be loaded: tell the engine once, fail the chunk."""
-        type_name, message, tb = error
+        type_name, message, tb = error.text
         if chunk.job_id not in self.failed_jobs:
             self.failed_jobs.add(chunk.job_id)
-            self.conn.send((MSG_SETUP_FAILED, chunk.job_id, type_name, message, tb))
+            self.conn.send(SetupFailed(chunk.job_id, type_name, message, tb))
         where = f"Dask worker {chunk.worker}" if chunk.worker else "the Dask cluster"
         reason = f"{where} could not start the job's target: {type_name}: {message}"
-        self.report_error(chunk.id, len(chunk.inputs), ("WorkerStartError", reason, tb))
+        self.report_error(chunk.id, len(chunk.inputs), ErrorInfo("WorkerStartError", reason, tb))
 
-    def report_error(self, chunk_id: int, count: int, error: tuple[str, str, str]) -> None:
+    def report_error(self, chunk_id: int, count: int, error: ErrorInfo) -> None:
         """Finish a chunk of ``count`` tasks with the same error for each."""
-        self.conn.send((MSG_REPORT, chunk_id, bytes([STATUS_ERROR]) * count, [error] * count, None, True, 0.0))
+        self.conn.send(Report(chunk_id, bytes([STATUS_ERROR]) * count, [error] * count, None, True, 0.0))
 
     def report_cancelled(self, chunk: _RemoteChunk) -> None:
         count = len(chunk.inputs)
-        self.conn.send((MSG_REPORT, chunk.id, bytes([STATUS_CANCELLED]) * count, [None] * count, None, True, 0.0))
+        self.conn.send(Report(chunk.id, bytes([STATUS_CANCELLED]) * count, [None] * count, None, True, 0.0))
 
     def flag_cancelled(self, job_id: int) -> None:
         """Set the job's cancel flag on the cluster: its running chunks see it within 100 ms."""
@@ -436,14 +455,14 @@ class _Forwarder:
         try:
             Event(self.backend.cancel_name(job_id), client=self.client).set()
         except Exception as exc:  # noqa: BLE001 - its chunks then run to the end
-            self.conn.send((MSG_NOTICE, job_id, f"could not signal the job's Dask tasks to stop: {exc}"))
+            self.conn.send(Notice(job_id, f"could not signal the job's Dask tasks to stop: {exc}"))
 
     def cancel(self, job_id: int) -> None:
         """Drop the job's chunks that have not started; flag the running ones to stop."""
         queued = [chunk for chunk in self.chunks.values() if chunk.job_id == job_id and not chunk.started]
         for chunk in queued:
             del self.chunks[chunk.id]
-            self.conn.send((MSG_DROPPED, chunk.id))
+            self.conn.send(Dropped(chunk.id))
         if queued:
             try:
                 self.client.cancel([chunk.future for chunk in queued], force=True)
@@ -463,10 +482,10 @@ class _Forwarder:
                 doomed.append(chunk)
         if not doomed:
             return
-        notice = self.stop_remote_chunks(doomed, "terminated")
+        # Said before the chunks are: their reports can end the job, and what ended it comes first.
+        self.conn.send(Notice(job_id, self.stop_remote_chunks(doomed, "terminated")))
         for chunk in doomed:
             self.report_cancelled(chunk)
-        self.conn.send((MSG_NOTICE, job_id, notice))
 
     def stop_remote_chunks(self, chunks: list[_RemoteChunk], verb: str) -> str:
         """Cancel the chunks' futures with force and restart every Dask worker still running one.
@@ -510,7 +529,7 @@ class DaskSlot(ThreadWorker):
 
     def kill(self) -> None:
         """Stop the slot's tasks the hard way (restarting the Dask workers running them), then end it."""
-        self.forwarder.inbox.put((_KILL,))
+        self.forwarder.inbox.put(_Kill())
 
 
 class DaskBackend:

@@ -15,9 +15,9 @@ from multiprocessing.connection import wait as wait_for
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from poolscope.core import worker as protocol
 from poolscope.core.backends import PROCESSES
 from poolscope.core.processes import Lifeline, end_process_group, kill_process_tree
+from poolscope.core.worker import worker_main
 
 WAIT_SLICE = 0.05  # seconds join() waits on the sentinel before it looks at the process again
 
@@ -102,7 +102,7 @@ class ProcessBackend:
     def start_worker(self, slot: int) -> tuple[Connection, ProcessWorker]:
         engine_end, worker_end = self.context.Pipe(duplex=True)
         process = self.context.Process(  # type: ignore[attr-defined]
-            target=protocol.worker_main,
+            target=worker_main,
             # The worker dies with its parent: this process, or with forkserver the server
             # (which ends with this process); see worker._die_with_parent.
             args=(worker_end, os.getpid() if self.context.get_start_method() == "spawn" else None, self.nice),

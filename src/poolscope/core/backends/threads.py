@@ -13,8 +13,8 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from poolscope.core import worker as protocol
 from poolscope.core.backends import THREADS
+from poolscope.core.worker import thread_worker_main
 
 
 class ThreadWorker:
@@ -53,7 +53,7 @@ class ThreadBackend:
 
     def start_worker(self, slot: int) -> tuple[Connection, ThreadWorker]:
         engine_end, worker_end = multiprocessing.Pipe(duplex=True)
-        thread = threading.Thread(target=protocol.thread_worker_main, args=(worker_end, self.readers),
+        thread = threading.Thread(target=thread_worker_main, args=(worker_end, self.readers),
                                   name=f"poolscope-thread-{slot}", daemon=True)
         thread.start()
         return engine_end, ThreadWorker(thread)

@@ -1,0 +1,292 @@
+"""The engine <-> worker-slot protocol: one named type per message, the task status codes, and the
+packing of task outcomes into a report, shared by the worker loop (core/worker.py), the Dask
+forwarder (core/backends/dask.py) and the engine (core/intake.py). DESIGN.md, "Data flow", draws
+where each message goes.
+
+Every message is a ``NamedTuple``: it pickles as its class's name and its fields, and a reader
+dispatches on its type. User values (a job's kwargs, a chunk's inputs) travel pickled inside the
+message, as bytes: the worker's reader thread unpickles only the envelope, made of these types,
+and the main thread unpickles the user's part when it gets to it, so whatever that raises (or a
+crash while it runs) is charged to the job or chunk it belongs to, never to the channel.
+
+Imported by every spawned worker: the standard library's ``pickle`` and ``typing`` only. No
+``from __future__ import annotations`` here: typing.NamedTuple would compile each field's
+annotation string at import (about a third of a worker's import time); these are evaluated once.
+"""
+
+import pickle
+from typing import Any, NamedTuple
+
+# -- engine -> worker ------------------------------------------------------------------------------
+
+
+class SetUpJob(NamedTuple):
+    """Set a job up before its first chunk: ``setup`` is pickled (Target, kwargs, initializer | None)."""
+
+    job_id: int
+    setup: bytes
+
+
+class RunChunk(NamedTuple):
+    """Run the job's tasks for inputs ``start``, ``start + 1``, ...: ``inputs`` is the pickled list
+    (or range) of them."""
+
+    chunk_id: int
+    job_id: int
+    start: int
+    inputs: bytes
+
+
+class CancelJob(NamedTuple):
+    """Drop the job's queued chunks; its running task sees ``cancel_requested()``."""
+
+    job_id: int
+
+
+class TerminateJob(NamedTuple):
+    """To a slot that cannot be killed (threads, Dask): stop the job's tasks as best it can."""
+
+    job_id: int
+
+
+class ForgetJob(NamedTuple):
+    """The job is over: drop its target (and end the processes its tasks left running)."""
+
+    job_id: int
+
+
+class Revoke(NamedTuple):
+    """Give this chunk back if it has not started (answered by Revoked, or by its Started)."""
+
+    chunk_id: int
+
+
+class Stop(NamedTuple):
+    """Finish what is held and exit."""
+
+
+# -- worker -> engine ------------------------------------------------------------------------------
+
+
+class Ready(NamedTuple):
+    """The slot runs its loop and takes chunks."""
+
+    pid: int
+
+
+class Started(NamedTuple):
+    """The chunk's first task is about to run (sent before its inputs are unpickled)."""
+
+    chunk_id: int
+
+
+class Progress(NamedTuple):
+    """The latest ``progress(done, total)`` of the task running input ``input_index``."""
+
+    input_index: int
+    done: float
+    total: float | None
+
+
+class PickledValues(NamedTuple):
+    """A report's values when all are plain: ``pickle.loads(data)`` is the list of ``size`` values."""
+
+    size: int
+    data: bytes
+
+    @classmethod
+    def of(cls, values: list[Any]) -> "PickledValues":
+        return cls(len(values), pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class Report(NamedTuple):
+    """The outcomes of the chunk's next ``len(values)`` tasks, in input order (see :class:`Outcomes`).
+
+    ``busy`` is the seconds the chunk ran, once ``finished``; 0.0 before.
+    """
+
+    chunk_id: int
+    statuses: bytes | None
+    values: list[Any] | PickledValues
+    progress: Progress | None
+    finished: bool
+    busy: float
+
+
+class Dropped(NamedTuple):
+    """A chunk of a cancelled job, not run."""
+
+    chunk_id: int
+
+
+class Revoked(NamedTuple):
+    """The answer to Revoke: the chunk will not run here."""
+
+    chunk_id: int
+
+
+class Unreadable(NamedTuple):
+    """The chunk's inputs failed to unpickle in the worker; none of its tasks ran."""
+
+    chunk_id: int
+    type_name: str
+    message: str
+    traceback: str
+
+
+class SetupFailed(NamedTuple):
+    """The job could not be set up in this slot (its target, kwargs or initializer)."""
+
+    job_id: int
+    type_name: str
+    message: str
+    traceback: str
+
+
+class Notice(NamedTuple):
+    """Something about the job the user should read."""
+
+    job_id: int
+    text: str
+
+
+class Loaded(NamedTuple):
+    """Files of the user's own code this worker process loaded since its last Loaded: path ->
+    (mtime_ns, size) when loaded (core/targets.py ``user_code_files``). Sent after a job's set-up,
+    before its first report; the engine replaces the worker when one of them changes."""
+
+    files: dict[str, tuple[int, int]]
+
+
+class Stale(NamedTuple):
+    """A file this worker loaded changed before it set the job up (a change the engine had not
+    heard of yet, see Loaded): it exits without running the job's tasks, which run on a fresh one."""
+
+    job_id: int
+
+
+ToWorker = SetUpJob | RunChunk | CancelJob | TerminateJob | ForgetJob | Revoke | Stop
+ToEngine = Ready | Started | Report | Dropped | Revoked | Unreadable | SetupFailed | Notice | Loaded | Stale
+
+# -- task outcomes ---------------------------------------------------------------------------------
+# A report's values[i] is read by statuses[i] (a bytes); statuses None means every one is
+# STATUS_VALUE. That is the fast path for the common case of plain results: they travel as
+# PickledValues, one list pickled once, which the engine stores as it is (core/results.py).
+STATUS_PICKLED = 0  # the return value, pickled in the worker on its own (so unpickling can fail alone)
+STATUS_ERROR = 1  # an ErrorInfo
+STATUS_CANCELLED = 2  # None
+STATUS_VALUE = 3  # the return value itself: a plain type that always pickles and unpickles
+# Types whose values can never fail to pickle or to unpickle: sent as they are, in one batch.
+PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
+
+
+class ErrorInfo(NamedTuple):
+    """What a task (or a set-up) raised, as text: it crosses to a process that may lack its class.
+    A task's own exception also comes pickled, for a caller that raises it again (the drop-in pools)."""
+
+    type_name: str
+    message: str
+    traceback: str
+    exception: bytes | None = None  # the exception pickled (a task's; None if it does not pickle)
+
+    @property
+    def text(self) -> tuple[str, str, str]:
+        """(type name, message, traceback): what a SetupFailed or an Unreadable carries."""
+        return self.type_name, self.message, self.traceback
+
+
+class Outcomes:
+    """Task outcomes gathered for the next report, packed as :class:`Report` carries them.
+
+    ``statuses`` stays None while every outcome is a plain value, so a chunk of plain results
+    costs one ``list.extend`` per batch here and one pickle per report.
+    """
+
+    __slots__ = ("statuses", "values")
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self.statuses: bytearray | None = None  # None while every outcome is STATUS_VALUE
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def add(self, status: int, value: Any) -> None:
+        """One task's outcome."""
+        if self.statuses is None:
+            if status == STATUS_VALUE:
+                self.values.append(value)
+                return
+            self.statuses = bytearray([STATUS_VALUE]) * len(self.values)
+        self.statuses.append(status)
+        self.values.append(value)
+
+    def add_results(self, results: list[Any]) -> None:
+        """The return values of consecutive tasks: plain ones as they are, others pickled one by one."""
+        if self.statuses is None and PLAIN_TYPES.issuperset(map(type, results)):
+            self.values.extend(results)
+        else:
+            for result in results:
+                self.add(*encode_result(result))
+
+    def pack(self) -> "tuple[bytes | None, list[Any] | PickledValues]":
+        """``(statuses, values)`` for a Report; then empty again, ready for the next one."""
+        values: list[Any] | PickledValues
+        if self.statuses is None:
+            statuses = None
+            values = PickledValues.of(self.values) if self.values else []
+        else:
+            statuses = bytes(self.statuses)
+            values = self.values
+        self.values = []
+        self.statuses = None
+        return statuses, values
+
+
+def encode_result(result: Any) -> tuple[int, Any]:
+    """A task's return value as (status, value) for a report: plain, pickled, or the pickling error."""
+    if type(result) in PLAIN_TYPES:
+        return STATUS_VALUE, result
+    try:
+        return STATUS_PICKLED, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # noqa: BLE001
+        message = f"the task's result ({type(result).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
+        return STATUS_ERROR, ErrorInfo("UnpicklableResult", message, format_traceback(exc))
+
+
+def describe_exception(exc: BaseException, *, with_traceback: bool = True,
+                       with_exception: bool = False) -> ErrorInfo:
+    """``exc`` as text (and, ``with_exception``, pickled: a few microseconds, paid by a failed task)."""
+    pickled = pickle_exception(exc) if with_exception else None
+    try:
+        return ErrorInfo(type(exc).__name__, str(exc), format_traceback(exc) if with_traceback else "", pickled)
+    except BaseException:  # noqa: BLE001 - e.g. MemoryError again, or a __str__ that raises
+        return ErrorInfo(type(exc).__name__, "<the exception could not be described>", "", pickled)
+
+
+def pickle_exception(exc: BaseException) -> bytes | None:
+    """A task's exception pickled, for the caller to raise it again; None if it does not pickle."""
+    try:
+        return pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:  # noqa: BLE001 - its __reduce__ is user code
+        return None
+
+
+def format_traceback(exc: BaseException) -> str:
+    import traceback  # here: a worker whose tasks do not fail never needs it
+
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+class SetupError(Exception):
+    """A job's settings could not be unpickled in a slot (the job fails: "worker could not start")."""
+
+
+def load_job(setup: bytes) -> tuple[Any, dict[str, Any], Any]:
+    """A SetUpJob's setup: (Target, kwargs, initializer Target or None). Says what failed to unpickle."""
+    try:
+        target, kwargs, initializer = pickle.loads(setup)
+    except BaseException as exc:  # the job fails with this as its reason
+        raise SetupError(f"the job's keyword arguments could not be unpickled here: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    return target, kwargs, initializer
