@@ -1,0 +1,120 @@
+"""A real (offscreen) window with scripts attached: a separate script process's job shows in the
+window's models with its source, Cancel from the window stops it, and a script killed mid-job
+leaves its job marked lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from PySide6.QtCore import Qt
+
+from poolscope.core.attach import RUNTIME_DIR_ENV, AttachListener
+from poolscope.core.jobs import JobState
+from poolscope.gui.main_window import QUIT_TERMINATE, MainWindow
+from poolscope.gui.models import JobsModel
+from tests.gui.conftest import FakeEngine, close
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests" / "attach" / "attached_script.py"
+WAIT_MS = 30_000
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def attached_window(qtbot: Any, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A shown window listening in a private runtime directory (its own engine a fake: no processes)."""
+    runtime = str(tmp_path / "poolscope")
+    monkeypatch.setenv(RUNTIME_DIR_ENV, runtime)
+    listener = AttachListener(runtime)
+    assert listener.start()
+    window = MainWindow(FakeEngine(), settings=settings, attach_listener=listener)
+    window.show()
+    yield window
+    close(window, QUIT_TERMINATE)
+    assert not listener.listening
+
+
+def start_script(tasks: int, seconds: float) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    return subprocess.Popen([sys.executable, str(SCRIPT), str(tasks), str(seconds)], stdout=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def attached_row(window: MainWindow, pid: int) -> int | None:
+    model = window.jobs_model
+    for row in range(model.rowCount()):
+        if model.data(model.index(row, JobsModel.SOURCE_COLUMN)) == f"attached_script.py (pid {pid})":
+            return row
+    return None
+
+
+def cell(window: MainWindow, row: int, column: int) -> str:
+    return window.jobs_model.data(window.jobs_model.index(row, column))
+
+
+def test_a_scripts_job_shows_with_its_source_and_cancel_from_the_window_stops_it(qtbot, attached_window):
+    window = attached_window
+    script = start_script(400, 0.05)
+    try:
+        assert json.loads(script.stdout.readline()) == {"attached": True}
+        qtbot.waitUntil(lambda: attached_row(window, script.pid) is not None, timeout=WAIT_MS)
+        row = attached_row(window, script.pid)
+        assert cell(window, row, 0) == "1"  # the script's own id for its job
+        assert cell(window, row, 1) == "sleep"
+        view = window.jobs_model.job(row)
+        assert view.job_id < 0 and view.source_job_id == 1
+        # its worker is in the workers table, measured by the window's own sampling
+        workers = {child.pid for child in psutil.Process(script.pid).children()}
+        qtbot.waitUntil(lambda: any(w.pid in workers and w.cpu_percent is not None
+                                    for w in window.workers_model.workers()), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: window.jobs_model.job(row).done > 0, timeout=WAIT_MS)
+
+        window.job_table.select_jobs([view.job_id])
+        button = window.job_table.toolbar.widgetForAction(window.job_table.cancel_action)
+        assert button is not None and button.isEnabled()
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+        ended = json.loads(script.stdout.readline())
+        assert script.wait(30) == 0
+    finally:
+        if script.poll() is None:
+            script.kill()
+            script.wait(10)
+    assert ended["status"] == "cancelled" and ended["done"] < 400 and ended["cancelled"] > 0
+    qtbot.waitUntil(lambda: window.jobs_model.job(row).state is JobState.CANCELLED, timeout=WAIT_MS)
+    final = window.jobs_model.job(row)
+    assert (final.done, final.cancelled) == (ended["done"], ended["cancelled"])
+    assert not final.lost
+    assert window.engine.cancelled == []  # nothing of it went to the window's own engine
+    qtbot.waitUntil(lambda: not any(w.pid in workers for w in window.workers_model.workers()), timeout=WAIT_MS)
+
+
+def test_a_script_killed_mid_job_leaves_its_job_marked_lost(qtbot, attached_window):
+    window = attached_window
+    script = start_script(400, 0.05)
+    try:
+        assert json.loads(script.stdout.readline()) == {"attached": True}
+        qtbot.waitUntil(lambda: attached_row(window, script.pid) is not None, timeout=WAIT_MS)
+        row = attached_row(window, script.pid)
+        qtbot.waitUntil(lambda: window.jobs_model.job(row).done > 0, timeout=WAIT_MS)
+        script.send_signal(signal.SIGKILL)
+        script.wait(10)
+    finally:
+        if script.poll() is None:
+            script.kill()
+            script.wait(10)
+    qtbot.waitUntil(lambda: window.jobs_model.job(row).lost != "", timeout=WAIT_MS)
+    assert cell(window, row, JobsModel.STATE_COLUMN) == "lost"
+    assert window.jobs_model.job(row).state.is_final
+    assert any("lost" in entry.message and f"pid {script.pid}" in entry.message for entry in window.log_model.entries())
+    # its workers died with it (the kernel's parent-death signal); wait for them to be reaped
+    qtbot.waitUntil(lambda: not window.workers_model.workers(), timeout=WAIT_MS)
