@@ -77,6 +77,7 @@ def test_a_scripts_job_shows_with_its_source_and_cancel_from_the_window_stops_it
         qtbot.waitUntil(lambda: any(w.pid in workers and w.cpu_percent is not None
                                     for w in window.workers_model.workers()), timeout=WAIT_MS)
         qtbot.waitUntil(lambda: window.jobs_model.job(row).done > 0, timeout=WAIT_MS)
+        assert window.throughput_graph._legend(view.job_id) == f"1 sleep · attached_script.py (pid {script.pid})"
 
         window.job_table.select_jobs([view.job_id])
         button = window.job_table.toolbar.widgetForAction(window.job_table.cancel_action)

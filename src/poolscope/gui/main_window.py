@@ -572,7 +572,9 @@ class MainWindow(QMainWindow):
                 self._name_attached_jobs(update.jobs)
                 self.workers_model.set_job_names(names)
                 for job_id, name in names.items():
-                    self.throughput_graph.set_job_name(job_id, name)
+                    view = update.jobs[job_id]
+                    legend = f"{view.shown_id} {name} · {view.source}" if view.source else None
+                    self.throughput_graph.set_job_name(job_id, name, legend=legend)
             self.jobs_model.apply(update.jobs)
             if names:  # a job just started: its row scrolls into view
                 row = max((self.jobs_model.row_of(job_id) for job_id in names), key=lambda r: -1 if r is None else r)
