@@ -1,4 +1,5 @@
-"""The command line: ``poolscope`` (the window), ``poolscope run`` (headless), ``poolscope tasks``.
+"""The command line: ``poolscope`` (the window), ``poolscope run`` (headless), ``poolscope tasks``,
+``poolscope watch`` (a script's own pools, in the window).
 
 This module imports no Qt and nothing heavy at import time: spawned worker processes import
 the parent's main module (the ``poolscope`` command's script imports this one), and they must
@@ -17,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import argparse
 
-COMMANDS = ("gui", "run", "tasks")
+COMMANDS = ("gui", "run", "tasks", "watch")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                           f"results by input index if the job has at most {JSON_RESULTS_LIMIT:,} tasks "
                           "(else they are left out: use --results)")
     commands.add_parser("tasks", help="list the built-in tasks")
+    add_watch_parser(commands)
     return parser
 
 
@@ -100,7 +102,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_command(args, parser)
     if args.command == "tasks":
         return tasks_command()
+    if args.command == "watch":
+        return watch_command(args, parser)
     return gui_command(args, parser)
+
+
+def add_watch_parser(commands: Any) -> None:
+    import argparse
+
+    watch = commands.add_parser(
+        "watch", help="run a script with its multiprocessing.Pool and ProcessPoolExecutor in the window",
+        description="Run an unmodified Python script with multiprocessing.Pool, multiprocessing.pool.Pool and "
+                    "concurrent.futures.ProcessPoolExecutor standing for poolscope's, so its pools show in the "
+                    "window (opened if none is). Arguments after the script are the script's.")
+    watch.add_argument("--headless", action="store_true",
+                       help="show the pools' progress on this terminal instead of in a window")
+    watch.add_argument("script", metavar="SCRIPT", help="the script to run, as python would run it")
+    watch.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's arguments")
+
+
+def watch_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``poolscope watch [--headless] SCRIPT [ARGS...]``: see poolscope/watch.py."""
+    import os
+
+    from poolscope import watch
+
+    def usage(message: str) -> None:
+        parser.exit(EXIT_USAGE, f"poolscope watch: error: {message}\n")
+
+    if not os.path.exists(args.script):
+        usage(f"script: no such file: {args.script!r}")
+    if not os.path.isfile(args.script):
+        usage(f"script: not a file: {args.script!r}")
+    if not os.access(args.script, os.R_OK):
+        usage(f"script: cannot be read: {args.script!r}")
+    try:
+        pool, executor = watch.drop_ins()
+    except (ImportError, AttributeError) as exc:
+        sys.stderr.write(f"poolscope watch: error: poolscope's drop-in pools cannot be loaded: {exc}\n")
+        return EXIT_FAILED
+    from poolscope.core.attach import close_all_reporters
+
+    progress = None
+    if args.headless:
+        from poolscope.monitor.terminal import TerminalProgress
+
+        progress = TerminalProgress()
+        progress.start()
+    else:
+        problem = watch.open_window()
+        if problem is not None:
+            sys.stderr.write(f"poolscope watch: no window: {problem}; running the script without one "
+                             "(--headless shows its progress here)\n")
+    try:
+        return watch.run_script(args.script, args.args, pool, executor)
+    finally:
+        close_all_reporters()  # what the script's pools still hold goes out before the reader stops
+        if progress is not None:
+            progress.stop()
 
 
 def tasks_command(out: IO[str] | None = None) -> int:
