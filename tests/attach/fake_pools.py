@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Self
 
 from poolscope.core.attach import report_to_window
 from poolscope.core.engine import Engine
@@ -20,6 +20,7 @@ def run_map(function: Callable[[Any], Any], inputs: Iterable[Any], workers: int)
     target = f"{sys.argv[0]}:{function.__name__}"  # a function of the script, loaded from its file
     with Engine(workers=workers, nice=0) as engine:
         reporter = report_to_window(engine, os.path.basename(sys.argv[0]))
+        sys.stderr.write(f"fake_pools: {function.__name__} {'reports to' if reporter else 'has no'} reader\n")
         job = engine.submit(JobSpec.create(target, "json:" + json.dumps(list(inputs)), name=function.__name__))
         summary = job.wait(60)
         if reporter is not None:
@@ -34,10 +35,10 @@ class Pool:
     def map(self, function: Callable[[Any], Any], iterable: Iterable[Any], chunksize: int | None = None) -> list[Any]:
         return run_map(function, iterable, self.processes)
 
-    def __enter__(self) -> Pool:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         pass
 
 
@@ -48,8 +49,8 @@ class ProcessPoolExecutor:
     def map(self, function: Callable[[Any], Any], *iterables: Iterable[Any], **kwargs: Any) -> Iterable[Any]:
         return iter(run_map(function, iterables[0], self.max_workers))
 
-    def __enter__(self) -> ProcessPoolExecutor:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         pass

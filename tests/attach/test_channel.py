@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import queue
 import socket
 import stat
 import tempfile
@@ -312,4 +311,3 @@ def test_a_script_and_the_windows_own_jobs_keep_apart_with_the_same_ids(listener
     assert (own.name, own.done, own.source, own.shown_id) == ("own", 3, "", 1)
     assert (theirs.name, theirs.done, theirs.source, theirs.shown_id) == ("theirs", 2, "script.py (pid 4321)", 1)
     assert folder.tasks_finished == 5
-    assert queue.Queue  # noqa: B018 - imported for next_item's Empty

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -27,7 +27,7 @@ SCRIPT = Path(__file__).with_name("stdlib_pools_script.py")
 class RecordingPool:
     """A pool that runs ``map`` in this process and records that it was made (no processes)."""
 
-    made: list[Any] = []
+    made: ClassVar[list[Any]] = []
 
     def __init__(self, processes: int | None = None, *args: Any, **kwargs: Any) -> None:
         self.processes = processes
@@ -39,7 +39,7 @@ class RecordingPool:
     def __enter__(self) -> Any:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         pass
 
 
@@ -99,7 +99,7 @@ def watch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[st
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     env.pop("POOLSCOPE_RUNTIME_DIR", None)
     return subprocess.run([sys.executable, "-c", driver, "watch", *args], capture_output=True, text=True, env=env,
-                          timeout=100, cwd=cwd or ROOT)
+                          timeout=100, cwd=cwd or ROOT, check=False)
 
 
 def test_watch_headless_runs_the_script_and_shows_its_pools_progress_on_the_terminal(tmp_path):

@@ -119,3 +119,23 @@ def test_a_script_killed_mid_job_leaves_its_job_marked_lost(qtbot, attached_wind
     assert any("lost" in entry.message and f"pid {script.pid}" in entry.message for entry in window.log_model.entries())
     # its workers died with it (the kernel's parent-death signal); wait for them to be reaped
     qtbot.waitUntil(lambda: not window.workers_model.workers(), timeout=WAIT_MS)
+
+
+def test_the_jobs_table_names_each_jobs_source_and_its_own_id(qtbot):
+    from poolscope.monitor.views import JobView
+
+    model = JobsModel()
+    own = JobView(job_id=1, name="own", target="t", inputs="range:3", total=3, submitted_at=0.0)
+    theirs = JobView(job_id=-1, name="theirs", target="t", inputs="range:3", total=3, submitted_at=0.0,
+                     source="script.py (pid 42)", source_key=1, source_job_id=1, state=JobState.FAILED,
+                     lost="script.py (pid 42) went away before the job ended")
+    model.apply({-1: theirs, 1: own})
+    rows = [(cell_of(model, row, 0), cell_of(model, row, JobsModel.STATE_COLUMN),
+             cell_of(model, row, JobsModel.SOURCE_COLUMN)) for row in range(model.rowCount())]
+    assert rows == [("1", "pending", "this window"), ("1", "lost", "script.py (pid 42)")]
+    tip = model.data(model.index(1, JobsModel.STATE_COLUMN), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("Lost: script.py (pid 42) went away")
+
+
+def cell_of(model: JobsModel, row: int, column: int) -> str:
+    return model.data(model.index(row, column))
