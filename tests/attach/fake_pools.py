@@ -9,11 +9,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 from poolscope.core.attach import report_to_window
 from poolscope.core.engine import Engine
 from poolscope.core.jobs import JobSpec
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 def run_map(function: Callable[[Any], Any], inputs: Iterable[Any], workers: int) -> list[Any]:

@@ -311,3 +311,47 @@ def test_a_script_and_the_windows_own_jobs_keep_apart_with_the_same_ids(listener
     assert (own.name, own.done, own.source, own.shown_id) == ("own", 3, "", 1)
     assert (theirs.name, theirs.done, theirs.source, theirs.shown_id) == ("theirs", 2, "script.py (pid 4321)", 1)
     assert folder.tasks_finished == 5
+
+
+class ManualEngine(NoEngine):
+    """An engine whose batches the test publishes by hand (publish), on its own thread."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Any] = []
+
+    def subscribe(self, callback: Any) -> Any:
+        self.callbacks.append(callback)
+        return lambda: self.callbacks.remove(callback) if callback in self.callbacks else None
+
+    def publish(self, batch: list[Any]) -> None:
+        for callback in list(self.callbacks):
+            callback(batch)
+
+
+def test_close_while_the_engine_runs_waits_for_the_batch_it_has_not_yet_published(listener):
+    """Job.wait() returns before the engine publishes the job's end (within 0.1 s): a pool that
+    closes its reporter right after must not lose that batch (the window would call it lost)."""
+    import threading
+
+    from poolscope.core.events import JobFinished, JobSubmitted
+    from poolscope.core.jobs import JobSummary
+
+    engine = ManualEngine()
+    reporter = report_to_window(engine, "quick.py")
+    assert reporter is not None
+    summary = JobSummary(1, "quick", "t", "range:1", JobState.DONE, 1, 1, 0, 0, 0.01, 1)
+    late = threading.Timer(0.05, engine.publish, ([JobSubmitted(1, "quick", "t", "range:1", 1, time.time()),
+                                                   JobFinished(1, summary, time.time())],))
+    late.start()  # the engine's next publish, after close() is called
+    reporter.close()
+    late.join()
+    items = drain(listener, ScriptDetached)
+    batches = [batch for item in items if isinstance(item, AttachedBatches) for batch in item.batches]
+    assert [type(event).__name__ for batch in batches for event in batch] == ["JobSubmitted", "JobFinished"]
+    assert items[-1].clean
+
+    ended = report_to_window(ManualEngine(), "ended.py")
+    assert ended is not None
+    start = time.perf_counter()
+    ended.close(engine_ended=True)  # its engine has published its last batch: nothing to wait for
+    assert time.perf_counter() - start < 0.2

@@ -80,9 +80,10 @@ SCRIPT_HANDSHAKE_TIMEOUT = 1.0
 WINDOW_HANDSHAKE_TIMEOUT = 2.0
 #: Seconds Reporter.close() waits for the queued batches to go out.
 CLOSE_TIMEOUT = 2.0
-#: Seconds Reporter.close() waits for the end of jobs the window was told of and not yet of their
-#: end: a job's Job.wait() returns before the engine publishes its JobFinished (every 0.1 s).
-FINAL_EVENTS_WAIT = 0.5
+#: Seconds Reporter.close() waits, while its engine still runs, for the engine's next batch: a
+#: job's Job.wait() returns before the engine publishes its JobFinished (and a short job's every
+#: event), which it does within PUBLISH_INTERVAL (0.1 s). Not waited when the engine has shut down.
+FINAL_EVENTS_WAIT = 0.25
 _RECV_LIMIT = 256 * 1024 * 1024  # one message at most (a batch is a few KB)
 
 
@@ -537,8 +538,11 @@ class Reporter:
         self._queue: queue.SimpleQueue[list[Any] | _Close] = queue.SimpleQueue()
         self._gone = threading.Event()  # the window went away (or close() ran): forward no more
         self._open_jobs: set[int] = set()  # jobs sent as submitted, not yet as finished (sender thread)
-        self._settled = threading.Event()  # set by the sender while _open_jobs is empty
-        self._settled.set()
+        # Batches the engine thread handed over, and of them those the sender has sent (each
+        # written by its one thread); the sender notifies _sent_changed after each message.
+        self._received = 0
+        self._sent = 0
+        self._sent_changed = threading.Condition()
         self._closed = False
         self._unsubscribe = engine.subscribe(self._on_batch)
         self.commands_applied = 0  # cancel/terminate commands the window sent and the engine took
@@ -558,6 +562,7 @@ class Reporter:
     def _on_batch(self, batch: list[Any]) -> None:
         """Engine thread: hand the batch to the sender and return."""
         if not self._gone.is_set():
+            self._received += 1
             self._queue.put(batch)
 
     def _send_loop(self) -> None:
@@ -580,6 +585,9 @@ class Reporter:
                 if batches:
                     self._conn.send_bytes(pickle.dumps(("events", batches), protocol=pickle.HIGHEST_PROTOCOL))
                     self._follow_jobs(batches)
+                    with self._sent_changed:
+                        self._sent += len(batches)
+                        self._sent_changed.notify_all()
                 if closing:
                     self._conn.send_bytes(pickle.dumps(("bye",)))
             except (OSError, ValueError, pickle.PicklingError):
@@ -596,10 +604,6 @@ class Reporter:
                     self._open_jobs.add(event.job_id)
                 elif isinstance(event, JobFinished):
                     self._open_jobs.discard(event.job_id)
-        if self._open_jobs:
-            self._settled.clear()
-        else:
-            self._settled.set()
 
     def _receive_loop(self) -> None:
         while True:
@@ -622,6 +626,14 @@ class Reporter:
                 continue
             self.commands_applied += 1
 
+    def _wait_for_next_batch(self) -> None:
+        """Until a batch the engine publishes from now on has gone out and the window has seen
+        every job it knows of end; FINAL_EVENTS_WAIT at most."""
+        wanted = self._received + 1
+        with self._sent_changed:
+            self._sent_changed.wait_for(
+                lambda: self._gone.is_set() or self._sent >= wanted and not self._open_jobs, FINAL_EVENTS_WAIT)
+
     def _window_gone(self) -> None:
         """The window closed the channel (or close() did): stop forwarding; the script goes on."""
         if not self._gone.is_set():
@@ -630,13 +642,20 @@ class Reporter:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
 
-    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
-        """Detach: send what is queued and a goodbye, then end both threads (joined)."""
+    def close(self, timeout: float = CLOSE_TIMEOUT, *, engine_ended: bool = False) -> None:
+        """Detach: send what is queued and a goodbye, then end both threads (joined).
+
+        ``engine_ended``: the engine has shut down, so it has published its last batch (at its
+        end it publishes whatever it held) and nothing more can come: close at once. While it
+        still runs, events of the last moments (a job that just ended) are not yet published:
+        close() waits for its next batch, which comes within 0.1 s when it holds any, or
+        FINAL_EVENTS_WAIT at most.
+        """
         if self._closed:
             return
         self._closed = True
-        if not self._gone.is_set():
-            self._settled.wait(FINAL_EVENTS_WAIT)  # the end of a job that just ended is on its way
+        if not engine_ended and not self._gone.is_set():
+            self._wait_for_next_batch()
         self._unsubscribe()
         self._queue.put(_CLOSE)
         if self._sender.is_alive() and self._sender is not threading.current_thread():
