@@ -77,6 +77,10 @@ def test_a_scripts_job_shows_with_its_source_and_cancel_from_the_window_stops_it
         qtbot.waitUntil(lambda: any(w.pid in workers and w.cpu_percent is not None
                                     for w in window.workers_model.workers()), timeout=WAIT_MS)
         qtbot.waitUntil(lambda: window.jobs_model.job(row).done > 0, timeout=WAIT_MS)
+        (worker,) = [w for w in window.workers_model.workers() if w.pid in workers]
+        worker_row = window.workers_model.workers().index(worker)
+        worker_cell = window.workers_model.data(window.workers_model.index(worker_row, 2))
+        assert worker_cell == f"slot 0 · attached_script.py (pid {script.pid})"
         assert window.throughput_graph._legend(view.job_id) == f"1 sleep · attached_script.py (pid {script.pid})"
 
         window.job_table.select_jobs([view.job_id])

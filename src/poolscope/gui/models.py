@@ -351,14 +351,15 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class WorkersModel(_ViewTableModel):
-    """One row per worker: local processes and thread slots by slot, then the Dask workers by address."""
+    """One row per worker: local processes and thread slots by slot (the window's own, then each
+    attached script's), then the Dask workers by address."""
 
     COLUMNS = ("Backend", "PID", "Worker", "State", "Job", "Task", "CPU %", "Memory", "Tasks done")
     _RIGHT_ALIGNED = (1, 6, 7, 8)
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[WorkerView] = []  # ordered by backend, then slot (unknown slots last), then pid/address
+        self._rows: list[WorkerView] = []  # ordered by backend, source, then slot (unknown slots last), then pid/address
         self._row_of: dict[int | str, int] = {}  # WorkerView.key -> row
         self._job_names: dict[int, str] = {}  # job id -> name, for the Job column
         self._shown_ids: dict[int, int] = {}  # window job id -> its id in its script (attached jobs only)
@@ -401,8 +402,9 @@ class WorkersModel(_ViewTableModel):
             else:
                 by_key.pop(key, None)
         self.beginResetModel()
-        self._rows = sorted(by_key.values(), key=lambda v: (_BACKEND_ORDER.get(v.backend, 9), v.slot is None,
-                                                            v.slot or 0, v.address, v.pid or 0))
+        # the window's own workers first, then each attached script's
+        self._rows = sorted(by_key.values(), key=lambda v: (_BACKEND_ORDER.get(v.backend, 9), v.source,
+                                                            v.slot is None, v.slot or 0, v.address, v.pid or 0))
         self._row_of = {view.key: row for row, view in enumerate(self._rows)}
         self.endResetModel()
 
@@ -426,7 +428,8 @@ class WorkersModel(_ViewTableModel):
         if column == 2:
             if dask:  # tcp:// is the usual scheme: the rest is what tells workers apart (the tooltip has it all)
                 return view.address.removeprefix("tcp://")
-            return f"{'thread' if view.backend == THREADS else 'slot'} {view.slot}" if view.slot is not None else ""
+            slot = f"{'thread' if view.backend == THREADS else 'slot'} {view.slot}" if view.slot is not None else ""
+            return f"{slot} · {view.source}" if view.source else slot
         if column == 3:
             return "busy" if view.busy else "idle"
         if column == 4:
