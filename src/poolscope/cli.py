@@ -112,13 +112,14 @@ def add_watch_parser(commands: Any) -> None:
 
     watch = commands.add_parser(
         "watch", help="run a script with its multiprocessing.Pool and ProcessPoolExecutor in the window",
+        usage="poolscope watch [-h] [--headless] SCRIPT [ARGS ...]",
         description="Run an unmodified Python script with multiprocessing.Pool, multiprocessing.pool.Pool and "
                     "concurrent.futures.ProcessPoolExecutor standing for poolscope's, so its pools show in the "
                     "window (opened if none is). Arguments after the script are the script's.")
     watch.add_argument("--headless", action="store_true",
                        help="show the pools' progress on this terminal instead of in a window")
-    watch.add_argument("script", metavar="SCRIPT", help="the script to run, as python would run it")
-    watch.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's arguments")
+    watch.add_argument("command_line", nargs=argparse.REMAINDER, metavar="SCRIPT [ARGS ...]",
+                       help="the script to run, as python would run it, and its arguments")
 
 
 def watch_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -130,6 +131,9 @@ def watch_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     def usage(message: str) -> None:
         parser.exit(EXIT_USAGE, f"poolscope watch: error: {message}\n")
 
+    if not args.command_line:
+        usage("script: missing: poolscope watch [--headless] SCRIPT [ARGS ...]")
+    args.script, args.args = args.command_line[0], args.command_line[1:]
     if not os.path.exists(args.script):
         usage(f"script: no such file: {args.script!r}")
     if not os.path.isfile(args.script):

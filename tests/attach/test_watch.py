@@ -115,7 +115,7 @@ def test_watch_headless_runs_the_script_and_shows_its_pools_progress_on_the_term
 
 
 @pytest.mark.parametrize(("args", "said"), [
-    ((), "the following arguments are required: SCRIPT"),
+    ((), "script: missing: poolscope watch [--headless] SCRIPT [ARGS ...]"),
     (("no_such_script.py",), "script: no such file: 'no_such_script.py'"),
     ((".",), "script: not a file: '.'"),
     (("--bogus", "x.py"), "unrecognized arguments: --bogus"),
