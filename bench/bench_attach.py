@@ -115,11 +115,11 @@ def job_side_by_side(listener: AttachListener, args: argparse.Namespace) -> None
     with Engine(workers=args.workers, nice=0) as engine:
         engine.submit(JobSpec.create("noop", "range:1000")).wait(60)  # warm the workers
         for _ in range(args.repeat):
-            for name in walls:
+            for name, times in walls.items():
                 reporter = report_to_window(engine, "bench") if name.startswith("with") else None
                 start = time.perf_counter()
                 engine.submit(JobSpec.create("noop", f"range:{args.tasks}")).wait(600)
-                walls[name].append(time.perf_counter() - start)
+                times.append(time.perf_counter() - start)
                 if reporter is not None:
                     reporter.close()
     stop.set()
