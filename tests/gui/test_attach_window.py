@@ -84,6 +84,9 @@ def test_a_scripts_job_shows_with_its_source_and_cancel_from_the_window_stops_it
         assert window.throughput_graph._legend(view.job_id) == f"1 sleep · attached_script.py (pid {script.pid})"
 
         window.job_table.select_jobs([view.job_id])
+        # the window can stop a script's job; it cannot run it again nor save its results (they are the script's)
+        assert not window.job_table.run_again_action.isEnabled()
+        assert not window.job_table.save_results_action.isEnabled()
         button = window.job_table.toolbar.widgetForAction(window.job_table.cancel_action)
         assert button is not None and button.isEnabled()
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
