@@ -355,3 +355,20 @@ def test_close_while_the_engine_runs_waits_for_the_batch_it_has_not_yet_publishe
     start = time.perf_counter()
     ended.close(engine_ended=True)  # its engine has published its last batch: nothing to wait for
     assert time.perf_counter() - start < 0.2
+
+
+def test_a_peer_that_says_nothing_is_dropped_and_holds_up_no_one(listener, runtime):
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.connect(os.path.join(runtime, SOCKET_NAME))
+    try:
+        start = time.perf_counter()
+        reporter = report_to_window(NoEngine(), "next.py")  # accepted while the silent one waits
+        assert reporter is not None and time.perf_counter() - start < 1.0
+        reporter.close(engine_ended=True)
+        refused = next_item(listener, PeerRefused, timeout=10)
+        assert "did not complete the handshake within 2 s" in refused.reason
+        silent.settimeout(5)
+        while silent.recv(1024):  # the window's challenge, then end of file: it closed its side
+            pass
+    finally:
+        silent.close()

@@ -414,7 +414,12 @@ class AttachListener:
                     raise ValueError("it did not say hello")
                 source = self._register(peer, hello)
             except Exception as exc:  # noqa: BLE001 - whatever the peer did, it is refused
-                reason = "it does not hold the key" if _is_auth_error(exc) else f"{type(exc).__name__}: {exc}"
+                if _is_auth_error(exc):
+                    reason = "it does not hold the key"
+                elif isinstance(exc, BlockingIOError):  # SO_RCVTIMEO ran out
+                    reason = f"it did not complete the handshake within {WINDOW_HANDSHAKE_TIMEOUT:g} s"
+                else:
+                    reason = f"{type(exc).__name__}: {exc}"
                 self.incoming.put(PeerRefused(peer.pid, reason))
                 return
             _set_timeouts(peer.sock, 0)
