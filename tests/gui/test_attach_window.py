@@ -146,3 +146,34 @@ def test_the_jobs_table_names_each_jobs_source_and_its_own_id(qtbot):
 
 def cell_of(model: JobsModel, row: int, column: int) -> str:
     return model.data(model.index(row, column))
+
+
+def test_the_application_window_listens_for_scripts_and_stops_when_it_quits(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QEvent, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from poolscope.core.attach import SOCKET_NAME, window_listening
+    from poolscope.gui.app import run_gui
+
+    runtime = str(tmp_path / "poolscope")
+    monkeypatch.setenv(RUNTIME_DIR_ENV, runtime)
+    seen = {}
+
+    def check() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        if not windows:
+            QTimer.singleShot(50, check)
+            return
+        seen["listening"] = window_listening(runtime)
+        seen["second"] = AttachListener(runtime).start()  # a second window of the user does not listen
+        seen["window"] = windows[0]
+        windows[0].close()
+
+    QTimer.singleShot(50, check)
+    assert run_gui(workers=1, nice=10) == 0
+    window = seen.pop("window")
+    window.deleteLater()  # run_gui leaves its window to the application; a later run_gui must not find it
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+    assert seen == {"listening": True, "second": False}
+    assert not os.path.exists(os.path.join(runtime, SOCKET_NAME))
