@@ -372,3 +372,30 @@ def test_a_peer_that_says_nothing_is_dropped_and_holds_up_no_one(listener, runti
             pass
     finally:
         silent.close()
+
+
+def test_a_peers_malformed_events_are_dropped_and_a_message_off_the_protocol_ends_it(listener, runtime):
+    from poolscope.core.events import JobSubmitted, TasksFinished
+
+    with open(os.path.join(runtime, KEY_NAME), "rb") as file:
+        key = file.read()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(os.path.join(runtime, SOCKET_NAME))
+    conn = Connection(sock.detach())
+    folder = EventFolder()
+    try:
+        answer_challenge(conn, key)
+        deliver_challenge(conn, key)
+        conn.send_bytes(pickle.dumps(("hello", {"source": "odd.py", "pid": 1, "argv": [], "workers": []})))
+        conn.send_bytes(pickle.dumps(("events", [[JobSubmitted(1, "odd", "t", "range:3", 3, time.time())],
+                                                 [TasksFinished(1, "many", 0, 0, time.time())],  # type: ignore[arg-type]
+                                                 [TasksFinished(1, 2, 0, 0, time.time())]])))
+        conn.send_bytes(pickle.dumps(42))
+        items = drain(listener, ScriptDetached)
+    finally:
+        conn.close()
+    for item in items:
+        folder.fold_attached(item)  # never raises: the bad batch is dropped, saying so
+    (view,) = folder.jobs.values()
+    assert view.done == 2 and view.lost  # the batches around the bad one were folded; it ended off the protocol
+    assert any("cannot read was dropped (TypeError" in entry.message for entry in folder.take_changes().log)

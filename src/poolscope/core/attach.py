@@ -429,8 +429,10 @@ class AttachListener:
                     message = _loads(peer.conn.recv_bytes(_RECV_LIMIT), _EventUnpickler)
                 except (EOFError, OSError, pickle.UnpicklingError, ValueError):
                     break
-                if message[0] == "events":
-                    self.incoming.put(AttachedBatches(source, list(message[1])))
+                if not isinstance(message, tuple) or not message:
+                    break  # not this protocol: the connection ends
+                if message[0] == "events" and len(message) == 2 and isinstance(message[1], list):
+                    self.incoming.put(AttachedBatches(source, [batch for batch in message[1] if isinstance(batch, list)]))
                 elif message[0] == "bye":
                     clean = True
                     break

@@ -138,7 +138,11 @@ class EventFolder:
 
         if isinstance(item, AttachedBatches):
             for batch in item.batches:
-                self.fold(batch, item.source)
+                try:
+                    self.fold(batch, item.source)
+                except Exception as exc:  # noqa: BLE001 - a script's malformed event must not end the reader
+                    self._add_log(LogEntry(time=time.time(), level="warning", message=f"{item.source.label}: an "
+                                           f"event the window cannot read was dropped ({type(exc).__name__}: {exc})"))
         elif isinstance(item, ScriptAttached):
             self.script_attached(item.source)
         elif isinstance(item, ScriptDetached):
