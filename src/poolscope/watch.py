@@ -108,8 +108,6 @@ def run_script(path: str, args: Sequence[str], pool: Any, executor: Any) -> int:
         sys.argv = saved_argv
         if saved_path0 is not None:
             sys.path[0] = saved_path0
-        for module_name in ("__mp_main__",):  # multiprocessing's alias of the script, if it made one
-            sys.modules.pop(module_name, None)
     return 0
 
 
