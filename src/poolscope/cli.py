@@ -1,5 +1,6 @@
 """The command line: ``poolscope`` (the window), ``poolscope run`` (headless), ``poolscope tasks``,
-``poolscope install-desktop`` (the desktop entry and icon).
+``poolscope watch`` (a script's own pools, in the window), ``poolscope history`` and ``poolscope results``
+(past jobs), ``poolscope install-desktop`` (the desktop entry and icon).
 
 This module imports no Qt and nothing heavy at import time: spawned worker processes import
 the parent's main module (the ``poolscope`` command's script imports this one), and they must
@@ -18,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import argparse
 
-COMMANDS = ("gui", "run", "tasks", "history", "results", "install-desktop")
+COMMANDS = ("gui", "run", "tasks", "watch", "history", "results", "install-desktop")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                           f"results by input index if the job has at most {JSON_RESULTS_LIMIT:,} tasks "
                           "(else they are left out: use --results)")
     commands.add_parser("tasks", help="list the built-in tasks")
+    add_watch_parser(commands)
     add_history_commands(commands)
     add_install_desktop_parser(commands)
     return parser
@@ -103,11 +105,72 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_command(args, parser)
     if args.command == "tasks":
         return tasks_command()
+    if args.command == "watch":
+        return watch_command(args, parser)
     if args.command in ("history", "results"):
         return history_commands(args, parser)
     if args.command == "install-desktop":
         return install_desktop_command(args)
     return gui_command(args, parser)
+
+
+def add_watch_parser(commands: Any) -> None:
+    import argparse
+
+    watch = commands.add_parser(
+        "watch", help="run a script with its multiprocessing.Pool and ProcessPoolExecutor in the window",
+        usage="poolscope watch [-h] [--headless] SCRIPT [ARGS ...]",
+        description="Run an unmodified Python script with multiprocessing.Pool, multiprocessing.pool.Pool and "
+                    "concurrent.futures.ProcessPoolExecutor standing for poolscope's, so its pools show in the "
+                    "window (opened if none is). Arguments after the script are the script's.")
+    watch.add_argument("--headless", action="store_true",
+                       help="show the pools' progress on this terminal instead of in a window")
+    watch.add_argument("command_line", nargs=argparse.REMAINDER, metavar="SCRIPT [ARGS ...]",
+                       help="the script to run, as python would run it, and its arguments")
+
+
+def watch_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``poolscope watch [--headless] SCRIPT [ARGS...]``: see poolscope/watch.py."""
+    import os
+
+    from poolscope import watch
+
+    def usage(message: str) -> None:
+        parser.exit(EXIT_USAGE, f"poolscope watch: error: {message}\n")
+
+    if not args.command_line:
+        usage("script: missing: poolscope watch [--headless] SCRIPT [ARGS ...]")
+    args.script, args.args = args.command_line[0], args.command_line[1:]
+    if not os.path.exists(args.script):
+        usage(f"script: no such file: {args.script!r}")
+    if not os.path.isfile(args.script):
+        usage(f"script: not a file: {args.script!r}")
+    if not os.access(args.script, os.R_OK):
+        usage(f"script: cannot be read: {args.script!r}")
+    try:
+        pool, executor = watch.drop_ins()
+    except (ImportError, AttributeError) as exc:
+        sys.stderr.write(f"poolscope watch: error: poolscope's drop-in pools cannot be loaded: {exc}\n")
+        return EXIT_FAILED
+    from poolscope.core.attach import close_all_reporters
+
+    progress = None
+    if args.headless:
+        from poolscope.monitor.terminal import TerminalProgress
+
+        progress = TerminalProgress()
+        progress.start()
+    else:
+        problem = watch.open_window()
+        if problem is not None:
+            sys.stderr.write(f"poolscope watch: no window: {problem}; running the script without one "
+                             "(--headless shows its progress here)\n")
+    try:
+        return watch.run_script(args.script, args.args, pool, executor)
+    finally:
+        close_all_reporters()  # what the script's pools still hold goes out before the reader stops
+        if progress is not None:
+            progress.stop()
 
 
 def tasks_command(out: IO[str] | None = None) -> int:

@@ -54,9 +54,10 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
 
     engine = Engine(events=True, **options)
     window = None
+    listener = _listen_for_scripts()
     try:
         window = MainWindow(engine, settings=QSettings(ORGANIZATION, APPLICATION), nice=nice,
-                            dask_scheduler=options.get("dask_scheduler"))
+                            dask_scheduler=options.get("dask_scheduler"), attach_listener=listener)
         if spec is not None:
             window.launch_panel.show_spec(spec)  # the form shows the job it started, ready to change
         if backend is not None:
@@ -81,6 +82,21 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
             window.shutdown()
         else:
             engine.shutdown(terminate=True, timeout=10)
+            if listener is not None:
+                listener.stop()
+
+
+def _listen_for_scripts() -> Any:
+    """Start taking the reports of scripts' pools (core/attach.py), or None: another window of
+    this user already takes them, or the runtime directory is not this user's alone (said)."""
+    from poolscope.core.attach import AttachListener
+
+    listener = AttachListener()
+    try:
+        return listener if listener.start() else None
+    except OSError as exc:
+        sys.stderr.write(f"poolscope: scripts cannot report to this window: {exc}\n")
+        return None
 
 
 def application_icon() -> QIcon:

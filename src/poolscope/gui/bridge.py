@@ -75,7 +75,8 @@ class EventBridge(QThread):
     def __init__(self, source: EventSource, *, frame_interval: float = FRAME_INTERVAL,
                  telemetry_interval: float | None = TELEMETRY_INTERVAL,
                  backend_workers: Callable[[], dict[str, list[dict[str, Any]]]] | None = None,
-                 backend_interval: float = BACKEND_POLL_INTERVAL, parent: Any = None) -> None:
+                 backend_interval: float = BACKEND_POLL_INTERVAL, attached: queue.Queue[Any] | None = None,
+                 parent: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("poolscope-event-bridge")
         self._source = source  # the engine's event queue: lists of events, written by the engine thread
@@ -86,6 +87,9 @@ class EventBridge(QThread):
         self._lock = threading.Lock()  # guards _pending, _forget, _polled
         self._pending: BridgeUpdate | None = None  # the update handed over and not yet taken
         self._forget: list[int] = []  # job ids the GUI cleared, for the bridge thread to drop
+        # What scripts attached to the window send (core/attach.py AttachListener.incoming),
+        # written by the listener's threads; drained by the bridge thread every turn of its loop.
+        self._attached = attached
         self._stop_requested = threading.Event()  # set by stop(), in case the sentinel cannot be queued
         self.signals_emitted = 0  # updates_ready emissions so far (statistics, tests)
         # -- the backend poller ---------------------------------------------------------------
@@ -168,12 +172,14 @@ class EventBridge(QThread):
                 next_sample = min(next_sample, now + sampler.next_interval(folder))  # a job started: sample at its rate
             self._apply_forget(folder)
             self._fold_polled(folder)
+            self._fold_attached(folder)
             if folder.has_changes and (now >= next_handover or stopping):
                 self._hand_over(folder, final=stopping)
                 # Advanced even when the GUI had not taken the last update: otherwise the
                 # deadline stays in the past and the loop spins on get(timeout=0) while it is busy.
                 next_handover = now + self._frame_interval
         self.stop_polling()
+        self._fold_attached(folder)
         self._hand_over(folder, final=True)
         self.stopped.emit()
 
@@ -216,6 +222,18 @@ class EventBridge(QThread):
                 with self._lock:
                     self._polled = (time.monotonic(), stats)
             self._poll_stop.wait(self._backend_interval)
+
+    def _fold_attached(self, folder: EventFolder) -> None:
+        """Fold what attached scripts sent since the last turn (their batches come at most every
+        0.1 s, as the window's own engine's do)."""
+        if self._attached is None:
+            return
+        while True:
+            try:
+                item = self._attached.get_nowait()
+            except queue.Empty:
+                return
+            folder.fold_attached(item)
 
     def _fold_polled(self, folder: EventFolder) -> None:
         with self._lock:

@@ -141,9 +141,12 @@ class MainWindow(QMainWindow):
     results_saving = Signal(int, int)  # (job id, results written so far): a save goes on; from its thread
 
     def __init__(self, engine: Any, *, settings: QSettings | None = None, nice: int | None = None,
-                 dask_scheduler: str | None = None, parent: QWidget | None = None) -> None:
+                 dask_scheduler: str | None = None, attach_listener: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine  # the pool; the window shuts it down when it closes
+        # Scripts that report to this window (core/attach.py AttachListener, started), or None; the
+        # window stops it when it closes
+        self.attach_listener = attach_listener
         # The scheduler address the engine was made with (its dask_scheduler); None: a local cluster.
         self.dask_scheduler = dask_scheduler
         self._nice = nice
@@ -258,7 +261,8 @@ class MainWindow(QMainWindow):
         self.log_view.job_clicked.connect(self.select_job)
         self.workers_table.job_clicked.connect(self.select_job)
 
-        self.bridge = EventBridge(engine.events, backend_workers=engine.backend_workers, parent=self)
+        self.bridge = EventBridge(engine.events, backend_workers=engine.backend_workers, parent=self,
+                                  attached=attach_listener.incoming if attach_listener is not None else None)
         self.bridge.updates_ready.connect(self._take_update)
         self._last_taken = 0.0  # time.monotonic() when the window last took an update
         self._graphs_at = 0.0  # time.monotonic() of the graphs' last redraw
@@ -524,12 +528,26 @@ class MainWindow(QMainWindow):
         return None
 
     def cancel_jobs(self, job_ids: list[int]) -> None:
-        for job_id in job_ids:
+        for job_id in self._send_to_scripts("cancel", job_ids):
             self.engine.cancel(job_id)
 
     def terminate_jobs(self, job_ids: list[int]) -> None:
-        for job_id in job_ids:
+        for job_id in self._send_to_scripts("terminate", job_ids):
             self.engine.terminate(job_id)
+
+    def _send_to_scripts(self, action: str, job_ids: list[int]) -> list[int]:
+        """Send ``action`` of the attached scripts' jobs among ``job_ids`` back to their scripts
+        (by the scripts' own ids); returns the window's own jobs, for its engine."""
+        own = []
+        for job_id in job_ids:
+            view = self.jobs_model.view_of(job_id)
+            if view is None or view.source_key is None:
+                own.append(job_id)
+            elif self.attach_listener is not None and view.source_job_id is not None \
+                    and not self.attach_listener.command(view.source_key, action, view.source_job_id):
+                self.statusBar().showMessage(f"{view.source} is gone: its job {view.shown_id} cannot be told to "
+                                             f"{action}", NOTICE_MS)
+        return own
 
     def run_again(self, job_ids: list[int]) -> None:
         for job_id in job_ids:
@@ -541,7 +559,8 @@ class MainWindow(QMainWindow):
         removed = self.jobs_model.remove_finished()
         for job_id in removed:
             self.jobs.pop(job_id, None)
-            self.engine.forget(job_id)  # its results and errors: the window no longer offers them
+            if job_id > 0:  # the window's own (an attached script's are negative: not this engine's)
+                self.engine.forget(job_id)  # its results and errors: the window no longer offers them
             self.bridge.forget_job(job_id)
             self.throughput_graph.forget_job(job_id)
         self.workers_model.forget_job_names(removed)
@@ -636,13 +655,18 @@ class MainWindow(QMainWindow):
             names = {job_id: view.name for job_id, view in update.jobs.items()
                      if self.jobs_model.row_of(job_id) is None}
             if names:
+                self._name_attached_jobs(update.jobs)
                 self.workers_model.set_job_names(names)
                 for job_id, name in names.items():
-                    self.throughput_graph.set_job_name(job_id, name)
+                    view = update.jobs[job_id]
+                    legend = f"{view.shown_id} {name} · {view.source}" if view.source else None
+                    self.throughput_graph.set_job_name(job_id, name, legend=legend)
             self.jobs_model.apply(update.jobs)
             self.notifier.jobs_changed(update.jobs.values())
             if names:  # a job just started: its row scrolls into view
-                self.job_table.scroll_to_job(max(names))
+                # the newest is the last in the model's order (attached scripts' jobs have ids below 0)
+                newest = max(names, key=lambda job_id: -1 if (row := self.jobs_model.row_of(job_id)) is None else row)
+                self.job_table.scroll_to_job(newest)
             self._follow_clock()
         now = time.monotonic()
         if update.workers:
@@ -677,6 +701,12 @@ class MainWindow(QMainWindow):
         self._events_seen += update.events
         if update.jobs:
             self._update_title()
+
+    def _name_attached_jobs(self, jobs: dict[int, Any]) -> None:
+        """The workers table names an attached script's job by the script's own id."""
+        shown = {job_id: view.source_job_id for job_id, view in jobs.items() if view.source_job_id is not None}
+        if shown:
+            self.workers_model.set_shown_ids(shown)
 
     def _apply_workers(self, now: float) -> None:
         workers, self._pending_workers = self._pending_workers, {}
@@ -842,6 +872,7 @@ class MainWindow(QMainWindow):
             self._take_sigint_back()  # a local Dask cluster still starting was stopped with the engine
             if self.history_recorder is not None:
                 self.history_recorder.close()  # after the engine's last events
+            self._stop_listening()
             self.bridge.stop()
             update = self.bridge.take_update()
             if update is not None:
@@ -849,6 +880,11 @@ class MainWindow(QMainWindow):
             if self._pending_workers:
                 self._apply_workers(time.monotonic())
             QApplication.restoreOverrideCursor()
+
+    def _stop_listening(self) -> None:
+        """Stop taking scripts' reports: they go on running, without the window."""
+        if self.attach_listener is not None:
+            self.attach_listener.stop()
 
     # -- settings ------------------------------------------------------------------------------
 

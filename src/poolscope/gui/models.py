@@ -135,7 +135,7 @@ class JobsModel(_ViewTableModel):
     """One row per job, in submission order."""
 
     COLUMNS = ("ID", "Name", "Backend", "State", "Progress", "Done / total", "Failed", "Rate", "Queued", "Running",
-               "ETA")
+               "ETA", "Source")
     BACKEND_COLUMN = 2
     STATE_COLUMN = 3
     PROGRESS_COLUMN = 4
@@ -143,6 +143,9 @@ class JobsModel(_ViewTableModel):
     QUEUED_COLUMN = 8
     RUNNING_COLUMN = 9
     ETA_COLUMN = 10
+    SOURCE_COLUMN = 11  # the window's own engine ("this window") or the attached script it runs in
+    #: What the Source column says of the window's own jobs.
+    OWN_SOURCE = "this window"
     _TIME_COLUMNS = (7, 8, 9, 10)
     _RIGHT_ALIGNED = (0, 5, 6, 7, 8, 9, 10)
 
@@ -163,7 +166,9 @@ class JobsModel(_ViewTableModel):
 
     def apply(self, jobs: dict[int, JobView]) -> None:
         """Take the changed job views of an update: new rows are appended, others repainted."""
-        new = [view for job_id, view in sorted(jobs.items()) if job_id not in self._row_of]
+        # the window's own in id order, then attached ones in the order heard of (their window ids count down)
+        new = sorted((view for job_id, view in jobs.items() if job_id not in self._row_of),
+                     key=lambda view: (view.source_key is not None, abs(view.job_id)))
         first_changed, last_changed = len(self._rows), -1
         for job_id, view in jobs.items():
             row = self._row_of.get(job_id)
@@ -248,6 +253,11 @@ class JobsModel(_ViewTableModel):
             return outcome_text(view.done, view.failed, view.cancelled, view.total)
         if role == Qt.ItemDataRole.ToolTipRole and column in (self.QUEUED_COLUMN, self.RUNNING_COLUMN):
             return "Queued: from submission until its first task started. Running: from then until it ended."
+        if role == Qt.ItemDataRole.ToolTipRole and column == self.STATE_COLUMN and view.lost:
+            return f"Lost: {view.lost}"
+        if role == Qt.ItemDataRole.ToolTipRole and column == self.SOURCE_COLUMN:
+            return ("run by this window's own pool" if view.source_key is None
+                    else f"run by the script {view.source}, which reports to this window (its job {view.shown_id})")
         if role == Qt.ItemDataRole.ForegroundRole and column == self.STATE_COLUMN:
             return QBrush(on_base(_STATE_COLOURS.get(view.state, QColor("black"))))
         if role == Qt.ItemDataRole.FontRole and column == self.STATE_COLUMN and not view.state.is_final:
@@ -262,13 +272,13 @@ class JobsModel(_ViewTableModel):
 
     def _display(self, view: JobView, column: int) -> str:
         if column == 0:
-            return str(view.job_id)
+            return str(view.shown_id)
         if column == 1:
             return view.name
         if column == 2:
             return view.backend
         if column == 3:
-            return view.state.value
+            return "lost" if view.lost else view.state.value
         if column == 4:
             return "" if view.percent is None else f"{view.percent}%"
         if column == 5:
@@ -285,6 +295,8 @@ class JobsModel(_ViewTableModel):
             return format_duration(self.running_seconds(view))
         if column == 10:
             return format_duration(view.estimate(self._now, self._heard_at).eta)
+        if column == 11:
+            return view.source or self.OWN_SOURCE
         return ""
 
 
@@ -335,24 +347,31 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class WorkersModel(_ViewTableModel):
-    """One row per worker: local processes and thread slots by slot, then the Dask workers by address."""
+    """One row per worker: local processes and thread slots by slot (the window's own, then each
+    attached script's), then the Dask workers by address."""
 
     COLUMNS = ("Backend", "PID", "Worker", "State", "Job", "Task", "CPU %", "Memory", "Tasks done")
     _RIGHT_ALIGNED = (1, 6, 7, 8)
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[WorkerView] = []  # ordered by backend, then slot (unknown slots last), then pid/address
+        self._rows: list[WorkerView] = []  # ordered by backend, source, then slot (unknown slots last), then pid/address
         self._row_of: dict[int | str, int] = {}  # WorkerView.key -> row
         self._job_names: dict[int, str] = {}  # job id -> name, for the Job column
+        self._shown_ids: dict[int, int] = {}  # window job id -> its id in its script (attached jobs only)
 
     def set_job_names(self, names: dict[int, str]) -> None:
         self._job_names.update(names)
+
+    def set_shown_ids(self, shown: dict[int, int]) -> None:
+        """The ids attached scripts' jobs are known by (window id -> the script's own id)."""
+        self._shown_ids.update(shown)
 
     def forget_job_names(self, job_ids: Iterable[int]) -> None:
         """Drop the names of jobs the window cleared."""
         for job_id in job_ids:
             self._job_names.pop(job_id, None)
+            self._shown_ids.pop(job_id, None)
 
     def apply(self, workers: dict[int | str, WorkerView]) -> None:
         """Take the changed worker views of an update; ones no longer alive leave the table."""
@@ -379,8 +398,9 @@ class WorkersModel(_ViewTableModel):
             else:
                 by_key.pop(key, None)
         self.beginResetModel()
-        self._rows = sorted(by_key.values(), key=lambda v: (_BACKEND_ORDER.get(v.backend, 9), v.slot is None,
-                                                            v.slot or 0, v.address, v.pid or 0))
+        # the window's own workers first, then each attached script's
+        self._rows = sorted(by_key.values(), key=lambda v: (_BACKEND_ORDER.get(v.backend, 9), v.source,
+                                                            v.slot is None, v.slot or 0, v.address, v.pid or 0))
         self._row_of = {view.key: row for row, view in enumerate(self._rows)}
         self.endResetModel()
 
@@ -404,14 +424,16 @@ class WorkersModel(_ViewTableModel):
         if column == 2:
             if remote:  # tcp:// is the usual scheme: the rest is what tells workers apart (the tooltip has it all)
                 return view.address.removeprefix("tcp://")
-            return f"{backend_info(view.backend).slot_noun} {view.slot}" if view.slot is not None else ""
+            slot = f"{backend_info(view.backend).slot_noun} {view.slot}" if view.slot is not None else ""
+            return f"{slot} · {view.source}" if view.source else slot
         if column == 3:
             return "busy" if view.busy else "idle"
         if column == 4:
             if view.job_id is None:
                 return ""
             name = self._job_names.get(view.job_id)
-            return f"{view.job_id} {name}" if name else str(view.job_id)
+            shown = self._shown_ids.get(view.job_id, view.job_id)
+            return f"{shown} {name}" if name else str(shown)
         if column == 5:
             if remote:
                 parts = [f"{view.executing} running"] if view.executing else []
@@ -443,7 +465,8 @@ class WorkersModel(_ViewTableModel):
         if info.sampled_as == "thread":
             return (f"Thread slot {view.slot} of this process (native thread id {view.pid}): its own CPU time; "
                     "threads share one GIL")
-        return f"Worker process {view.pid} in slot {view.slot} (CPU and memory include its child processes)"
+        of = f" of {view.source}" if view.source else ""
+        return f"Worker process {view.pid}{of} in slot {view.slot} (CPU and memory include its child processes)"
 
 
 class LogModel(QAbstractListModel):

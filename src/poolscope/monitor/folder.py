@@ -1,6 +1,11 @@
 """EventFolder: folds engine events, telemetry samples and worker figures into the views the
 window shows, and hands over what changed (see DESIGN.md, Data flow).
 
+Events come from the window's own engine and from scripts attached to the window
+(core/attach.py), one list of jobs for all: a script's jobs count from 1 as the window's do, so
+each gets a window id of its own (-1, -2, ... in the order the window hears of them; the
+engine's ids are positive, so the two never meet), and its view keeps its source and its own id.
+
 Plain Python, used by one thread (the window's bridge thread, or any other reader of the events).
 """
 
@@ -9,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from poolscope.core.backends import DASK, backend_info
 from poolscope.core.events import (
@@ -40,6 +45,9 @@ from poolscope.monitor.worker_stats import (
     process_stats,
     thread_stats,
 )
+
+if TYPE_CHECKING:
+    from poolscope.core.attach import ScriptSource
 
 __all__ = ["MAX_LOG_PER_UPDATE", "MAX_SAMPLES_PER_UPDATE", "RATE_WINDOW", "EventFolder"]
 
@@ -72,28 +80,112 @@ class EventFolder:
         self._samples: list[TelemetrySample] = []
         self._cluster_samples: list[ClusterSample] = []
         self._events_since = 0
-        # (backend, slot) of slots that had a worker: a new one there is a replacement
-        self._replaced_slots: set[tuple[str, int]] = set()
+        # (source key or 0, backend, slot) of slots that had a worker: a new one there is a replacement
+        self._replaced_slots: set[tuple[int, str, int]] = set()
+        # -- attached scripts --------------------------------------------------------------------
+        self._source: ScriptSource | None = None  # whose batch fold() folds now (None: the window's engine)
+        self._window_ids: dict[tuple[int, int], int] = {}  # (source key, its job id) -> window job id
+        self._next_attached_id = -1  # the window id the next attached job gets (counts down)
 
     # -- folding ---------------------------------------------------------------------------
 
-    def fold(self, batch: Iterable[Any]) -> None:
-        """Fold a batch (a list of events, or one event) into the views."""
+    def fold(self, batch: Iterable[Any], source: ScriptSource | None = None) -> None:
+        """Fold a batch (a list of events, or one event) into the views; ``source``: the attached
+        script whose engine published it (None: the window's own engine)."""
         if not isinstance(batch, (list, tuple)):
             batch = (batch,)
         self._events_since += len(batch)
-        for event in batch:
-            handler = self._HANDLERS.get(type(event))
-            if handler is not None:
-                handler(self, event)
+        self._source = source
+        try:
+            for event in batch:
+                handler = self._HANDLERS.get(type(event))
+                if handler is not None:
+                    handler(self, event)
+        finally:
+            self._source = None
+
+    def _wid(self, job_id: int) -> int:
+        """The window's id of job ``job_id`` of the source being folded."""
+        if self._source is None:
+            return job_id
+        key = (self._source.key, job_id)
+        window_id = self._window_ids.get(key)
+        if window_id is None:
+            window_id = self._window_ids[key] = self._next_attached_id
+            self._next_attached_id -= 1
+        return window_id
+
+    def _new_view(self, job_id: int, **fields: Any) -> JobView:
+        """A job's view, with its source when it is an attached script's (``job_id``: its own id)."""
+        source = self._source
+        if source is None:
+            return JobView(job_id=job_id, **fields)
+        return JobView(job_id=self._wid(job_id), source=source.label, source_key=source.key, source_job_id=job_id,
+                       **fields)
+
+    # -- attached scripts ----------------------------------------------------------------------
+
+    def script_attached(self, source: ScriptSource) -> None:
+        """A script attached: its workers already up show (later ones come as WorkerStarted)."""
+        self._add_log(LogEntry(time=time.time(), level="info", message=f"{source.label} attached: "
+                               f"{' '.join(source.argv) or source.name}"))
+        self.fold([WorkerStarted(pid=pid, slot=slot, time=time.time()) for slot, pid in enumerate(source.workers)],
+                  source)
+
+    def fold_attached(self, item: Any) -> None:
+        """Fold one item of an AttachListener's ``incoming`` queue (core/attach.py)."""
+        from poolscope.core.attach import AttachedBatches, PeerRefused, ScriptAttached, ScriptDetached
+
+        if isinstance(item, AttachedBatches):
+            for batch in item.batches:
+                try:
+                    self.fold(batch, item.source)
+                except Exception as exc:  # noqa: BLE001 - a script's malformed event must not end the reader
+                    self._add_log(LogEntry(time=time.time(), level="warning", message=f"{item.source.label}: an "
+                                           f"event the window cannot read was dropped ({type(exc).__name__}: {exc})"))
+        elif isinstance(item, ScriptAttached):
+            self.script_attached(item.source)
+        elif isinstance(item, ScriptDetached):
+            self.script_detached(item.source, clean=item.clean)
+        elif isinstance(item, PeerRefused):
+            who = f"process {item.pid}" if item.pid else "a process"
+            self._add_log(LogEntry(time=time.time(), level="warning",
+                                   message=f"Refused {who} that tried to attach: {item.reason}"))
+
+    def script_detached(self, source: ScriptSource, *, clean: bool) -> None:
+        """A script's channel ended: its jobs not yet final can no longer end here, so they are
+        marked lost (final, with why); its workers leave the table."""
+        why = "it detached" if clean else "it ended or was killed without detaching"
+        now = time.monotonic()
+        for view in self.jobs.values():
+            if view.source_key != source.key or view.state.is_final:
+                continue
+            view.lost = f"{source.label} went away before the job ended ({why})"
+            view.state = JobState.FAILED
+            view.finished_at = now
+            view.running = ()
+            self._dirty_jobs.add(view.job_id)
+            self._urgent = True
+            self._add_log(LogEntry(time=time.time(), level="warning", job_id=view.job_id,
+                                   message=f"{source.label}: Job {view.shown_id} '{view.name}' lost: {view.lost}; "
+                                           f"{view.done} done, {view.failed} failed, {view.cancelled} cancelled"))
+        for pid, worker in list(self.workers.items()):
+            if worker.source_key == source.key:
+                del self.workers[pid]
+                worker.alive = False
+                self._dirty_workers.discard(pid)
+                self._exited[pid] = dataclasses.replace(worker)
+        self._add_log(LogEntry(time=time.time(), level="info" if clean else "warning",
+                               message=f"{source.label} {'detached' if clean else 'went away'}"))
 
     def _job_submitted(self, event: JobSubmitted) -> None:
-        view = self.jobs.get(event.job_id)
+        job_id = self._wid(event.job_id)
+        view = self.jobs.get(job_id)
         if view is None:
-            view = JobView(job_id=event.job_id, name=event.name, target=event.target, inputs=event.inputs,
-                           total=event.total, submitted_at=_monotonic(event.time), backend=event.backend)
-            self.jobs[event.job_id] = view
-        self._dirty_jobs.add(event.job_id)
+            view = self._new_view(event.job_id, name=event.name, target=event.target, inputs=event.inputs,
+                                  total=event.total, submitted_at=_monotonic(event.time), backend=event.backend)
+            self.jobs[job_id] = view
+        self._dirty_jobs.add(job_id)
         self._urgent = True  # its row shows (and scrolls into view) at once
         self._add_log(log_line(event))
 
@@ -102,7 +194,7 @@ class EventFolder:
         if view.state.is_final or view.state is event.state:
             return
         view.state = event.state
-        self._dirty_jobs.add(event.job_id)
+        self._dirty_jobs.add(view.job_id)
         self._urgent = True
         self._add_log(log_line(event, EventContext(job_name=view.name)))
 
@@ -115,7 +207,7 @@ class EventFolder:
         if view.state is JobState.PENDING:
             view.state = JobState.RUNNING
             self._urgent = True
-        self._dirty_jobs.add(event.job_id)
+        self._dirty_jobs.add(view.job_id)
 
     def _job_progress(self, event: JobProgress) -> None:
         view = self._job(event.job_id)
@@ -127,7 +219,7 @@ class EventFolder:
         view.timed_tasks = event.timed_tasks
         view.running = event.running
         view.progress_at = event.time
-        self._dirty_jobs.add(event.job_id)
+        self._dirty_jobs.add(view.job_id)
 
     def _task_failed(self, event: TaskFailed) -> None:
         view = self._job(event.job_id)
@@ -137,7 +229,7 @@ class EventFolder:
         view = self.workers.get(event.pid)
         if view is None:  # a Dask forwarder slot (not shown), or a worker not announced yet
             return
-        view.job_id = event.job_id
+        view.job_id = None if event.job_id is None else self._wid(event.job_id)
         view.index = event.index
         view.task_progress = event.task_progress
         view.tasks_done = event.tasks_done
@@ -150,10 +242,13 @@ class EventFolder:
         view = self.workers.get(event.pid)
         if view is None:
             view = WorkerView(pid=event.pid, slot=event.slot, backend=event.backend)
+            if self._source is not None:
+                view.source, view.source_key = self._source.label, self._source.key
             self.workers[event.pid] = view
         view.slot = event.slot
         self._dirty_workers.add(event.pid)
-        self._add_log(log_line(event, EventContext(replacement=(view.backend, event.slot) in self._replaced_slots)))
+        replaced = (view.source_key or 0, view.backend, event.slot) in self._replaced_slots
+        self._add_log(log_line(event, EventContext(replacement=replaced)))
 
     def _worker_exited(self, event: WorkerExited) -> None:
         if event.pid in self._dask_slots:
@@ -164,11 +259,13 @@ class EventFolder:
         view.alive = False
         self._dirty_workers.discard(event.pid)
         self._exited[event.pid] = dataclasses.replace(view)
-        self._replaced_slots.add((view.backend, event.slot))
-        self._add_log(log_line(event, EventContext(worker_job=view.job_id, worker_index=view.index)))
+        self._replaced_slots.add((view.source_key or 0, view.backend, event.slot))
+        job = self.jobs.get(view.job_id) if view.job_id is not None else None
+        worker_job = job.shown_id if job is not None else view.job_id  # as the log names it: its engine's id
+        self._add_log(log_line(event, EventContext(worker_job=worker_job, worker_index=view.index)))
 
     def _job_notice(self, event: JobNotice) -> None:
-        view = self.jobs.get(event.job_id)
+        view = self.jobs.get(self._wid(event.job_id))
         entry = log_line(event, EventContext(job_name=view.name if view is not None else None))
         assert entry is not None  # a notice always makes a line
         self._add_log(entry)
@@ -186,7 +283,7 @@ class EventFolder:
         view.finished_at = event.ended_at or time.monotonic()
         view.running = ()
         view.summary = summary
-        self._dirty_jobs.add(event.job_id)
+        self._dirty_jobs.add(view.job_id)
         self._urgent = True
         self._add_log(log_line(event, EventContext(job_name=view.name)))
 
@@ -204,17 +301,23 @@ class EventFolder:
     }
 
     def _job(self, job_id: int) -> JobView:
-        """The view of ``job_id``, made up if its JobSubmitted was not seen (the bridge started late)."""
-        view = self.jobs.get(job_id)
+        """The view of ``job_id`` (the id its engine gave it), made up if its JobSubmitted was not
+        seen (the bridge started late)."""
+        view = self.jobs.get(self._wid(job_id))
         if view is None:
-            view = JobView(job_id=job_id, name=f"job {job_id}", target="", inputs="", total=None,
-                           submitted_at=time.monotonic())
-            self.jobs[job_id] = view
+            view = self._new_view(job_id, name=f"job {job_id}", target="", inputs="", total=None,
+                                  submitted_at=time.monotonic())
+            self.jobs[view.job_id] = view
         return view
 
     def _add_log(self, entry: LogEntry | None) -> None:
+        """Keep a log line; one made from an attached script's event says whose it is, and names
+        its job by the window's id (the one the jobs table selects by)."""
         if entry is None:
             return
+        if self._source is not None:
+            entry = dataclasses.replace(entry, message=f"{self._source.label}: {entry.message}",
+                                        job_id=None if entry.job_id is None else self._wid(entry.job_id))
         if len(self._log) >= MAX_LOG_PER_UPDATE:
             self._log_dropped += 1
             return

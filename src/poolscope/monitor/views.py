@@ -52,6 +52,16 @@ class JobView:
     # the update that carries it by up to that much)
     progress_at: float | None = None
     summary: JobSummary | None = None  # the engine's final word, once finished
+    # -- where it runs: the window's own engine, or a script attached to the window ---------------
+    source: str = ""  # "" for the window's own engine; else the script's label, "script.py (pid 1234)"
+    source_key: int | None = None  # the attached script's ScriptSource.key (None: the window's own)
+    source_job_id: int | None = None  # its id in the script's engine (job_id is the window's, negative)
+    lost: str = ""  # why it can no longer end: its script went away first ("" while it can)
+
+    @property
+    def shown_id(self) -> int:
+        """The id the user knows it by: its engine's (a script's jobs count from 1 too)."""
+        return self.job_id if self.source_job_id is None else self.source_job_id
 
     @property
     def finished_tasks(self) -> int:
@@ -116,6 +126,8 @@ class WorkerView:
     # time only); None until measured
     rss: int = 0  # bytes, with its children (0 for a thread: it shares the process's memory)
     alive: bool = True
+    source: str = ""  # "" for the window's own engine; else the attached script's label
+    source_key: int | None = None  # the attached script's ScriptSource.key
     # -- a Dask worker, as the scheduler last reported it ---------------------------------------
     address: str = ""  # its address, the key it is known by
     host: str = ""

@@ -140,8 +140,11 @@ class JobTable(QWidget):
         running = self._selected_running(selected)
         self.cancel_action.setEnabled(bool(running))
         self.terminate_action.setEnabled(bool(running))
-        self.run_again_action.setEnabled(bool(selected))
-        self.save_results_action.setEnabled(len(selected) == 1)
+        # a script's job (attached to the window) runs and keeps its results in the script: the
+        # window can stop it, not run it again nor save its results
+        own = [job_id for job_id in selected if (view := self.model.view_of(job_id)) is None or view.source_key is None]
+        self.run_again_action.setEnabled(bool(own))
+        self.save_results_action.setEnabled(len(selected) == 1 and len(own) == 1)
         self.clear_action.setEnabled(any(view.state.is_final for view in self.model.jobs()))
 
     # -- actions ---------------------------------------------------------------------------------

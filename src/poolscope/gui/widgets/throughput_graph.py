@@ -82,6 +82,7 @@ class ThroughputGraph(QWidget):
         self.jobs: dict[int, RingBuffer] = {}  # job id -> its tasks/s while it ran
         self.job_curves: dict[int, pg.PlotDataItem] = {}  # job id -> its curve, made once
         self._job_names: dict[int, str] = {}  # job id -> name, for the legend
+        self._legends: dict[int, str] = {}  # job id -> its whole legend, where not "<id> <name>" (attached jobs)
         self._y_max = 0.0
         self._at_rest = False  # the last refresh drew a flat zero across the view, and no job
         self.paused = False  # set_paused(): nothing is drawn, the mouse zooms and pans
@@ -120,13 +121,19 @@ class ThroughputGraph(QWidget):
 
     # -- data ------------------------------------------------------------------------------------
 
-    def set_job_name(self, job_id: int, name: str) -> None:
-        if self._job_names.get(job_id) == name:
+    def set_job_name(self, job_id: int, name: str, *, legend: str | None = None) -> None:
+        """``legend``: the curve's whole label (an attached script's job), else "<id> <name>"."""
+        if self._job_names.get(job_id) == name and self._legends.get(job_id) == legend:
             return
         self._job_names[job_id] = name
+        if legend is not None:
+            self._legends[job_id] = legend
         curve = self.job_curves.get(job_id)
         if curve is not None:
-            self._rename(curve, f"{job_id} {name}")
+            self._rename(curve, self._legend(job_id))
+
+    def _legend(self, job_id: int) -> str:
+        return self._legends.get(job_id) or f"{job_id} {self._job_names.get(job_id, '')}".strip()
 
     def add_samples(self, samples: Iterable[TelemetrySample]) -> None:
         for sample in samples:
@@ -145,6 +152,7 @@ class ThroughputGraph(QWidget):
         """Drop a job's curve, history and name (its row was cleared)."""
         self._drop_history(job_id)
         self._job_names.pop(job_id, None)
+        self._legends.pop(job_id, None)
 
     def _drop_history(self, job_id: int) -> None:
         self.jobs.pop(job_id, None)
@@ -208,8 +216,7 @@ class ThroughputGraph(QWidget):
         export_with_dialog(self, "poolscope-throughput", self.export)
 
     def _make_job_curve(self, job_id: int) -> None:
-        name = self._job_names.get(job_id, "")
-        self.job_curves[job_id] = live_curve(self.plot, job_colour(job_id), name=f"{job_id} {name}".strip(), width=2)
+        self.job_curves[job_id] = live_curve(self.plot, job_colour(job_id), name=self._legend(job_id), width=2)
 
     def _rename(self, curve: pg.PlotDataItem, label: str) -> None:
         self.legend.removeItem(curve)
