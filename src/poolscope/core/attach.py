@@ -45,6 +45,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from typing import Any, ClassVar, Protocol
 
+from poolscope.core import events
 from poolscope.core.events import JobFinished, JobSubmitted
 
 __all__ = [
@@ -194,9 +195,9 @@ class _EventUnpickler(pickle.Unpickler):
     other class or function is refused, so nothing of the peer's code is imported or run."""
 
     ALLOWED: ClassVar[dict[str, set[str]]] = {
-        "poolscope.core.events": {"JobSubmitted", "JobStateChanged", "TasksFinished", "RunningChunk",
-                                  "JobProgress", "TaskFailed", "WorkerActivity", "WorkerStarted",
-                                  "WorkerExited", "JobNotice", "JobFinished"},
+        # every event of the vocabulary, as core/events.py defines it (a new event needs no entry here)
+        events.__name__: {name for name, value in vars(events).items()
+                          if dataclasses.is_dataclass(value) and getattr(value, "__module__", "") == events.__name__},
         "poolscope.core.jobs": {"JobState", "JobSummary", "TaskError"},
         "copyreg": {"_reconstructor", "__newobj__"},
         "builtins": {"object", "dict", "list", "tuple", "set", "frozenset"},
@@ -432,7 +433,8 @@ class AttachListener:
                 if not isinstance(message, tuple) or not message:
                     break  # not this protocol: the connection ends
                 if message[0] == "events" and len(message) == 2 and isinstance(message[1], list):
-                    self.incoming.put(AttachedBatches(source, [batch for batch in message[1] if isinstance(batch, list)]))
+                    batches = [batch for batch in message[1] if isinstance(batch, list)]
+                    self.incoming.put(AttachedBatches(source, batches))
                 elif message[0] == "bye":
                     clean = True
                     break

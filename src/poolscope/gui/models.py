@@ -355,7 +355,8 @@ class WorkersModel(_ViewTableModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[WorkerView] = []  # ordered by backend, source, then slot (unknown slots last), then pid/address
+        # ordered by backend, source, then slot (unknown slots last), then pid/address
+        self._rows: list[WorkerView] = []
         self._row_of: dict[int | str, int] = {}  # WorkerView.key -> row
         self._job_names: dict[int, str] = {}  # job id -> name, for the Job column
         self._shown_ids: dict[int, int] = {}  # window job id -> its id in its script (attached jobs only)

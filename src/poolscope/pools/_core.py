@@ -34,6 +34,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from poolscope.core.attach import Reporter, report_to_window
 from poolscope.core.engine import Engine, Job
 from poolscope.core.inputs import InputFeed, InputSpec
 from poolscope.core.jobs import JobSpec, JobState, JobSummary, TaskError
@@ -91,6 +92,9 @@ class PoolCore:
                                                       token=self.token)
         # Workers run at the caller's priority, as the stdlib's do.
         self.engine = Engine(self.workers, nice=0, start_method=start_method)
+        # An open poolscope window of this user shows the pool's jobs and workers (None: no window;
+        # finding out costs well under a millisecond, and the pool runs the same either way).
+        self.reporter: Reporter | None = report_to_window(self.engine, os.path.basename(sys.argv[0]) or "python")
         self._lock = threading.Lock()  # guards _calls, _unfinished, broken, and a call's registration
         self._calls: _CallsJob | None = None  # the open-ended job of single calls now taking calls
         self._unfinished: set[int] = set()  # ids of the pool's jobs not ended (join waits for them)
@@ -178,6 +182,8 @@ class PoolCore:
     def shutdown(self, *, terminate: bool = False, wait: bool = True) -> None:
         self.close_calls()
         self.engine.shutdown(terminate=terminate, timeout=None if wait else 0)
+        if self.reporter is not None and wait:  # else it goes at exit, after the engine's last events
+            self.reporter.close(engine_ended=True)
 
     # -- outcomes --------------------------------------------------------------------------------------
     def to_exception(self, error: TaskError) -> BaseException:
