@@ -6,8 +6,9 @@ where each message goes.
 Every message is a ``NamedTuple``, and a reader dispatches on its type. On the wire it is its
 fields behind a small number naming its type (:func:`encode`, :func:`from_engine`,
 :func:`from_worker`): pickling the class itself by name cost each message a module lookup on
-both ends, some 5 to 10 us, which a chunk of one task pays three times. User values (a job's kwargs, a chunk's inputs) travel pickled inside the
-message, as bytes: the worker's reader thread unpickles only the envelope, made of these types,
+both ends, some 5 to 10 us, which a chunk of one task pays three times. (Values inside a
+message, PickledValues, Progress and ErrorInfo, pickle by their class.) User values (a job's
+kwargs, a chunk's inputs) travel pickled inside the message, as bytes: the worker's reader thread unpickles only the envelope, made of these types,
 and the main thread unpickles the user's part when it gets to it, so whatever that raises (or a
 crash while it runs) is charged to the job or chunk it belongs to, never to the channel.
 
