@@ -63,7 +63,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, align: str |
     align = align or ("l" + "r" * (len(headers) - 1))
     lines = []
     for n, row in enumerate(cells):
-        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align)]
+        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align, strict=True)]
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -133,7 +133,7 @@ class LoadMeter:
     ``foreign > NOISY_CORES`` was disturbed, and the benchmarks run it again (``--retries``).
     """
 
-    def __enter__(self) -> "LoadMeter":
+    def __enter__(self) -> LoadMeter:
         import psutil
 
         self._psutil = psutil
@@ -194,7 +194,7 @@ def _tree_cpu(psutil: Any) -> dict[int, float]:
     return out
 
 
-def measured(run: Any, retries: int) -> tuple[Any, "LoadMeter", int]:
+def measured(run: Any, retries: int) -> tuple[Any, LoadMeter, int]:
     """Call ``run()`` under a LoadMeter; redo it (up to ``retries`` times) while others' load was
     above NOISY_CORES. Returns (result, meter, redone) of the last attempt."""
     redone = 0

@@ -13,11 +13,10 @@ Assertion (issue 6): processes' speed-up over threads >= 0.8 x cores on a CPU-bo
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import os
 import time
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import fmt_ratio, measured, median, noise_warning, table, verdict, write_json
 from bench_scaling import burn, calibrate
 
@@ -71,7 +70,8 @@ def main() -> None:
     rows = []
     for name in backends:
         t = median(times[name])
-        rows.append([name, f"{t:.3f}", f"{serial / t:.2f}x", f"{serial / t / cores:.2f}", f"{median(foreign[name]):.2f}"])
+        rows.append([name, f"{t:.3f}", f"{serial / t:.2f}x", f"{serial / t / cores:.2f}",
+                     f"{median(foreign[name]):.2f}"])
     print()
     print(table(["backend", "seconds (median)", "speed-up vs serial", "speed-up / cores", "others' load"], rows))
     print(f"  serial loop in one process: {serial:.3f} s")
@@ -83,14 +83,16 @@ def main() -> None:
     ok = gil_ratio >= goal
     print()
     print(table(["target", "goal", "measured", "verdict"],
-                [["processes' speed-up over threads (CPU-bound)", f">= {goal:.1f}x", fmt_ratio(gil_ratio), verdict(ok)]]))
+                [["processes' speed-up over threads (CPU-bound)", f">= {goal:.1f}x", fmt_ratio(gil_ratio),
+                  verdict(ok)]]))
     targets = [{"target": "processes' speed-up over threads on a CPU-bound task", "goal": f">= {goal:.1f}x",
                 "measured": fmt_ratio(gil_ratio), "peer": f"threads {median(times['threads']):.3f} s",
                 "ratio": fmt_ratio(gil_ratio), "met": ok}]
     if "dask" in times:
         dask_ratio = median(times["processes"]) / median(times["dask"])
         targets.append({"target": "local Dask cluster vs processes (for information)", "goal": "-",
-                        "measured": f"{median(times['dask']):.3f} s", "peer": f"processes {median(times['processes']):.3f} s",
+                        "measured": f"{median(times['dask']):.3f} s",
+                        "peer": f"processes {median(times['processes']):.3f} s",
                         "ratio": fmt_ratio(dask_ratio), "met": None})
     write_json(args.json, "bench_backends", targets)
 

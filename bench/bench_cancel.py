@@ -25,13 +25,12 @@ Targets (issue 5): pending gone < 50 ms; processes dead < 250 ms; full strength 
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import collections
 import os
 import time
 from typing import Any
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 import psutil
 from _common import fmt_ms, median, percentile, table, verdict
 
@@ -190,14 +189,14 @@ def main() -> None:
             engine.submit(JobSpec.create("sleep", range(args.workers), kwargs={"seconds": 0.05})).wait(60)
             engine.submit(JobSpec.create(probe_pid, range(args.workers), kwargs={"seconds": 0.01})).wait(60)
             with _common.LoadMeter() as meter:
-                for trial in range(args.trials):
+                for _ in range(args.trials):
                     for k, v in cancel_trial(engine, samples_short, 400).items():
                         cancel[k].append(v)
             foreign.append(meter.foreign)
             print(f"  cancel: {args.trials} trials in {meter.wall:.1f} s, others' load {meter.foreign:.2f} cores",
                   flush=True)
             with _common.LoadMeter() as meter:
-                for trial in range(args.trials):
+                for _ in range(args.trials):
                     for k, v in terminate_trial(engine, activity, samples_long, meter).items():
                         term[k].append(v)
             foreign.append(meter.foreign)
@@ -220,8 +219,9 @@ def main() -> None:
         return percentile([v for v in d[k] if v == v], 95)
 
     targets = [
-        {"target": "cancel: pending tasks gone (p95)", "goal": "< 50 ms", "measured": f"{fmt_ms(p95(cancel, 'pending gone'))} ms",
-         "peer": "-", "ratio": round(p95(cancel, "pending gone") / 0.050, 3), "met": p95(cancel, "pending gone") < 0.050},
+        {"target": "cancel: pending tasks gone (p95)", "goal": "< 50 ms",
+         "measured": f"{fmt_ms(p95(cancel, 'pending gone'))} ms", "peer": "-",
+         "ratio": round(p95(cancel, "pending gone") / 0.050, 3), "met": p95(cancel, "pending gone") < 0.050},
         {"target": "terminate: processes dead (p95)", "goal": "< 250 ms",
          "measured": f"{fmt_ms(p95(term, 'processes dead'))} ms", "peer": "-",
          "ratio": round(p95(term, "processes dead") / 0.250, 3), "met": p95(term, "processes dead") < 0.250},

@@ -17,19 +17,22 @@ Targets (issue 5): poolscope >= 1.0x Pool at its best chunksize, and >= 10x Pool
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import collections
 import concurrent.futures
 import multiprocessing
+import shutil
+import tempfile
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import fmt_rate, fmt_ratio, median, table, verdict
 
 from poolscope.core.engine import Engine
 from poolscope.core.events import JobFinished, TasksFinished
+from poolscope.core.history import record_engine
 from poolscope.core.jobs import JobSpec
 from poolscope.tasks.noop import noop
 
@@ -60,9 +63,13 @@ class EventConsumer(_common.EventDrain):
 
 # -- contenders: each returns a runner() -> seconds, and a close() ------------------------------
 def poolscope_contender(workers: int, nice: int, tasks: int, events: bool,
-                        as_list: bool) -> tuple[Callable[[], float], Callable[[], None]]:
+                        as_list: bool, history: bool = False) -> tuple[Callable[[], float], Callable[[], None]]:
     engine = Engine(workers=workers, nice=nice, events=events)
     consumer = EventConsumer(engine.events) if events else None
+    # With history: the job history records the engine's jobs (a writer thread on its events, into
+    # a database in a temporary folder), and each job writes its results through to a file there.
+    folder = tempfile.mkdtemp(prefix="bench-history-") if history else None
+    recorder = record_engine(engine, "bench", directory=folder) if folder else None
     # warm-up: every worker runs a task (sleep makes both take one), then the noop target is loaded
     engine.submit(JobSpec.create("sleep", range(workers), kwargs={"seconds": 0.05})).wait(60)
     engine.submit(JobSpec.create("noop", "range:1000")).wait(60)
@@ -79,15 +86,18 @@ def poolscope_contender(workers: int, nice: int, tasks: int, events: bool,
         elapsed = time.perf_counter() - start
         assert summary.done == tasks, summary
         assert summary.results is not None and summary.results[-1] == tasks - 1
-        if consumer is not None:  # the monitor must have seen every task (checked outside the timing)
-            if not consumer.finished[job.id].wait(10) or consumer.done[job.id] != tasks:
-                raise AssertionError(f"events saw {consumer.done[job.id]} of {tasks} tasks")
+        # the monitor must have seen every task (checked outside the timing)
+        if consumer is not None and (not consumer.finished[job.id].wait(10) or consumer.done[job.id] != tasks):
+            raise AssertionError(f"events saw {consumer.done[job.id]} of {tasks} tasks")
         return elapsed
 
     def close() -> None:
         engine.shutdown()
         if consumer is not None:
             consumer.stop()
+        if recorder is not None:
+            recorder.close()
+            shutil.rmtree(folder, ignore_errors=True)
 
     return run, close
 
@@ -134,6 +144,8 @@ def main() -> None:
         "poolscope (list input, events on)": lambda: poolscope_contender(w, args.nice, n, True, True),
         "poolscope (range input, events on)": lambda: poolscope_contender(w, args.nice, n, True, False),
         "poolscope (list input, events off)": lambda: poolscope_contender(w, args.nice, n, False, True),
+        "poolscope (list input, events on, history on)": lambda: poolscope_contender(w, args.nice, n, True, True,
+                                                                                      history=True),
     }
     if not args.skip_chunksize_1:
         contenders["Pool.imap_unordered chunksize 1"] = lambda: pool_contender(w, n, 1)
@@ -202,7 +214,8 @@ def main() -> None:
                 [[t["target"], t["goal"], t["measured"], t["peer"], fmt_ratio(t["ratio"]),
                   "info" if t["met"] is None else verdict(t["met"])] for t in targets]))
     _common.write_json(args.json, "dispatch", targets,
-                       {"rates": rate, "seconds": times, "foreign_load": foreign, "redone": redone, "noisy": bool(warning), "tasks": n, "workers": w, "repeat": args.repeat})
+                       {"rates": rate, "seconds": times, "foreign_load": foreign, "redone": redone,
+                        "noisy": bool(warning), "tasks": n, "workers": w, "repeat": args.repeat})
 
 
 if __name__ == "__main__":

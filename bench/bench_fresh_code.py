@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import argparse
 import os
 import tempfile
 import time
 import types
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import median, table
 
 

@@ -29,12 +29,12 @@ import os
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import _common  # noqa: E402  (puts src/ on sys.path)
-
+import functools  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+import _common  # noqa: E402  (puts src/ on sys.path)
 import numpy as np  # noqa: E402
 from _common import median, percentile, table, verdict  # noqa: E402
 
@@ -174,7 +174,7 @@ def main() -> int:
         redone[name] = 0
         for r in range(args.repeat):
             out, meter, again = _common.measured(
-                lambda: run_frames(app, graphs[cores], cores, args.frames, wrapped, seed=r), args.retries)
+                functools.partial(run_frames, app, graphs[cores], cores, args.frames, wrapped, seed=r), args.retries)
             foreign[name].append(meter.foreign)
             redone[name] += again
             stats["refresh p50"].append(median(out["refresh"]))

@@ -18,8 +18,9 @@ Scenarios: idle; a **progress flood** (every worker runs CPU-bound tasks of 50 m
 ``progress()`` in a tight loop: hundreds of thousands of progress events per second); a **task
 flood** (tasks that do nothing: millions of task completions per second, the engine thread in
 the window's process at full speed); an **object flood**, for information (tasks that return a
-tuple: results that are not of a plain type cost the engine thread an unpickling each). Each with the workers at nice 10 (the default, what
-``poolscope`` runs) and nice 0 (the workers compete with the window as equals), side by side.
+tuple: results that are not of a plain type cost the engine thread an unpickling each). Each
+with the workers at nice 10 (the default, what ``poolscope`` runs) and nice 0 (the workers
+compete with the window as equals), side by side.
 
 Target 3 (issue 5): with every core busy and >= 100,000 progress events/s, lateness p99 < 16 ms
 and the graphs keeping up (issue 5 asked for 20 frames/s; since issue 10 the graphs advance at
@@ -36,14 +37,13 @@ import os
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import _common  # noqa: E402  (puts src/ on sys.path)
-
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+import _common  # noqa: E402  (puts src/ on sys.path)
 from _common import percentile, table, verdict  # noqa: E402
 
 from poolscope.api import progress  # noqa: E402  (Qt-free: workers import this file)
@@ -233,7 +233,7 @@ def measure(window: Window, seconds: float) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     # the first ticks are the timer settling; a frozen loop gives few ticks: then keep them all
     values = late[5:] if len(late) > 50 else late
-    paints = [(window.paints.count(v) - p0) / elapsed for v, p0 in zip(window.graphs, paints0)]
+    paints = [(window.paints.count(v) - p0) / elapsed for v, p0 in zip(window.graphs, paints0, strict=True)]
     return {
         "p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values), "ticks": len(values),
         "cpu fps": paints[0], "throughput fps": paints[1],

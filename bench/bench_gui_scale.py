@@ -39,14 +39,13 @@ import os
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import _common  # noqa: E402  (puts src/ on sys.path)
-
 import gc  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+import _common  # noqa: E402  (puts src/ on sys.path)
 from _common import median, percentile, table, verdict  # noqa: E402
 
 HERE = os.path.abspath(__file__)
@@ -234,7 +233,8 @@ def smoothness(win: Any, seconds: float, steps: int, retries: int) -> dict[str, 
     win.window.right_splitter.setSizes(sizes)
     win.spin(0.3)
     return {"p50": r["p50"], "p99": r["p99"], "max": r["max"], "fps": r["cpu fps"], "foreign": meter.foreign,
-            "redone": redone, "scroll steps": len(frames), "scroll p50": median(frames), "scroll p99": percentile(frames, 99),
+            "redone": redone, "scroll steps": len(frames), "scroll p50": median(frames),
+            "scroll p99": percentile(frames, 99),
             "tall scroll p50": median(tall), "tall scroll p99": percentile(tall, 99), "tall rows": visible}
 
 
@@ -264,7 +264,7 @@ def main() -> int:
         # warm up: the workers import the tasks' modules; the window makes its first row, curve, log line
         for target in ("noop", f"{HERE}:spin"):
             job = win.window.submit(JobSpec.create(target, "range:0:2000"))
-            win.wait_until(lambda: _shown_finished(win, job, 2000), 60)
+            win.wait_until(lambda job=job: _shown_finished(win, job, 2000), 60)
         win.window.clear_finished()
         win.spin(0.5)
 
@@ -319,7 +319,8 @@ def main() -> int:
         print()
         print(table(["1M-task job (GUI process RSS, MB)", "s", "tasks/s", "before", "at 10%", "peak", "growth >10%",
                      "end", "cleared", "late p99 ms", "samples", "others' load"], rows))
-        print("  (before: RSS before the job, with what earlier jobs left; cleared: after the window's 'Clear finished')")
+        print("  (before: RSS before the job, with what earlier jobs left; "
+              "cleared: after the window's 'Clear finished')")
         if forgotten is not None:
             print(f"  after Engine.forget() of the {len(big)} cleared jobs (the window does not call it): "
                   f"{forgotten / MB:.0f} MB")
@@ -370,7 +371,8 @@ def main() -> int:
     if warning:
         print(warning)
     _common.write_json(args.json, "bench_gui_scale", targets,
-                       {"big_jobs": big, "rss_after_forget": forgotten, "table": {"empty": empty, "full": full, "fill": filled, "clear_s": clear_s},
+                       {"big_jobs": big, "rss_after_forget": forgotten,
+                        "table": {"empty": empty, "full": full, "fill": filled, "clear_s": clear_s},
                         "noisy": bool(warning)})
     return 0
 

@@ -11,13 +11,12 @@ pickles of a tuple and of a dataclass, alternating the two, the median of ``--re
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import collections  # noqa: E402
 import pickle  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import machine_line, median, parser, table, write_json  # noqa: E402
 
 from poolscope.core.results import CHECK_SLICE, check_pickled  # noqa: E402

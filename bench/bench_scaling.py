@@ -15,13 +15,12 @@ Targets (issue 5): speed-up over serial >= 0.95 x cores, and within 3% of multip
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import multiprocessing
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import median, table, verdict
 
 from poolscope.core.engine import Engine
@@ -217,7 +216,8 @@ def main() -> None:
     if warning:
         print(warning)
     ideal = t_serial / w
-    print(f"\n  ideal (serial / {w}): {ideal:.3f}s; poolscope is {100 * (t['poolscope (events on)'] / ideal - 1):+.1f}% "
+    off_ideal = 100 * (t["poolscope (events on)"] / ideal - 1)
+    print(f"\n  ideal (serial / {w}): {ideal:.3f}s; poolscope is {off_ideal:+.1f}% "
           f"from ideal, Pool {100 * (t_pool / ideal - 1):+.1f}%")
 
     ours = t_serial / t["poolscope (events on)"]
@@ -237,8 +237,9 @@ def main() -> None:
     print(table(["target", "goal", "poolscope", "peer", "ratio", "verdict"],
                 [[x["target"], x["goal"], x["measured"], x["peer"], f"{x['ratio']:.3f}",
                   "info" if x["met"] is None else verdict(x["met"])] for x in targets]))
-    _common.write_json(args.json, "scaling", targets, {"seconds": times, "foreign_load": foreign, "redone": redone, "noisy": bool(warning), "loops": loops, "task_ms": serial_ms,
-                                                        "workers": w, "repeat": args.repeat})
+    _common.write_json(args.json, "scaling", targets,
+                       {"seconds": times, "foreign_load": foreign, "redone": redone, "noisy": bool(warning),
+                        "loops": loops, "task_ms": serial_ms, "workers": w, "repeat": args.repeat})
 
 
 if __name__ == "__main__":

@@ -52,8 +52,6 @@ Xvfb); ``--xvfb`` starts a private Xvfb for the runs (xcb platform, real X round
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (puts src/ on sys.path)
-
 import argparse
 import json
 import os
@@ -66,6 +64,7 @@ import tempfile
 import time
 from typing import Any
 
+import _common  # noqa: F401  (puts src/ on sys.path)
 import psutil
 from _common import median, table, verdict
 
@@ -143,7 +142,7 @@ class ChildLoad:
     """Others' load around a run whose CPU is spent in children that have exited by its end
     (``_common.LoadMeter`` counts only live processes): ours = this process + reaped children."""
 
-    def __enter__(self) -> "ChildLoad":
+    def __enter__(self) -> ChildLoad:
         self._sys0 = psutil.cpu_times()
         self._self0 = _self_cpu()
         self._t0 = time.perf_counter()
@@ -258,8 +257,8 @@ def measure_window(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict
             print(f"  BUG: 'poolscope' with no arguments does not start: {bare_error}\n"
                   f"  measuring 'poolscope gui' instead (the same code path once the arguments are parsed)", flush=True)
             run_driver(env, argv)
-        for name, code in (("python -c pass", "pass"),
-                           ("import poolscope.gui.main_window", "import poolscope.gui.main_window")):
+        for _name, code in (("python -c pass", "pass"),
+                            ("import poolscope.gui.main_window", "import poolscope.gui.main_window")):
             run_plain(env, code)
         for r in range(args.repeat):
             attempts = 0
@@ -461,10 +460,10 @@ def measure_cli(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[st
         wall = [x["wall"] for x in runs[name]]
         cpu = [x["cpu"] for x in runs[name]]
         job = [x["job"] for x in runs[name]]
-        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool)])
+        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool, strict=True)])
         rows.append([name, f"{median(wall) * 1000:.0f}", f"{min(wall) * 1000:.0f}", f"{max(wall) * 1000:.0f}",
                      f"{median(cpu) * 1000:.0f}", f"{median(job) * 1000:.0f}",
-                     f"{median([w - j for w, j in zip(wall, job)]) * 1000:.0f}", f"{ratio:.2f}",
+                     f"{median([w - j for w, j in zip(wall, job, strict=True)]) * 1000:.0f}", f"{ratio:.2f}",
                      f"{median(foreign[name]):.2f}"])
     print()
     print(table(["whole process", "median ms", "min ms", "max ms", "CPU ms", "job ms", "rest ms",
@@ -478,8 +477,8 @@ def measure_cli(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[st
     targets = []
     noisy = any(median(values) > _common.NOISY_CORES for values in foreign.values())
     for name in ("poolscope run FILE.py:f", "poolscope run noop (built-in)"):
-        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool)])
-        cpu_ratio = median([x["cpu"] / p["cpu"] for x, p in zip(runs[name], pool)])
+        ratio = median([x["wall"] / p["wall"] for x, p in zip(runs[name], pool, strict=True)])
+        cpu_ratio = median([x["cpu"] / p["cpu"] for x, p in zip(runs[name], pool, strict=True)])
         ok = ratio <= 1.0
         print(f"\n  '{name}' whole process against the Pool script: {ratio:.2f}x its wall time (median of "
               f"{len(pool)} paired ratios; CPU {cpu_ratio:.2f}x): {verdict(ok)}")

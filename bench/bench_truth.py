@@ -42,14 +42,13 @@ import os
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import _common  # noqa: E402  (puts src/ on sys.path)
-
 import itertools  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+import _common  # noqa: E402  (puts src/ on sys.path)
 from _common import percentile, table, verdict  # noqa: E402
 
 HERE = os.path.abspath(__file__)
@@ -138,7 +137,7 @@ class KernelReader:
         """A worker's CPU % of one core over [t0, t1] (call after stop())."""
         import numpy as np
 
-        times, cpu = zip(*self.workers[pid])
+        times, cpu = zip(*self.workers[pid], strict=True)
         return 100.0 * float(np.interp(t1, times, cpu) - np.interp(t0, times, cpu)) / (t1 - t0)
 
 
@@ -188,7 +187,7 @@ def run_load(win: Any, recorder: Recorder, reader: KernelReader, seconds: float)
     core_diffs = []
     for before, sample in itertools.pairwise(samples):
         truth = reader.core_loads(before.time, sample.time)
-        core_diffs.extend(abs(float(shown) - kernel) for shown, kernel in zip(sample.cpu, truth))
+        core_diffs.extend(abs(float(shown) - kernel) for shown, kernel in zip(sample.cpu, truth, strict=True))
     worker_diffs, second_diffs, zeros, above = [], [], 0, 0
     for sample in samples:
         if not busy_from + 1.5 <= sample.time <= busy_until - 0.3:

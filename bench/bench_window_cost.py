@@ -172,7 +172,8 @@ def _measure_one(display: _Display, argv: list[str], seconds: float, settle: flo
     wall = t1 - t0
     if os.environ.get("BENCH_THREADS"):  # which threads cost what (names from /proc/PID/task/TID/comm)
         for tid in sorted(threads1, key=lambda t: threads0.get(t, 0.0) - threads1[t])[:6]:
-            print(f"  thread {tid} {_names.get(tid, '?')}: {100 * (threads1[tid] - threads0.get(tid, 0.0)) / (t1 - t0):.2f}%")
+            share = 100 * (threads1[tid] - threads0.get(tid, 0.0)) / (t1 - t0)
+            print(f"  thread {tid} {_names.get(tid, '?')}: {share:.2f}%")
     engine = threads1.get(engine_tid, 0.0) - threads0.get(engine_tid, 0.0)
     main = threads1.get(pid, 0.0) - threads0.get(pid, 0.0)
     process = process1 - process0

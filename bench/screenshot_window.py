@@ -3,7 +3,8 @@ a dark palette, a given size, and a few jobs started. Not a benchmark (run_all.p
 
     Xvfb :7 -screen 0 1280x800x24 &
     DISPLAY=:7 python bench/screenshot_window.py --cores 16 --size 1200x760 --quit-after 40 &
-    sleep 25; DISPLAY=:7 import -window "$(DISPLAY=:7 xdotool search --onlyvisible --name '^poolscope' | head -1)" shot.png
+    sleep 25
+    DISPLAY=:7 import -window "$(DISPLAY=:7 xdotool search --onlyvisible --name '^poolscope' | head -1)" shot.png
 
 ``--cores N`` replaces the bridge's CPU sampler by one that reports N cores (the graph takes its
 core count from the sampler): each simulated core's load follows one of this machine's real

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -103,3 +104,7 @@ def engine():
 
 
 os.environ.setdefault("PYTHONFAULTHANDLER", "1")
+
+# The job history and the results files of the jobs the tests run (core/history.py) go to a folder
+# of the session's own, never the user's data directory; subprocesses inherit it.
+os.environ["POOLSCOPE_DATA_DIR"] = tempfile.mkdtemp(prefix="poolscope-test-data-")

@@ -1,8 +1,8 @@
 """poolscope: a process pool for CPU-bound Python work that you can watch, cancel and terminate.
 
 The task-side API (``progress``, ``cancel_requested``, ``Cancelled``) is importable cheaply from
-worker processes; the engine classes are imported on first use so that a worker does not pay
-for them.
+worker processes; the engine classes and the drop-in pools (``poolscope.Pool``,
+``poolscope.ProcessPoolExecutor``) are imported on first use so that a worker does not pay for them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ __all__ = [
     "JobSpec",
     "JobState",
     "JobSummary",
+    "Pool",
+    "ProcessPoolExecutor",
     "SpecError",
     "cancel_requested",
     "progress",
@@ -28,6 +30,7 @@ __all__ = [
 if TYPE_CHECKING:
     from poolscope.core.engine import Engine, Job
     from poolscope.core.jobs import JobSpec, JobState, JobSummary, SpecError
+    from poolscope.pools import Pool, ProcessPoolExecutor
 
 _LAZY = {
     "Engine": "poolscope.core.engine",
@@ -36,6 +39,8 @@ _LAZY = {
     "JobState": "poolscope.core.jobs",
     "JobSummary": "poolscope.core.jobs",
     "SpecError": "poolscope.core.jobs",
+    "Pool": "poolscope.pools.mp_pool",  # drop-in multiprocessing.Pool
+    "ProcessPoolExecutor": "poolscope.pools.executor",  # drop-in concurrent.futures.ProcessPoolExecutor
 }
 
 

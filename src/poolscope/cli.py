@@ -1,4 +1,5 @@
-"""The command line: ``poolscope`` (the window), ``poolscope run`` (headless), ``poolscope tasks``.
+"""The command line: ``poolscope`` (the window), ``poolscope run`` (headless), ``poolscope tasks``,
+``poolscope install-desktop`` (the desktop entry and icon).
 
 This module imports no Qt and nothing heavy at import time: spawned worker processes import
 the parent's main module (the ``poolscope`` command's script imports this one), and they must
@@ -17,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import argparse
 
-COMMANDS = ("gui", "run", "tasks")
+COMMANDS = ("gui", "run", "tasks", "history", "results", "install-desktop")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -87,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                           f"results by input index if the job has at most {JSON_RESULTS_LIMIT:,} tasks "
                           "(else they are left out: use --results)")
     commands.add_parser("tasks", help="list the built-in tasks")
+    add_history_commands(commands)
+    add_install_desktop_parser(commands)
     return parser
 
 
@@ -100,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_command(args, parser)
     if args.command == "tasks":
         return tasks_command()
+    if args.command in ("history", "results"):
+        return history_commands(args, parser)
+    if args.command == "install-desktop":
+        return install_desktop_command(args)
     return gui_command(args, parser)
 
 
@@ -113,6 +120,36 @@ def tasks_command(out: IO[str] | None = None) -> int:
     for task in BUILTIN_TASKS.values():
         out.write(f"{task.name:<{width}}  {task.description}\n{'':<{width}}  default: --inputs {task.default_inputs}"
                   f"{' --kwargs ' + json.dumps(task.default_kwargs) if task.default_kwargs else ''}\n")
+    return EXIT_OK
+
+
+def add_install_desktop_parser(commands: Any) -> None:
+    """``poolscope install-desktop [--uninstall]``."""
+    command = commands.add_parser("install-desktop", help="add poolscope to the desktop's applications, with its "
+                                  "icon (under $XDG_DATA_HOME, default ~/.local/share)")
+    command.add_argument("--uninstall", action="store_true", help="remove what install-desktop added")
+
+
+def install_desktop_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    """Install (or, with --uninstall, remove) the desktop entry and the icon for this user."""
+    from poolscope.desktop import install_desktop, installed_paths, user_data_home
+
+    out = out or sys.stdout
+    try:
+        paths = install_desktop(uninstall=args.uninstall)
+    except OSError as exc:
+        where = exc.filename or user_data_home()
+        sys.stderr.write(f"poolscope install-desktop: error: {where}: {exc.strerror or exc}\n")
+        return EXIT_FAILED
+    if args.uninstall:
+        if not paths:
+            entry, icon = installed_paths(user_data_home())
+            out.write(f"nothing to remove: neither {entry} nor {icon} exists\n")
+        for path in paths:
+            out.write(f"removed {path}\n")
+        return EXIT_OK
+    for path in paths:
+        out.write(f"installed {path}\n")
     return EXIT_OK
 
 
@@ -152,6 +189,13 @@ def spec_from_args(args: argparse.Namespace, target: str, *, checked_by_workers:
         raise
 
 
+def usage_errors(prog: str, exc: Exception) -> str:
+    """A bad field's message for the terminal, a line per field when several are bad (SpecErrors)."""
+    errors = getattr(exc, "errors", None) or {getattr(exc, "field", ""): getattr(exc, "message", str(exc))}
+    return "".join(f"{prog}: error: {field}: {message}\n" if field else f"{prog}: error: {message}\n"
+                   for field, message in errors.items())
+
+
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The Engine's keyword arguments from the flags; raises SpecError naming a bad one."""
     from poolscope.core.jobs import SpecError, check_backend, parse_optional_int
@@ -184,7 +228,7 @@ def gui_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         options = engine_options(args)
         spec = spec_from_args(args, args.run) if getattr(args, "run", None) else None
     except SpecError as exc:
-        parser.exit(EXIT_USAGE, f"poolscope: error: {exc}\n")
+        parser.exit(EXIT_USAGE, usage_errors("poolscope", exc))
     from poolscope.gui.app import run_gui
 
     return run_gui(spec, **options)
@@ -202,7 +246,7 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         checked_by_workers = args.backend != "dask" and args.kwargs is None
         spec = spec_from_args(args, args.target, checked_by_workers=checked_by_workers)
     except SpecError as exc:
-        parser.exit(EXIT_USAGE, f"poolscope run: error: {exc}\n")
+        parser.exit(EXIT_USAGE, usage_errors("poolscope run", exc))
     results_file = None
     if args.results:
         try:
@@ -283,10 +327,14 @@ class HeadlessRun:
 
     def run(self) -> int:
         from poolscope.core.engine import Engine
+        from poolscope.core.history import record_engine, recording_wanted
 
+        recorder = None
         with Engine(events=True, **self.options) as engine:
             previous = self.install_interrupt_handler(engine)
             try:
+                if recording_wanted():
+                    recorder = record_engine(engine, "poolscope run", on_message=self.message)
                 if self.spec.backend == "dask":
                     self.start_dask(engine)
                 self.job = engine.submit(self.spec, on_result=self.on_result if self.results_file else None)
@@ -296,6 +344,8 @@ class HeadlessRun:
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGINT, previous)
+        if recorder is not None:
+            recorder.close()  # after the engine's last events
         # The job has ended (follow() saw it): its summary without results. Job.wait() would build
         # the list of every result, however many.
         summary = self.job.summary()
@@ -402,6 +452,157 @@ class HeadlessRun:
         if self.tty and self.last_line:
             self.err.write("\r" + " " * len(self.last_line) + "\r")
             self.last_line = ""
+
+
+# -- poolscope history, poolscope results ---------------------------------------------------------
+
+def add_history_commands(commands: Any) -> None:
+    """``poolscope history`` and ``poolscope results``: the job history (core/history.py)."""
+    history = commands.add_parser("history", help="list past jobs (kept in the user's data directory, or "
+                                  "$POOLSCOPE_DATA_DIR)")
+    history.add_argument("--json", action="store_true", help="print the jobs as a JSON list")
+    history.add_argument("--limit", default="20", metavar="N", help="the newest N jobs (default: 20)")
+    history.add_argument("--state", default=None, metavar="STATE",
+                         help="only jobs in this state (done, failed, cancelled, terminated, interrupted, running)")
+    history.add_argument("--prune", default=None, metavar="DAYS",
+                         help="remove the jobs that ended and were submitted more than DAYS days ago, with their "
+                              "results files")
+    results = commands.add_parser("results", help="write a past job's results (or its timeline)")
+    results.add_argument("job", metavar="JOB", help="the job's number, as 'poolscope history' lists it")
+    results.add_argument("--format", default="jsonl", choices=("jsonl", "csv", "trace"),
+                         help="jsonl (a line per result), csv (a column per field of dict results, else "
+                              "input/result) or trace (the job's timeline as Chrome trace JSON, for Perfetto)")
+    results.add_argument("--output", default=None, metavar="PATH", help="write to PATH (default: stdout)")
+
+
+def history_commands(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from poolscope.core.history import FINAL_STATES, History, HistoryError
+    from poolscope.core.jobs import SpecError, parse_optional_int
+
+    name = f"poolscope {args.command}"
+    try:
+        if args.command == "history":
+            limit = parse_optional_int("limit", args.limit)
+            states = (*FINAL_STATES, "pending", "running", "cancelling", "terminating")
+            if args.state is not None and args.state not in states:
+                raise SpecError("state", f"must be one of {', '.join(states)}, not {args.state!r}")
+            days = None
+            if args.prune is not None:
+                try:
+                    days = float(args.prune)
+                except ValueError:
+                    raise SpecError("prune", f"must be a number of days, not {args.prune!r}") from None
+                if not days >= 0:
+                    raise SpecError("prune", f"must be 0 or more days, not {args.prune}")
+        else:
+            try:
+                job_id = int(args.job)
+            except ValueError:
+                raise SpecError("job", f"must be a job number as 'poolscope history' lists it, "
+                                       f"not {args.job!r}") from None
+    except SpecError as exc:
+        parser.exit(EXIT_USAGE, f"{name}: error: {exc}\n")
+    def say(message: str) -> None:
+        sys.stderr.write(f"{name}: {message}\n")
+
+    history = History(on_message=say)
+    try:
+        if args.command == "results":
+            return results_command(history, job_id, args, parser)
+        if days is not None:
+            try:
+                removed, freed = history.prune(days)
+            except HistoryError as exc:
+                sys.stderr.write(f"{name}: error: {exc}\n")
+                return EXIT_FAILED
+            sys.stderr.write(f"removed {removed} job{'s' if removed != 1 else ''} and {freed / 1e6:.1f} MB of results; "
+                             f"the history now takes {history.space_used() / 1e6:.1f} MB\n")
+            return EXIT_OK
+        print_history(history.jobs(limit=limit, state=args.state), as_json=args.json)
+        return EXIT_OK
+    finally:
+        history.close()
+
+
+def print_history(jobs: list[Any], *, as_json: bool, out: IO[str] | None = None) -> None:
+    import json
+
+    out = out or sys.stdout
+    if as_json:
+        out.write(json.dumps([job.to_json() for job in jobs]) + "\n")
+        return
+    out.write(f"{'JOB':>5}  {'STATE':<11} {'SUBMITTED':<19} {'DURATION':>9} {'DONE':>12} {'FAILED':>7} "
+              f"{'TASKS/S':>9}  {'SOURCE':<14} TARGET\n")
+    for job in jobs:
+        submitted = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.submitted))
+        duration = "" if job.duration is None else f"{job.duration:.2f} s"
+        done = f"{job.done}/{job.total if job.total is not None else '?'}"
+        rate = "" if job.rate is None else f"{job.rate:,.0f}"
+        out.write(f"{job.id:>5}  {job.state:<11} {submitted:<19} {duration:>9} {done:>12} {job.failed:>7} "
+                  f"{rate:>9}  {job.source[:14]:<14} {job.target} over {job.inputs}\n")
+
+
+def results_command(history: Any, job_id: int, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Write job ``job_id``'s results (built in this process: the CLI may run the user's code, as
+    ``poolscope run`` does) or its timeline."""
+    import contextlib
+    import os
+
+    from poolscope.core import exports
+    from poolscope.core.history import HistoryError, target_from_json
+    from poolscope.core.results import ResultLoader, file_items
+
+    name = "poolscope results"
+    try:
+        job = history.job(job_id)
+    except HistoryError as exc:
+        parser.exit(EXIT_USAGE, f"{name}: error: job: {exc}\n")
+    no_file = not (job.results_path and os.path.exists(job.results_path))
+    if args.format != "trace" and no_file and job.done:
+        parser.exit(EXIT_USAGE, f"{name}: error: job: job {job_id} has no results file"
+                                f"{f' ({job.results_path} is gone)' if job.results_path else ''}\n")
+    try:
+        stream = open(args.output, "w", encoding="utf-8", newline="") if args.output else None  # noqa: SIM115
+    except OSError as exc:
+        parser.exit(EXIT_USAGE, f"{name}: error: output: cannot write {args.output!r}: {exc.strerror}\n")
+    out: IO[str] = stream if stream is not None else sys.stdout
+    with contextlib.ExitStack() as closing:
+        if stream is not None:
+            closing.enter_context(stream)
+        else:  # stdout closed early (| head) ends the writing quietly
+            closing.enter_context(_quiet_broken_pipe())
+        if args.format == "trace":
+            count = exports.write_trace(out, job, history.timeline(job_id))
+            noun = "chunks"
+        else:
+            loader = ResultLoader(target_from_json(job.spec["target"]))
+
+            def items() -> Any:
+                return iter(()) if no_file else file_items(job.results_path, loader)  # none finished: no file
+
+            if args.format == "csv":
+                count = exports.write_csv(out, items, lambda: exports.job_inputs(job.spec))
+            else:
+                count = exports.write_jsonl(out, items(), exports.job_inputs(job.spec))
+            noun = "results"
+    if args.output:
+        sys.stderr.write(f"wrote {count:,} {noun} of job {job_id} ({job.name}, {job.state}) to {args.output}\n")
+    return EXIT_OK
+
+
+def _quiet_broken_pipe() -> Any:
+    """stdout closed early (``| head``): stop writing, quietly, and send the rest nowhere."""
+    import contextlib
+    import os
+
+    @contextlib.contextmanager
+    def quiet() -> Any:
+        try:
+            yield
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+
+    return quiet()
 
 
 if __name__ == "__main__":

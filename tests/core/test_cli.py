@@ -257,3 +257,13 @@ def test_run_imports_the_target_only_in_the_jobs_workers_and_refuses_a_bad_one_w
     assert result.stdout == ""
     assert result.stderr == (f"poolscope run: error: target: '{broken}:f': running broken.py failed: "
                              "RuntimeError: no model file (broken.py line 1)\n")
+
+
+def test_run_names_every_bad_field_at_once_with_exit_2():
+    result = poolscope("run", "noop", "--inputs", "range:0", "--chunksize", "0", "--timeout", "-1")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "poolscope run: error: inputs: 'range:0' is empty: it has no inputs",
+        "poolscope run: error: chunksize: must be at least 1, not 0",
+        "poolscope run: error: timeout: must be a positive number of seconds, not -1.0",
+    ]

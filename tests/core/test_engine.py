@@ -143,7 +143,8 @@ def test_terminate_kills_exactly_the_jobs_workers_while_another_finishes():
 
 def test_results_keep_input_order_and_callbacks_see_each(engine):
     seen = {}
-    job = engine.submit(JobSpec.create(sample("square"), "range:500"), on_result=lambda i, x, r: seen.setdefault(i, (x, r)))
+    job = engine.submit(JobSpec.create(sample("square"), "range:500"),
+                        on_result=lambda i, x, r: seen.setdefault(i, (x, r)))
     assert job.wait(30).results == [x * x for x in range(500)]
     assert seen == {x: (x, x * x) for x in range(500)}
 

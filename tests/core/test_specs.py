@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from poolscope.core.errors import SpecErrors
 from poolscope.core.inputs import parse_inputs
-from poolscope.core.jobs import JobSpec, SpecError, json_safe
+from poolscope.core.jobs import JobSpec, SpecError, field_errors, json_safe
 from poolscope.core.targets import resolve_target
 from tests.conftest import SAMPLE_TASKS, sample
 
@@ -181,3 +182,30 @@ def test_a_bad_initializer_is_reported_on_its_own_field(initializer, backend, me
 
 def test_no_initializer_is_none():
     assert JobSpec.create("noop", "range:3", initializer="  ").initializer is None
+
+
+def test_every_bad_field_is_named_at_once_and_each_parser_runs_once(monkeypatch):
+    """The window marks every bad field from one call: JobSpec.create says all of them (as
+    SpecErrors, still a SpecError naming the first), and field_errors the same without a target."""
+    import poolscope.core.jobs as jobs
+
+    calls: list[str] = []
+    real = jobs.parse_optional_int
+
+    def counting(field_name, value):
+        calls.append(field_name)
+        return real(field_name, value)
+
+    monkeypatch.setattr(jobs, "parse_optional_int", counting)
+    bad = dict(kwargs="[]", chunksize="0", timeout="-1", retries="r", max_tasks_per_worker="x")
+    with pytest.raises(SpecErrors) as caught:
+        JobSpec.create("nope:nope", "range:0", **bad)
+    expected = {"target", "inputs", "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker"}
+    assert set(caught.value.errors) == expected
+    assert isinstance(caught.value, SpecError) and caught.value.field == "target"
+    assert sorted(calls) == ["chunksize", "max_tasks_per_worker"]  # once each
+    assert set(field_errors("range:0", **bad)) == expected - {"target"}
+    assert field_errors("range:3", kwargs='{"n": 1}', chunksize="2") == {}
+    with pytest.raises(SpecErrors) as caught:  # a rule between two fields is named too
+        JobSpec.create("noop", "range:3", backend="dask", initializer="math:sqrt")
+    assert caught.value.errors == {"initializer": caught.value.message}

@@ -14,7 +14,8 @@ from poolscope.core.telemetry import ProcessSampler
 # a process with a child that has a child of its own, all sleeping
 TREE = ("import subprocess, sys, time\n"
         "depth = int(sys.argv[1])\n"
-        "child = subprocess.Popen([sys.executable, '-c', sys.argv[2], str(depth - 1), sys.argv[2]]) if depth else None\n"
+        "child = (subprocess.Popen([sys.executable, '-c', sys.argv[2], str(depth - 1), sys.argv[2]])\n"
+        "         if depth else None)\n"
         "time.sleep(30)\n")
 
 

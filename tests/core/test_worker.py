@@ -44,7 +44,7 @@ class RecordingConnection:
                 assert statuses is None
                 values = pickle.loads(values.data)
                 assert len(values) > 0
-            found.extend(zip(statuses or bytes([STATUS_VALUE]) * len(values), values))
+            found.extend(zip(statuses or bytes([STATUS_VALUE]) * len(values), values, strict=True))
         return found
 
 
@@ -77,7 +77,7 @@ def test_every_input_gets_its_own_outcome_in_order():
     _, connection = run_chunk(mixed, inputs, kwargs={"offset": 1})
     outcomes = connection.outcomes()
     assert len(outcomes) == len(inputs)
-    for x, (status, value) in zip(inputs, outcomes):
+    for x, (status, value) in zip(inputs, outcomes, strict=True):
         if x % 1000 == 999:
             assert status == STATUS_ERROR and value[:2] == ("ValueError", f"bad {x}")
         elif x % 1000 == 500:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -24,7 +25,7 @@ pytest.importorskip("distributed", reason="Dask is not installed: pip install 'p
 import dask
 
 from poolscope.core.engine import Engine
-from poolscope.core.events import JobNotice, WorkerActivity
+from poolscope.core.events import JobFinished, JobNotice, WorkerActivity
 from poolscope.core.inputs import parse_inputs
 from poolscope.core.jobs import JobSpec, JobState
 from poolscope.core.targets import Target
@@ -43,9 +44,19 @@ def drain(engine: Engine, seconds: float = 0.0) -> list:
     while True:
         try:
             events.extend(engine.events.get(timeout=max(0.05, deadline - time.monotonic())))
-        except Exception:  # queue.Empty
+        except queue.Empty:
             if time.monotonic() >= deadline:
                 return events
+
+
+def events_until_finished(engine: Engine, job_id: int, timeout: float = 20.0) -> list:
+    """Every event published up to the one saying the job finished (job.wait() returns before
+    that batch is out, and a loaded machine may publish it late)."""
+    events: list = []
+    deadline = time.monotonic() + timeout
+    while not any(isinstance(e, JobFinished) and e.job_id == job_id for e in events):
+        events.extend(engine.events.get(timeout=max(0.05, deadline - time.monotonic())))
+    return events
 
 
 def dask_workers(engine: Engine) -> list[dict]:
@@ -161,7 +172,8 @@ def test_terminate_restarts_the_dask_workers_running_the_job_and_says_which():
         assert summary.status is JobState.TERMINATED
         assert time.monotonic() - started < 10
         assert (summary.done, summary.failed, summary.cancelled) == (0, 0, 4)
-        notices = [e.message for e in drain(engine, 0.2) if isinstance(e, JobNotice) and e.job_id == job.id]
+        notices = [e.message for e in events_until_finished(engine, job.id)
+                   if isinstance(e, JobNotice) and e.job_id == job.id]
         named = {address for notice in notices for address in busy if address in notice}
         assert named == busy, notices
         assert all(n.startswith("terminated: restarted Dask workers tcp://") for n in notices), notices
@@ -178,7 +190,7 @@ def test_a_task_over_its_timeout_restarts_its_dask_worker_and_fails_alone():
         [error] = summary.errors
         assert error.type == "TimeoutError" and error.index == 1
         assert (summary.done, summary.failed) == (3, 1)
-        notices = [e.message for e in drain(engine, 0.2) if isinstance(e, JobNotice)]
+        notices = [e.message for e in events_until_finished(engine, summary.job_id) if isinstance(e, JobNotice)]
         assert any(n.startswith("stopped: restarted Dask workers tcp://") for n in notices), notices
 
 

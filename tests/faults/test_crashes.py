@@ -47,7 +47,9 @@ def test_a_worker_killed_from_outside_fails_its_task(engine, tmp_path):
     path = str(tmp_path / "pid")
     job = engine.submit(JobSpec.create(sample("pid_and_wait_for_kill"), f"json:[{path!r}]".replace("'", '"')))
     wait_until(lambda: os.path.exists(path))
-    os.kill(int(open(path).read()), signal.SIGKILL)
+    with open(path) as stream:
+        pid = int(stream.read())
+    os.kill(pid, signal.SIGKILL)
     summary = job.wait(30)
     [error] = summary.errors
     assert error.type == "WorkerCrashed" and "SIGKILL" in error.message

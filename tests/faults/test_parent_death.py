@@ -27,7 +27,8 @@ def workers_of(pid: int, count: int) -> list[psutil.Process]:
 
     def enough() -> bool:
         found[:] = [c for c in parent.children()
-                     if "resource_tracker" not in " ".join(c.cmdline()) and "poolscope lifeline" not in " ".join(c.cmdline())]
+                     if "resource_tracker" not in " ".join(c.cmdline())
+                     and "poolscope lifeline" not in " ".join(c.cmdline())]
         return len(found) >= count
 
     wait_until(enough, timeout=30, what=f"{count} workers")
@@ -44,7 +45,9 @@ def test_killing_poolscope_run_takes_its_workers_and_their_children_within_2_s(t
     try:
         wait_until(lambda: os.path.exists(path), timeout=30, what="task children started")
         workers = workers_of(process.pid, 2)
-        pids = [w.pid for w in workers] + [int(pid) for pid in open(path).read().split()]
+        with open(path) as stream:
+            children = [int(pid) for pid in stream.read().split()]
+        pids = [w.pid for w in workers] + children
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         started = time.monotonic()
@@ -75,7 +78,8 @@ def test_killing_poolscope_run_takes_a_worker_in_a_long_c_call_and_its_children_
     pids: list[int] = []
     try:
         wait_until(lambda: os.path.exists(path), timeout=30, what="the task and its child started")
-        pids = [int(pid) for pid in open(path).read().split()]  # the worker, its child
+        with open(path) as stream:
+            pids = [int(pid) for pid in stream.read().split()]  # the worker, its child
         time.sleep(0.2)  # well inside the C call
         process.send_signal(signal.SIGKILL)
         process.wait(10)

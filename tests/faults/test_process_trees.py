@@ -46,7 +46,7 @@ def test_terminate_kills_a_task_that_ignores_sigterm(engine, tmp_path):
     paths = [str(tmp_path / "a"), str(tmp_path / "b")]
     job = engine.submit(JobSpec.create(sample("ignore_sigterm_and_spin"), "json:" + json.dumps(paths), chunksize=1))
     wait_until(lambda: all(os.path.exists(path) for path in paths), timeout=30, what="both tasks running")
-    victims = [int(open(path).read()) for path in paths]
+    victims = [pid for path in paths for pid in read_pids(path)]
     engine.terminate(job)
     summary = job.wait(10)
     assert summary.status is JobState.TERMINATED
@@ -60,7 +60,7 @@ def test_terminate_kills_subprocesses_and_nested_pools(engine, tmp_path):
     path = str(tmp_path / "pids")
     job = engine.submit(JobSpec.create(sample("start_children_and_wait"), "json:" + json.dumps([path])))
     wait_until(lambda: os.path.exists(path), timeout=30, what="children started")
-    pids = [int(pid) for pid in open(path).read().split()]
+    pids = read_pids(path)
     assert len(pids) == 3  # the worker, a subprocess, a nested pool's worker
     engine.terminate(job)
     assert job.wait(10).status is JobState.TERMINATED

@@ -61,4 +61,4 @@ def test_a_storm_of_operations_ends_every_job_exactly_once(seed):
             assert summary.failed == 0
             finished = [r for r in summary.results if r is not None]
             assert len(finished) == summary.done
-            assert all(r is None or r == e for r, e in zip(summary.results, expected[kind]))
+            assert all(r is None or r == e for r, e in zip(summary.results, expected[kind], strict=True))

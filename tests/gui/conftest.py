@@ -13,16 +13,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="poolscope-test-config-")
 atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], True)
 
-import itertools
-import queue
-from dataclasses import dataclass, field
-from typing import Any
+# Imported only now: Qt reads QT_QPA_PLATFORM and XDG_CONFIG_HOME when it is first imported.
+import itertools  # noqa: E402
+import queue  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
 
-import pytest
-from PySide6.QtCore import QSettings
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
 
-from poolscope.core.jobs import JobSpec, JobState
-from tests.conftest import live_children
+from poolscope.core.jobs import JobSpec, JobState  # noqa: E402
+from tests.conftest import live_children  # noqa: E402
 
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, os.environ["XDG_CONFIG_HOME"])

@@ -232,8 +232,8 @@ def test_bridge_samples_telemetry(qtbot):
 
 def test_folder_tracks_jobs_workers_and_failures():
     folder = EventFolder()
-    error = TaskError(index=5, type="ValueError", message="bad input 5", traceback="Traceback...\nValueError: bad input 5",
-                      pid=42, input_repr="5")
+    error = TaskError(index=5, type="ValueError", message="bad input 5",
+                      traceback="Traceback...\nValueError: bad input 5", pid=42, input_repr="5")
     folder.fold([
         WorkerStarted(42, 0, 0.0),
         WorkerStarted(43, 1, 0.0),

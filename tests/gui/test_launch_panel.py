@@ -237,11 +237,13 @@ def test_any_scheduler_is_taken_until_dask_starts_then_only_that_one(qtbot, sett
 
 
 def test_choosing_dask_without_it_installed_shows_how_to_install_it(qtbot, fake_window, monkeypatch):
-    from poolscope.core import backends
-    from poolscope.gui.widgets import launch_panel
+    import dataclasses
 
-    monkeypatch.setattr(backends, "dask_available", lambda: False)  # what check_backend asks
-    monkeypatch.setattr(launch_panel, "dask_available", lambda: False)
+    from poolscope.core import backends
+
+    # The one place availability is decided: the package the registry says Dask needs.
+    missing = dataclasses.replace(backends.REGISTRY["dask"], requires="poolscope_test_no_such_package")
+    monkeypatch.setitem(backends.REGISTRY, "dask", missing)
     panel = fake_window.launch_panel
     panel.set_builtin("noop")
     panel.set_backend("dask")

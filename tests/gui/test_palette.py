@@ -72,7 +72,8 @@ def test_text_and_lines_stand_out_in_light_and_dark_palettes(palette_window):
                       label.palette().color(label.backgroundRole()), TEXT))
 
     grid = window.cpu_graph.grid.colours()
-    pairs += [("core figures", grid["text"], grid["background"], TEXT), ("core load line", grid["line"], grid["base"], LINE),
+    pairs += [("core figures", grid["text"], grid["background"], TEXT),
+              ("core load line", grid["line"], grid["base"], LINE),
               ("core figures on their meter", grid["text"], composite(grid["meter"], grid["background"]), TEXT)]
 
     for name, plot, legend in (("throughput", window.throughput_graph.plot, window.throughput_graph.legend),

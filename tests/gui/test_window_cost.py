@@ -85,8 +85,8 @@ def test_the_graphs_advance_when_samples_come_and_not_faster_than_twice_a_second
     for _ in range(10):  # samples faster than the graphs redraw: at most one redraw per 500 ms
         window.apply_update(samples_update(time.monotonic()))
         pump(0.05)
-    assert all(counter.count - old <= 2 for counter, old in zip(counters, before)), \
-        [(counter.count, old) for counter, old in zip(counters, before)]
+    assert all(counter.count - old <= 2 for counter, old in zip(counters, before, strict=True)), \
+        [(counter.count, old) for counter, old in zip(counters, before, strict=True)]
 
 
 def test_the_clock_ticks_only_while_a_job_runs(quiet_window):

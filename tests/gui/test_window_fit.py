@@ -37,7 +37,8 @@ def visible_column(view: QAbstractItemView, name: str) -> bool:
     model, header = view.model(), view.horizontalHeader()
     [column] = [c for c in range(model.columnCount()) if model.headerData(c, Qt.Orientation.Horizontal) == name]
     left = header.sectionViewportPosition(column)
-    return not header.isSectionHidden(column) and left >= 0 and left + header.sectionSize(column) <= view.viewport().width()
+    return (not header.isSectionHidden(column) and left >= 0
+            and left + header.sectionSize(column) <= view.viewport().width())
 
 
 def inside_window(window: MainWindow, widget: QWidget) -> bool:
@@ -128,8 +129,7 @@ def test_a_job_just_started_scrolls_into_view(qtbot, fake_window):
     folder.fold([JobSubmitted(41, "the new one", "square", "range:0:10", 10, 0.0)])
     window.apply_update(folder.take_changes())
     QApplication.processEvents()
-    row = window.jobs_model.row_of(41)
-    rect = view.visualRect(window.jobs_model.index(row, 0))
+    rect = view.visualRect(window.job_table.view_index(41))  # the view's row (the table sorts through a proxy)
     assert view.viewport().rect().contains(rect), "the new job's row is out of view"
 
 
@@ -140,7 +140,7 @@ def test_a_failures_traceback_opens_in_a_large_window(qtbot, fake_window):
     populate(window)
     log = window.log_view
     [row] = [n for n, entry in enumerate(window.log_model.entries()) if entry.level == "error"]
-    log.list.setCurrentIndex(window.log_model.index(row))
+    log.list.setCurrentIndex(log.shown.mapFromSource(window.log_model.index(row)))  # the list shows the filter's rows
     log.list.setFocus()
     qtbot.keyClick(log.list, Qt.Key.Key_Return)  # Enter on the line (a double click does the same)
     dialog = log.full_dialog

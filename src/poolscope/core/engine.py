@@ -26,7 +26,7 @@ from poolscope.core.backends.processes import ProcessBackend
 from poolscope.core.backends.threads import ThreadBackend
 from poolscope.core.job import Job
 from poolscope.core.job_record import JobRecord
-from poolscope.core.jobs import JobSpec, SpecError
+from poolscope.core.jobs import JobSpec, JobSummary, SpecError, TaskError
 from poolscope.core.loop import (
     CMD_CANCEL,
     CMD_START_BACKEND,
@@ -100,6 +100,9 @@ class Engine:
         self._closed = False
         self._job_ids = itertools.count(1)
         self._jobs: dict[int, JobRecord] = {}  # every job submitted; written under _lock
+        # Names the results file each job submitted writes through to (the history), or None; set
+        # by keep_results_in(), read by submit() under _lock.
+        self._results_files: Callable[[int, JobSpec], str | None] | None = None
         self._loop = EngineLoop(self._mailbox, self._publisher, self._jobs, self._make_backend, self._on_closed)
         self._thread = threading.Thread(target=self._loop.run, name="poolscope-engine", daemon=True)
         self._thread.start()
@@ -121,6 +124,13 @@ class Engine:
         Returns the function that unsubscribes it."""
         return self._publisher.subscribe(callback)
 
+    def keep_results_in(self, where: Callable[[int, JobSpec], str | None] | None) -> None:
+        """Have each job submitted from now on write its results through to the file
+        ``where(job_id, spec)`` names (None: none), before its tasks count as done (see
+        core/results.py ``ResultStore.write_through``). Called in ``submit()``: it must be quick."""
+        with self._lock:
+            self._results_files = where
+
     @property
     def workers(self) -> int:
         return self._size
@@ -133,15 +143,24 @@ class Engine:
         """What each remote backend knows of its workers (Dask: per-worker CPU and memory)."""
         return {name: backend.describe_workers() for name, backend in list(self._loop.slots.backends.items())}
 
-    def submit(self, spec: JobSpec, *, on_result: Callable[[int, Any, Any], None] | None = None) -> Job:
+    def submit(self, spec: JobSpec, *, on_result: Callable[[int, Any, Any], None] | None = None,
+               on_error: Callable[[TaskError], None] | None = None,
+               on_finish: Callable[[JobSummary], None] | None = None,
+               on_block: Callable[[int, bytes], None] | None = None) -> Job:
         """Start a job. ``on_result(index, input, result)`` is called, on the engine's thread, as
-        each task finishes (keep it quick)."""
+        each task finishes (keep it quick); ``on_error(error)`` as each task fails (every one,
+        past those the job keeps); ``on_finish(summary)`` once the job has ended; ``on_block``
+        with each block of results as it is stored (see ``ResultStore.on_block``)."""
         if not isinstance(spec, JobSpec):
             raise TypeError(f"submit() takes a JobSpec, not {type(spec).__name__}")
         with self._lock:
             if self._closed:
                 raise EngineClosed("the engine has been shut down")
-            record = JobRecord(next(self._job_ids), spec, on_result)
+            record = JobRecord(next(self._job_ids), spec, on_result, on_error, on_finish, on_block)
+            if self._results_files is not None:
+                path = self._results_files(record.id, spec)
+                if path is not None:
+                    record.results.write_through(path)
             self._jobs[record.id] = record
             self._command(CMD_SUBMIT, record)
         return Job(self, record)

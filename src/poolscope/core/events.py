@@ -70,6 +70,19 @@ class JobProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class ChunkRan:
+    """A worker finished a chunk of a job's tasks: inputs start..start+size-1, run from started_at
+    to ended_at (time.monotonic()). One a chunk: a job's timeline (core/history.py)."""
+
+    job_id: int
+    pid: int
+    start: int
+    size: int
+    started_at: float
+    ended_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class TaskFailed:
     job_id: int
     error: TaskError  # index, exception type, message, remote traceback, pid
@@ -125,6 +138,6 @@ class JobFinished:
 
 
 Event = (
-    JobSubmitted | JobStateChanged | TasksFinished | JobProgress | TaskFailed | WorkerActivity | WorkerStarted
-    | WorkerExited | JobNotice | JobFinished
+    JobSubmitted | JobStateChanged | TasksFinished | JobProgress | ChunkRan | TaskFailed | WorkerActivity
+    | WorkerStarted | WorkerExited | JobNotice | JobFinished
 )

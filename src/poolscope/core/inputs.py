@@ -3,6 +3,8 @@
 ``range:STOP``, ``range:START:STOP[:STEP]``, ``json:[...]`` (a JSON list) and ``file:PATH`` (one
 input per non-blank line, JSON-decoded where it parses, else the line as a string). Inputs are
 streamed: ``iterate()`` yields them one at a time and ``range:100000000`` never builds a list.
+An :class:`InputFeed` is open-ended: its inputs are appended while the job runs, until it is
+closed (the drop-in pools' ``apply_async`` and ``submit`` calls, poolscope.pools).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,13 @@ class InputSpec:
     _items: tuple[Any, ...] | None = field(default=None, repr=False)
     _path: str | None = field(default=None, repr=False)
     _iterable: Iterable[Any] | None = field(default=None, repr=False, compare=False)
+    _feed: InputFeed | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def feed(cls, feed: InputFeed, text: str = "<open-ended inputs>") -> InputSpec:
+        """Inputs appended to ``feed`` while the job runs; the job ends once it is closed and
+        every input appended has run. Its total is unknown until then."""
+        return cls(text=text, total=None, _feed=feed)
 
     @classmethod
     def from_iterable(cls, values: Iterable[Any]) -> InputSpec:
@@ -47,8 +57,8 @@ class InputSpec:
 
     @property
     def repeatable(self) -> bool:
-        """Whether :meth:`iterate` gives the inputs again (false for a one-shot iterator)."""
-        return self._iterable is None or isinstance(self._iterable, Sequence)
+        """Whether :meth:`iterate` gives the inputs again (false for a one-shot iterator or a feed)."""
+        return self._feed is None and (self._iterable is None or isinstance(self._iterable, Sequence))
 
     def open(self) -> InputReader:
         """A reader that hands out the inputs a chunk at a time (see :class:`InputReader`).
@@ -57,6 +67,8 @@ class InputSpec:
         """
         if self._range is not None:
             return InputReader(self._range)
+        if self._feed is not None:
+            return self._feed
         try:
             iterator = self.iterate()
         except BaseException as exc:  # noqa: BLE001 - e.g. a user's __iter__ that raises
@@ -73,6 +85,8 @@ class InputSpec:
             return iter(self._items)
         if self._path is not None:
             return _iterate_file(self._path)
+        if self._feed is not None:
+            raise ValueError("an open-ended feed's inputs are taken by its job, not iterated")
         assert self._iterable is not None
         return iter(self._iterable)
 
@@ -93,6 +107,20 @@ class InputReader:
         self._iterator = None if isinstance(source, range) else source
         self._taken = 0
         self.error: BaseException | None = None  # what the source raised; nothing is taken after it
+        self.ended = False  # no input is left: set by take() when it gives fewer than asked for
+        # Called (from any thread) when inputs arrive after take() found none; the engine sets it
+        # to wake its thread. Only an open-ended feed calls it.
+        self.on_more: Callable[[], None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether take() has anything to give now, or the end to tell (always, but for a feed
+        that is waiting for inputs)."""
+        return True
+
+    def discard(self) -> int:
+        """Give no more inputs (the job was cancelled); return how many were waiting, where known."""
+        return 0
 
     def take(self, count: int) -> Sequence[Any]:
         """The next ``count`` inputs, fewer at the end (or where the source raised)."""
@@ -110,6 +138,90 @@ class InputReader:
                 self.error = exc
                 self._iterator = None
         self._taken += len(chunk)
+        if len(chunk) < count:
+            self.ended = True
+        return chunk
+
+
+class InputFeed(InputReader):
+    """Open-ended inputs: appended by callers while the job runs, taken by the engine thread.
+
+    The drop-in pools (poolscope.pools) feed one long job with their ``apply_async`` and
+    ``submit`` calls this way, so 100,000 small calls are chunked like the inputs of one job and
+    never cost a job each. The job ends once the feed is :meth:`close`-d and every input appended
+    has been taken and run. The engine thread is woken (``on_more``) only when inputs arrive
+    after a take found none, so a caller appending fast costs it nothing per input.
+
+    ``on_take(start, chunk)`` (optional) is called on the engine thread with the index of the
+    first input of each chunk taken and the chunk (a list it may change in place), before the
+    chunk is sent: the pools mark their futures running there.
+    """
+
+    def __init__(self, on_take: Callable[[int, list[Any]], None] | None = None) -> None:
+        super().__init__(iter(()))
+        self.on_take = on_take
+        self._lock = threading.Lock()  # guards the fields below: callers append, the engine thread takes
+        self._items: list[Any] = []  # appended, not yet taken, in order
+        self._appended = 0  # inputs appended so far (the next one's index)
+        self._closed = False  # no more inputs will come
+        self._discarded = False  # the job was cancelled: inputs appended are dropped
+        self._starved = True  # the last take found nothing left: the next append wakes the engine
+
+    @property
+    def appended(self) -> int:
+        return self._appended
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def append(self, value: Any) -> bool:
+        """Add one input (index: :attr:`appended` before the call). False if the feed is closed
+        or was discarded: the input will not run."""
+        with self._lock:
+            if self._closed or self._discarded:
+                return False
+            self._items.append(value)
+            self._appended += 1
+            wake, self._starved = self._starved, False
+        if wake and self.on_more is not None:
+            self.on_more()
+        return True
+
+    def close(self) -> None:
+        """No more inputs: the job ends once those appended have run."""
+        with self._lock:
+            self._closed = True
+        if self.on_more is not None:
+            self.on_more()
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._items) or self._closed and not self.ended
+
+    def discard(self) -> int:
+        with self._lock:
+            self._discarded = True
+            dropped = len(self._items)
+            self._items.clear()
+            return dropped
+
+    def take(self, count: int) -> Sequence[Any]:
+        with self._lock:
+            chunk = self._items[:count]
+            del self._items[:count]
+            start = self._taken
+            self._taken += len(chunk)
+            if not self._items:
+                self._starved = True
+                if self._closed and len(chunk) < count:
+                    self.ended = True
+        if chunk and self.on_take is not None:
+            try:
+                self.on_take(start, chunk)
+            except BaseException as exc:  # noqa: BLE001 - the pool's hook: it fails the job as a source's error does
+                self.error = exc
+                self.ended = True
         return chunk
 
 

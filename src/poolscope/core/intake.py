@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from poolscope.core import protocol
-from poolscope.core.events import JobNotice, WorkerStarted
+from poolscope.core.events import ChunkRan, JobNotice, WorkerStarted
 from poolscope.core.job_record import Chunk, JobRecord, short_repr
 from poolscope.core.jobs import TaskError
 from poolscope.core.publisher import Publisher
@@ -107,6 +107,9 @@ class Intake:
                                            "without reporting this task", "", worker.pid,
                                            short_repr(chunk.inputs[offset])))
             chunk.reported = len(chunk.inputs)
+            if chunk.started_at is not None:
+                record.emit(ChunkRan(record.id, worker.pid, chunk.start, len(chunk.inputs), chunk.started_at,
+                                     time.monotonic()))
             worker.outstanding.remove(chunk)
             record.chunks_out -= 1
             if chunk.inputs and report.busy > 0:
@@ -162,9 +165,8 @@ class Intake:
                 if record.on_result is not None:
                     record.call_on_result(index, chunk.inputs[position], built)
             elif status == protocol.STATUS_ERROR:
-                type_name, message, remote_traceback = value
-                record.fail_task(TaskError(index, type_name, message, remote_traceback, worker.pid,
-                                           short_repr(chunk.inputs[position])))
+                record.fail_task(TaskError(index, value.type_name, value.message, value.traceback, worker.pid,
+                                           short_repr(chunk.inputs[position]), value.exception))
             else:
                 cancelled += 1
         for start, run_statuses, run in runs:
@@ -227,4 +229,5 @@ def _all_unpickle(statuses: bytes | None, values: list[Any]) -> bool:
     holds the GIL for short spells."""
     if statuses is None or statuses.count(protocol.STATUS_ERROR) or statuses.count(protocol.STATUS_CANCELLED):
         return False
-    return check_pickled([value for status, value in zip(statuses, values) if status == protocol.STATUS_PICKLED])
+    pickled = protocol.STATUS_PICKLED
+    return check_pickled([value for status, value in zip(statuses, values, strict=True) if status == pickled])

@@ -74,10 +74,15 @@ def _drop(event: Any) -> None:
 class JobRecord:
     """A job's state inside the engine. Counters are written by the engine thread only."""
 
-    def __init__(self, job_id: int, spec: JobSpec, on_result: Callable[[int, Any, Any], None] | None) -> None:
+    def __init__(self, job_id: int, spec: JobSpec, on_result: Callable[[int, Any, Any], None] | None,
+                 on_error: Callable[[TaskError], None] | None = None,
+                 on_finish: Callable[[JobSummary], None] | None = None,
+                 on_block: Callable[[int, bytes], None] | None = None) -> None:
         self.id = job_id
         self.spec = spec
         self.on_result = on_result  # called on the engine thread with (index, input, result)
+        self.on_error = on_error  # called on the engine thread with each failed task's TaskError
+        self.on_finish = on_finish  # called on the engine thread with the final summary (no results)
         self.emit: Callable[[Any], None] = _drop  # the publisher's, set when the engine registers the job
         self.state = JobState.PENDING
         self.total = spec.inputs.total
@@ -92,7 +97,8 @@ class JobRecord:
         self.unpublished = [0, 0, 0]  # done, failed, cancelled since the publisher last said (TasksFinished)
         self.errors: list[TaskError] = []  # the first ERRORS_KEPT failures
         self.errors_omitted: collections.Counter[str] = collections.Counter()  # the rest, by exception type
-        self.results = ResultStore()  # by input index; spills to a temporary file past a few MB
+        self.results = ResultStore(keep=spec.keep_results)  # by input index; spills to a temporary file past a few MB
+        self.results.on_block = on_block  # given each block of results as it is stored (ResultStore.on_block)
         # Builds pickled results in the caller's process (Job.wait/results/iter_results, on_result),
         # importing the user's modules as a worker does; never on the window's path.
         self.load_result = ResultLoader(spec.target)
@@ -120,7 +126,13 @@ class JobRecord:
 
     @property
     def has_work(self) -> bool:
-        return bool(self.requeued) or self.inputs is not None
+        """Whether it has tasks to send now (an open-ended feed may have none yet, and more later)."""
+        return bool(self.requeued) or self.inputs is not None and self.inputs.ready
+
+    @property
+    def over(self) -> bool:
+        """Whether it has nothing left to send, ever, and nothing running."""
+        return not self.requeued and self.inputs is None and self.chunks_out == 0
 
     # -- counting ---------------------------------------------------------------------------------
     def count(self, *, done: int = 0, failed: int = 0, cancelled: int = 0) -> None:
@@ -134,6 +146,8 @@ class JobRecord:
 
     def fail_task(self, error: TaskError) -> None:
         self.count(failed=1)
+        if self.on_error is not None:
+            self.call_hook("on_error", self.on_error, error)
         if len(self.errors) < ERRORS_KEPT:
             self.errors.append(error)
             self.emit(TaskFailed(self.id, error, time.time()))
@@ -162,14 +176,24 @@ class JobRecord:
             assert self.on_result is not None
             self.on_result(index, value_in, value_out)
         except BaseException as exc:  # noqa: BLE001 - a consumer's bug (even sys.exit()) must not stop the engine
-            if not self.callback_failed:  # once a job: a callback that always fails must not flood stderr
-                self.callback_failed = True
-                import traceback
+            self.callback_failed_with("on_result", exc, f"for input {index}")
 
-                traceback.print_exc()
-                self.emit(JobNotice(self.id, f"its on_result callback raised {describe(exc)} (for input "
-                                    f"{index}; its traceback is on stderr; the job goes on, and later "
-                                    "failures of the callback are not reported)", time.time()))
+    def call_hook(self, name: str, hook: Callable[[Any], None], value: Any) -> None:
+        """Call ``on_error`` or ``on_finish`` on the engine thread, fenced as ``on_result`` is."""
+        try:
+            hook(value)
+        except BaseException as exc:  # noqa: BLE001 - as in call_on_result
+            self.callback_failed_with(name, exc, "")
+
+    def callback_failed_with(self, name: str, exc: BaseException, where: str) -> None:
+        if not self.callback_failed:  # once a job: a callback that always fails must not flood stderr
+            self.callback_failed = True
+            import traceback
+
+            traceback.print_exc()
+            self.emit(JobNotice(self.id, f"its {name} callback raised {describe(exc)} "
+                                f"({where + '; ' if where else ''}its traceback is on stderr; the job goes on, "
+                                "and later failures of the callback are not reported)", time.time()))
 
     # -- taking and giving back work --------------------------------------------------------------
     def stop_sending(self) -> None:
@@ -180,6 +204,8 @@ class JobRecord:
         if self.inputs is not None:
             if self.total is not None:
                 dropped += self.total - self.next_index
+            else:
+                dropped += self.inputs.discard()  # an open-ended feed's waiting inputs
             self.inputs = None
         if dropped:
             self.count(cancelled=dropped)
@@ -202,7 +228,7 @@ class JobRecord:
             self.input_error = TaskError(-1, "InputError", f"the job's inputs ({self.spec.inputs.text}) raised "
                                          f"after {read} input{'s' if read != 1 else ''}: "
                                          f"{describe(self.inputs.error)}", traceback_of(self.inputs.error))
-        if len(inputs) < size:
+        if self.inputs.ended:
             self.inputs = None
             self.total = start + len(inputs)
         if not inputs:
@@ -287,7 +313,7 @@ class JobRecord:
     # -- the end ----------------------------------------------------------------------------------
     def final_state(self) -> JobState | None:
         """The state the job ends in, once nothing of it is left to send or running; else None."""
-        if self.has_work or self.chunks_out > 0:
+        if not self.over:
             return None
         if self.terminate_requested:
             return JobState.TERMINATED
@@ -310,6 +336,7 @@ class JobRecord:
         self.finished_at = time.perf_counter()
         self.state = state
         self.final = self.summary()
+        self.results.finish_writing()  # its results file (if it writes through to one) is complete
 
     def summary(self) -> JobSummary:
         end = self.finished_at if self.finished_at is not None else time.perf_counter()
@@ -336,7 +363,7 @@ class JobRecord:
 # -- user code on the engine thread, fenced ----------------------------------------------------------
 def describe(exc: BaseException) -> str:
     """``Type: message`` of an exception from user code (whose ``__str__`` may raise too)."""
-    type_name, message, _ = protocol.describe_exception(exc, with_traceback=False)
+    type_name, message, _ = protocol.describe_exception(exc, with_traceback=False).text
     return f"{type_name}: {message}" if message else type_name
 
 

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from poolscope.core.errors import SpecError
+from poolscope.core.backends import REGISTRY, backend_info
+from poolscope.core.errors import SpecError, SpecErrors
 from poolscope.core.inputs import InputSpec, parse_inputs
 from poolscope.core.targets import Target, parse_target, resolve_target
 
-__all__ = ["JobSpec", "JobState", "JobSummary", "SpecError", "TaskError"]
+__all__ = ["JobSpec", "JobState", "JobSummary", "SpecError", "SpecErrors", "TaskError", "field_errors"]
 
 
 class JobState(str, enum.Enum):
@@ -50,6 +51,9 @@ class TaskError:
     traceback: str
     pid: int | None = None
     input_repr: str = ""
+    # The exception itself, pickled in the worker where it pickles (else None): what the caller's
+    # process may rebuild and raise (the drop-in pools do). Never unpickled in the engine's thread.
+    exception: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +87,9 @@ class JobSpec:
     # Called with no arguments in each worker before it runs the job's first task (e.g. to load
     # a model once per worker); if it raises, the job fails with "worker could not start".
     initializer: Target | None = None
+    # False: results go to the submitter's on_result callback only and are not kept (an open-ended
+    # job of a drop-in pool, which would otherwise keep every result of its life).
+    keep_results: bool = True
 
     def __post_init__(self) -> None:
         check_backend(self.backend)
@@ -93,9 +100,10 @@ class JobSpec:
         check_non_negative_int("retries", self.retries)
         if self.timeout is not None:
             check_positive_number("timeout", self.timeout)
-        if self.initializer is not None and self.backend == "dask":
-            raise SpecError("initializer", "not available on the dask backend (Dask workers run many jobs' "
-                                           "tasks; use the processes or threads backend)")
+        if self.initializer is not None and not backend_info(self.backend).takes_initializer:
+            able = " or ".join(name for name, info in REGISTRY.items() if info.takes_initializer)
+            raise SpecError("initializer", f"not available on the {self.backend} backend (its workers run many "
+                                           f"jobs' tasks; use the {able} backend)")
         if not self.name:
             object.__setattr__(self, "name", self.target.short_name)
 
@@ -113,6 +121,7 @@ class JobSpec:
         max_tasks_per_worker: int | str | None = None,
         backend: str = "processes",
         initializer: str | Callable[..., Any] | Target | None = None,
+        keep_results: bool = True,
     ) -> JobSpec:
         """Build a spec from strings (as typed in the CLI or the window) or Python values.
 
@@ -124,43 +133,91 @@ class JobSpec:
         ``initializer``: ``package.module:function``, ``path/file.py:function`` or a top-level
         function, called once in each worker before the job's first task; empty: none.
         """
-        resolved = parse_target(target) if not isinstance(target, Target) else target
-        if not isinstance(target, Target):  # a Target given is taken as checked (e.g. by the launch panel)
-            try:  # the target is checked first, with the keyword arguments if they parse
-                names = kwargs if isinstance(kwargs, Mapping) else parse_kwargs(kwargs) if kwargs else None
-            except SpecError:
-                names = None
-            resolve_target(target if callable(target) and not isinstance(target, str) else resolved, names)
-        if isinstance(inputs, InputSpec):
-            input_spec = inputs
-        elif isinstance(inputs, str):
-            text = inputs.strip() or (resolved.default_inputs or "")
-            if not text:
-                raise SpecError("inputs", "no inputs given (e.g. range:100, json:[1,2,3], file:inputs.txt)")
-            input_spec = parse_inputs(text)
-        else:
-            input_spec = InputSpec.from_iterable(inputs)
+        errors: dict[str, str] = {}
+        resolved: Target | None = None
+        try:
+            resolved = parse_target(target) if not isinstance(target, Target) else target
+            if not isinstance(target, Target):  # a Target given is taken as checked (e.g. by the launch panel)
+                try:  # the target is checked first, with the keyword arguments if they parse
+                    names = kwargs if isinstance(kwargs, Mapping) else parse_kwargs(kwargs) if kwargs else None
+                except SpecError:
+                    names = None
+                resolve_target(target if callable(target) and not isinstance(target, str) else resolved, names)
+        except SpecError as exc:
+            errors[exc.field] = exc.message
+        values = _parse_fields(errors, inputs=inputs, default_inputs=resolved.default_inputs if resolved else None,
+                               kwargs=kwargs, chunksize=chunksize, timeout=timeout, retries=retries,
+                               max_tasks_per_worker=max_tasks_per_worker, backend=backend, initializer=initializer)
+        if errors or resolved is None:
+            raise SpecErrors(errors)
         if kwargs is None:
-            kwargs_value: Mapping[str, Any] = resolved.default_kwargs
-        elif isinstance(kwargs, str):
-            kwargs_value = parse_kwargs(kwargs)
-        else:
-            kwargs_value = kwargs
-        return cls(
-            target=resolved,
-            inputs=input_spec,
-            kwargs=dict(kwargs_value),
-            chunksize=parse_optional_int("chunksize", chunksize),
-            timeout=parse_optional_number("timeout", timeout),
-            retries=parse_int("retries", retries),
-            name=name,
-            max_tasks_per_worker=parse_optional_int("max_tasks_per_worker", max_tasks_per_worker),
-            backend=backend.strip() if isinstance(backend, str) else backend,
-            initializer=resolve_initializer(initializer),
-        )
+            values["kwargs"] = dict(resolved.default_kwargs)
+        try:
+            return cls(target=resolved, name=name, keep_results=keep_results, **values)
+        except SpecError as exc:  # a rule between fields (e.g. no initializer on Dask)
+            raise SpecErrors({exc.field: exc.message}) from None
 
     def describe(self) -> str:
         return f"{self.target.text} over {self.inputs.text}"
+
+
+def field_errors(
+    inputs: str | Iterable[Any] | InputSpec = "",
+    *,
+    kwargs: Mapping[str, Any] | str | None = None,
+    chunksize: int | str | None = None,
+    timeout: float | str | None = None,
+    retries: int | str = 0,
+    max_tasks_per_worker: int | str | None = None,
+    backend: str = "processes",
+    initializer: str | Callable[..., Any] | Target | None = None,
+) -> dict[str, str]:
+    """What is wrong with each field but the target (field -> message; empty: nothing), by the
+    parsers :meth:`JobSpec.create` uses: for a form whose target is still being checked."""
+    errors: dict[str, str] = {}
+    _parse_fields(errors, inputs=inputs, default_inputs=None, kwargs=kwargs, chunksize=chunksize, timeout=timeout,
+                  retries=retries, max_tasks_per_worker=max_tasks_per_worker, backend=backend, initializer=initializer)
+    return errors
+
+
+def _parse_fields(errors: dict[str, str], *, inputs: str | Iterable[Any] | InputSpec, default_inputs: str | None,
+                  kwargs: Mapping[str, Any] | str | None, chunksize: int | str | None, timeout: float | str | None,
+                  retries: int | str, max_tasks_per_worker: int | str | None, backend: str,
+                  initializer: str | Callable[..., Any] | Target | None) -> dict[str, Any]:
+    """Each field but the target parsed once, in the form's order: the values of those that
+    parse, and each problem in ``errors`` under its field."""
+    values: dict[str, Any] = {}
+
+    def parse(field_name: str, call: Callable[[], Any]) -> None:
+        try:
+            values[field_name] = call()
+        except SpecError as exc:
+            errors.setdefault(exc.field, exc.message)
+
+    def parse_input_spec() -> InputSpec:
+        if isinstance(inputs, InputSpec):
+            return inputs
+        if isinstance(inputs, str):
+            text = inputs.strip() or (default_inputs or "")
+            if not text:
+                raise SpecError("inputs", "no inputs given (e.g. range:100, json:[1,2,3], file:inputs.txt)")
+            return parse_inputs(text)
+        return InputSpec.from_iterable(inputs)
+
+    def check_backend_name() -> str:
+        name = backend.strip() if isinstance(backend, str) else backend
+        check_backend(name)
+        return name
+
+    parse("inputs", parse_input_spec)
+    parse("backend", check_backend_name)
+    parse("kwargs", lambda: dict(parse_kwargs(kwargs) if isinstance(kwargs, str) else kwargs or {}))
+    parse("chunksize", lambda: parse_optional_int("chunksize", chunksize))
+    parse("timeout", lambda: parse_optional_number("timeout", timeout))
+    parse("retries", lambda: parse_int("retries", retries))
+    parse("max_tasks_per_worker", lambda: parse_optional_int("max_tasks_per_worker", max_tasks_per_worker))
+    parse("initializer", lambda: resolve_initializer(initializer))
+    return values
 
 
 def resolve_initializer(initializer: str | Callable[..., Any] | Target | None) -> Target | None:
@@ -361,12 +418,12 @@ def parse_optional_number(field_name: str, value: float | str | None) -> float |
 
 
 def check_backend(value: object) -> None:
-    from poolscope.core.backends import BACKENDS, DASK, DASK_INSTALL_HINT, dask_available
+    from poolscope.core.backends import BACKENDS, REGISTRY
 
-    if value not in BACKENDS:
+    if not isinstance(value, str) or value not in REGISTRY:
         raise SpecError("backend", f"must be one of {', '.join(BACKENDS)}, not {value!r}")
-    if value == DASK and not dask_available():
-        raise SpecError("backend", DASK_INSTALL_HINT)
+    if not REGISTRY[value].available():
+        raise SpecError("backend", REGISTRY[value].install_hint)
 
 
 def check_positive_int(field_name: str, value: object, *, optional: bool = False) -> None:

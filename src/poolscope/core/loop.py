@@ -41,6 +41,7 @@ CMD_CANCEL = "cancel"  # (verb, job id)
 CMD_TERMINATE = "terminate"  # (verb, job id)
 CMD_STOP = "stop"  # (verb, "wait" | "cancel" | "terminate")
 CMD_START_BACKEND = "start_backend"  # (verb, name, Reply)
+CMD_INPUTS = "inputs"  # (verb,): an open-ended job's feed has inputs again (core/inputs.py InputFeed): just wake
 
 
 class Reply:
@@ -128,7 +129,8 @@ class EngineLoop:
 
             traceback.print_exc()
             for record in list(self.active):
-                record.setup_error = TaskError(-1, "EngineError", "the engine stopped unexpectedly", traceback.format_exc())
+                record.setup_error = TaskError(-1, "EngineError", "the engine stopped unexpectedly",
+                                               traceback.format_exc())
         finally:
             for worker, ended in self.slots.stop_all():
                 self.publisher.emit(WorkerExited(worker.pid, worker.slot, ended.exitcode, ended.reason, time.time()))
@@ -139,7 +141,7 @@ class EngineLoop:
             self.mailbox.close()
 
     def wait_timeout(self) -> float:
-        if any(not record.has_work and record.chunks_out == 0 for record in self.active):
+        if any(record.over for record in self.active):
             return 0.0  # a job has nothing left (e.g. every input failed to pickle): it ends now
         now = time.monotonic()
         timeout = HOUSEKEEPING_INTERVAL
@@ -163,11 +165,17 @@ class EngineLoop:
                 self.begin_stop(command[1])
             elif verb == CMD_START_BACKEND:
                 self.start_backend_for_caller(*command[1:])
+            # CMD_INPUTS only wakes the thread: dispatch sends what the feed has now
+
+    def wake_for_inputs(self) -> None:
+        """An open-ended feed got inputs (called on the thread that fed it)."""
+        self.mailbox.post(CMD_INPUTS)
 
     def register(self, record: JobRecord) -> None:
         self.replace_workers_with_stale_code()
         record.emit = self.publisher.emit
         record.inputs = record.spec.inputs.open()
+        record.inputs.on_more = self.wake_for_inputs  # an open-ended feed's inputs wake the engine thread
         record.results.on_spill_error = lambda reason: record.emit(JobNotice(
             record.id, f"results are kept in memory from now on: the temporary file for them could not be "
                        f"written ({reason})", time.time()))
@@ -390,3 +398,5 @@ class EngineLoop:
         assert record.final is not None
         record.emit(JobFinished(record.id, record.final, time.time(), time.monotonic()))
         record.finished.set()
+        if record.on_finish is not None:
+            record.call_hook("on_finish", record.on_finish, record.final)

@@ -5,13 +5,13 @@ where each message goes.
 
 Every message is a tuple of named fields, declared as a ``typing.NamedTuple`` (which the type
 checker reads) and made at run time by ``_Message``, at a tenth of the cost to import; a reader
-dispatches on its type. On the wire it is its
-fields behind a small number naming its type (:func:`encode`, :func:`from_engine`,
-:func:`from_worker`): pickling the class itself by name cost each message a module lookup on
-both ends, some 5 to 10 us, which a chunk of one task pays three times. (Values inside a
-message, PickledValues, Progress and ErrorInfo, pickle by their class.) User values (a job's
-kwargs, a chunk's inputs) travel pickled inside the message, as bytes: the worker's reader thread unpickles only the envelope, made of these types,
-and the main thread unpickles the user's part when it gets to it, so whatever that raises (or a
+dispatches on its type. On the wire it is its fields behind a small number naming its type
+(:func:`encode`, :func:`from_engine`, :func:`from_worker`): pickling the class itself by name
+cost each message a module lookup on both ends, some 5 to 10 us, which a chunk of one task pays
+three times. (Values inside a message, PickledValues, Progress and ErrorInfo, pickle by their
+class.) User values (a job's kwargs, a chunk's inputs) travel pickled inside the message, as
+bytes: the worker's reader thread unpickles only the envelope, made of these types, and the main
+thread unpickles the user's part when it gets to it, so whatever that raises (or a
 crash while it runs) is charged to the job or chunk it belongs to, never to the channel.
 
 Imported by every spawned worker: the standard library's ``pickle``, ``operator`` and ``typing``
@@ -37,7 +37,8 @@ else:
             if not bases:  # _Message itself
                 return super().__new__(mcls, name, (tuple,), namespace)
             fields = tuple(namespace.get("__annotations__", {}))
-            namespace.update({"__slots__": (), "_fields": fields})
+            defaults = tuple(namespace[field] for field in fields if field in namespace)  # the last fields'
+            namespace.update({"__slots__": (), "_fields": fields, "_defaults": defaults})
             for position, field in enumerate(fields):
                 namespace[field] = property(_itemgetter(position), doc=f"{name}.{field}")
             return super().__new__(mcls, name, bases, namespace)
@@ -45,9 +46,13 @@ else:
     class _Message(metaclass=_MessageType):
         __slots__ = ()
         _fields: tuple[str, ...] = ()
+        _defaults: tuple[Any, ...] = ()  # of the last fields
 
         def __new__(cls, *values: Any) -> Any:
-            if len(values) != len(cls._fields):
+            missing = len(cls._fields) - len(values)
+            if missing > 0 and missing <= len(cls._defaults):
+                values += cls._defaults[len(cls._defaults) - missing:]
+            elif missing:
                 raise TypeError(f"{cls.__name__} takes {len(cls._fields)} values ({', '.join(cls._fields)}), "
                                 f"not {len(values)}")
             return tuple.__new__(cls, values)
@@ -56,7 +61,9 @@ else:
             return tuple(self)
 
         def __repr__(self) -> str:
-            return f"{type(self).__name__}({', '.join(f'{n}={v!r}' for n, v in zip(self._fields, self))})"
+            pairs = zip(self._fields, self, strict=True)
+            return f"{type(self).__name__}({', '.join(f'{n}={v!r}' for n, v in pairs)})"
+
 
 # -- engine -> worker ------------------------------------------------------------------------------
 
@@ -249,11 +256,18 @@ PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
 
 
 class ErrorInfo(_Message):
-    """What a task (or a set-up) raised, as text: it crosses to a process that may lack its class."""
+    """What a task (or a set-up) raised, as text: it crosses to a process that may lack its class.
+    A task's own exception also comes pickled, for a caller that raises it again (the drop-in pools)."""
 
     type_name: str
     message: str
     traceback: str
+    exception: bytes | None = None  # the exception pickled (a task's; None if it does not pickle)
+
+    @property
+    def text(self) -> tuple[str, str, str]:
+        """(type name, message, traceback): what a SetupFailed or an Unreadable carries."""
+        return self.type_name, self.message, self.traceback
 
 
 class Outcomes:
@@ -315,11 +329,22 @@ def encode_result(result: Any) -> tuple[int, Any]:
         return STATUS_ERROR, ErrorInfo("UnpicklableResult", message, format_traceback(exc))
 
 
-def describe_exception(exc: BaseException, *, with_traceback: bool = True) -> ErrorInfo:
+def describe_exception(exc: BaseException, *, with_traceback: bool = True,
+                       with_exception: bool = False) -> ErrorInfo:
+    """``exc`` as text (and, ``with_exception``, pickled: a few microseconds, paid by a failed task)."""
+    pickled = pickle_exception(exc) if with_exception else None
     try:
-        return ErrorInfo(type(exc).__name__, str(exc), format_traceback(exc) if with_traceback else "")
+        return ErrorInfo(type(exc).__name__, str(exc), format_traceback(exc) if with_traceback else "", pickled)
     except BaseException:  # noqa: BLE001 - e.g. MemoryError again, or a __str__ that raises
-        return ErrorInfo(type(exc).__name__, "<the exception could not be described>", "")
+        return ErrorInfo(type(exc).__name__, "<the exception could not be described>", "", pickled)
+
+
+def pickle_exception(exc: BaseException) -> bytes | None:
+    """A task's exception pickled, for the caller to raise it again; None if it does not pickle."""
+    try:
+        return pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:  # noqa: BLE001 - its __reduce__ is user code
+        return None
 
 
 def format_traceback(exc: BaseException) -> str:

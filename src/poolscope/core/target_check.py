@@ -91,7 +91,8 @@ class TargetCheck:
     def start(self) -> TargetCheck:
         context = multiprocessing.get_context("spawn")
         reader, writer = context.Pipe(duplex=False)
-        self._process = context.Process(target=_check_main, args=(writer, self.target, self.kwargs_names, self.initializer),
+        self._process = context.Process(target=_check_main,
+                                        args=(writer, self.target, self.kwargs_names, self.initializer),
                                         name="poolscope-check", daemon=True)
         self._process.start()
         writer.close()  # the child holds the only writing end: its exit is end-of-file here

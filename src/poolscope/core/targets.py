@@ -235,7 +235,8 @@ def _load_file_module_locked(text: str, path: str) -> Any:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         del sys.modules[name]
-        raise SpecError(FIELD, f"{text!r}: syntax error in {os.path.basename(path)} line {exc.lineno}: {exc.msg}") from None
+        raise SpecError(FIELD, f"{text!r}: syntax error in {os.path.basename(path)} line {exc.lineno}: "
+                               f"{exc.msg}") from None
     except BaseException as exc:
         del sys.modules[name]
         if isinstance(exc, KeyboardInterrupt):

@@ -240,7 +240,7 @@ class _Worker:
             self.jobs[job_id] = functools.partial(function, **kwargs) if kwargs else function
         except BaseException as exc:  # noqa: BLE001 - reported to the engine, the job fails
             self.jobs[job_id] = exc
-            self.send(SetupFailed(job_id, *describe_exception(exc)))
+            self.send(SetupFailed(job_id, *describe_exception(exc).text))
         if self.report_loaded:
             self.report_loaded_files()
         return True
@@ -268,7 +268,7 @@ class _Worker:
         try:
             inputs: Sequence[Any] = pickle.loads(payload)
         except BaseException as exc:  # noqa: BLE001 - the engine fails the input (or sends them one by one)
-            self.send(Unreadable(chunk_id, *describe_exception(exc)))
+            self.send(Unreadable(chunk_id, *describe_exception(exc).text))
             return
         self.chunk_id = chunk_id
         context = self.context
@@ -314,7 +314,8 @@ class _Worker:
                     outcome: tuple[int, Any] | None = (STATUS_CANCELLED, None)
                 except BaseException as exc:  # noqa: BLE001 - every task error is reported, the worker lives on
                     failures = self.failures[job_id] = self.failures.get(job_id, 0) + 1
-                    outcome = (STATUS_ERROR, describe_exception(exc, with_traceback=failures <= TRACEBACKS_PER_JOB))
+                    outcome = (STATUS_ERROR, describe_exception(exc, with_traceback=failures <= TRACEBACKS_PER_JOB,
+                                                                with_exception=True))
                 else:
                     outcome = None
                 outcomes.add_results(batch)

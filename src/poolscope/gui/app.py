@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from poolscope.core.backends import DASK, THREADS
 from poolscope.core.jobs import JobSpec
+from poolscope.desktop import APP_ID, icon_path
+from poolscope.gui.colours import follow_colour_scheme
 
-__all__ = ["APPLICATION", "ORGANIZATION", "run_gui"]
+__all__ = ["APPLICATION", "ORGANIZATION", "application_icon", "run_gui"]
 
 #: The names QSettings files are kept under.
 ORGANIZATION = "poolscope"
@@ -40,10 +43,13 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
     nice = options["nice"]
     backend = _backend_of(spec, options)
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("poolscope")
+    app.setDesktopFileName(APP_ID)  # the entry `poolscope install-desktop` installs: its icon and name
+    app.setWindowIcon(application_icon())
+    follow_colour_scheme(app)
     pg.setConfigOptions(antialias=False, useOpenGL=False)
 
     engine = Engine(events=True, **options)
@@ -75,6 +81,20 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
             window.shutdown()
         else:
             engine.shutdown(terminate=True, timeout=10)
+
+
+def application_icon() -> QIcon:
+    """The application's icon (the package's SVG, drawn at any size); an empty icon if it is missing."""
+    global _ICON
+    if _ICON is None:
+        try:
+            _ICON = QIcon(str(icon_path()))
+        except FileNotFoundError:
+            _ICON = QIcon()
+    return _ICON
+
+
+_ICON: QIcon | None = None  # application_icon(), made once; GUI thread
 
 
 def _backend_of(spec: JobSpec | None, options: dict[str, Any]) -> str | None:

@@ -6,8 +6,8 @@ most once a frame. Its place in the whole: DESIGN.md, Data flow.
 The GUI thread never waits on the queue and never sees one signal per event: however fast
 events arrive, at most one ``updates_ready`` is queued to it at a time (a second when a job's
 submission, start or end joins an update that did not carry one: the window takes such an
-update at once), and an update not yet taken absorbs later changes. Counts are folded from incremental events, so the counts the
-window shows equal the engine's once the queue is drained.
+update at once), and an update not yet taken absorbs later changes. Counts are folded from
+incremental events, so the counts the window shows equal the engine's once the queue is drained.
 
 ``backend_workers()`` may talk to a Dask scheduler over the network, so neither the GUI thread
 nor the bridge thread calls it: a poller thread of the bridge does, and a slow or unreachable

@@ -28,15 +28,17 @@ import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QDockWidget,
     QFileDialog,
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QScrollArea,
     QSplitter,
@@ -49,8 +51,12 @@ from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.core.processes import ignore_sigint
 from poolscope.core.telemetry import logical_cores
+from poolscope.gui.about import AboutDialog
+from poolscope.gui.app import application_icon
 from poolscope.gui.bridge import EventBridge
 from poolscope.gui.models import JobsModel, LogModel, WorkersModel
+from poolscope.gui.notify import JobEndNotifier
+from poolscope.gui.shortcuts import ShortcutsDialog, key_sequence, make_action, shortcut
 from poolscope.gui.widgets.cpu_graph import CpuGraph
 from poolscope.gui.widgets.job_table import JobTable
 from poolscope.gui.widgets.launch_panel import LaunchPanel, parse_scheduler_address
@@ -149,6 +155,7 @@ class MainWindow(QMainWindow):
         # no cluster is starting. Main thread only.
         self._restore_sigint: Any = None
         self._local_cluster_up = False  # the local Dask cluster started (this window's engine keeps it)
+        self.notifier = JobEndNotifier(self)  # a job that ends while the window is not in front: told
 
         # -- models and widgets ---------------------------------------------------------------
         self.jobs_model = JobsModel(self)
@@ -175,7 +182,9 @@ class MainWindow(QMainWindow):
         launch_layout = QVBoxLayout(launch_side)
         launch_layout.setContentsMargins(0, 0, 0, 4)
         launch_layout.addWidget(launch_scroll, 1)
-        self.launch_panel.layout().removeWidget(self.launch_panel.start_button)
+        panel_layout = self.launch_panel.layout()
+        assert panel_layout is not None  # the panel lays itself out in its constructor
+        panel_layout.removeWidget(self.launch_panel.start_button)
         launch_layout.addWidget(self.launch_panel.start_button)
         self.launch_scroll = launch_scroll
         self.graphs_splitter = self._splitter("graphs_splitter", Qt.Orientation.Horizontal,
@@ -207,22 +216,13 @@ class MainWindow(QMainWindow):
         self._events_seen = 0
         self._events_at = (time.monotonic(), 0)
 
-        self.quit_action = QAction("Quit", self)
-        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        if QKeySequence(QKeySequence.StandardKey.Quit).isEmpty():
-            self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.quit_action.triggered.connect(self.close)
-        self.addAction(self.quit_action)
-        menu = self.menuBar().addMenu("&File")
+        self.quit_action = make_action("quit", self, self.close, context=Qt.ShortcutContext.ApplicationShortcut)
+        self.file_menu = menu = self.menuBar().addMenu("&File")
         menu.addAction(self.quit_action)
         jobs_menu = self.menuBar().addMenu("&Jobs")
-        self.start_action = QAction("Start job", self)
-        self.start_action.setObjectName("start_job")
-        # the Start button's key, now the menu's (two owners of one key would make it do nothing)
-        self.start_action.setShortcut(self.launch_panel.start_button.shortcut())
+        # the Start button's key is the menu's (two owners of one key would make it do nothing)
+        self.start_action = make_action("start_job", self, self.launch_panel.start_button.click)
         self.launch_panel.start_button.setShortcut(QKeySequence())
-        self.start_action.triggered.connect(self.launch_panel.start_button.click)
         jobs_menu.addAction(self.start_action)
         for action in (self.job_table.cancel_action, self.job_table.terminate_action,
                        self.job_table.run_again_action, self.job_table.save_results_action,
@@ -230,21 +230,14 @@ class MainWindow(QMainWindow):
             jobs_menu.addAction(action)
         jobs_menu.addSeparator()
         jobs_menu.addAction(self.log_view.show_full_action)
+        jobs_menu.addAction(self.log_view.find_action)
         self.view_menu = self.menuBar().addMenu("&View")
         self.pane_actions: dict[str, QAction] = {}
-        for number, (name, label, widget) in enumerate((
-                ("launch", "Launch panel", self.launch_panel),
-                ("jobs", "Jobs", self.job_table.view),
-                ("cpu", "CPU graph", self.cpu_graph.history_combo),
-                ("throughput", "Throughput graph", self.throughput_graph.history_combo),
-                ("workers", "Workers", self.workers_table.view),
-                ("log", "Log", self.log_view.list)), start=1):
-            action = QAction(f"Go to {label}", self)
-            action.setObjectName(f"go_to_{name}")
-            action.setShortcut(QKeySequence(f"Alt+{number}"))
-            action.triggered.connect(lambda _=False, w=widget: self.focus_pane(w))
+        for name, widget in (("launch", self.launch_panel), ("jobs", self.job_table.view),
+                             ("cpu", self.cpu_graph.history_combo), ("throughput", self.throughput_graph.history_combo),
+                             ("workers", self.workers_table.view), ("log", self.log_view.list)):
+            action = make_action(f"go_to_{name}", self, lambda _=False, w=widget: self.focus_pane(w))
             self.view_menu.addAction(action)
-            self.addAction(action)
             self.pane_actions[name] = action
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.cpu_graph.smooth_action)
@@ -287,10 +280,103 @@ class MainWindow(QMainWindow):
         # the first size, before saved settings: roomy, but never larger than the screen's free area
         available = self.screen().availableGeometry()
         self.resize(min(FIRST_SIZE[0], available.width() * 9 // 10), min(FIRST_SIZE[1], available.height() * 9 // 10))
+        self._build_history_tab()
         self.restore_settings()
         if dask_scheduler:  # given on the command line: it is the one this engine can use
             self.launch_panel.set_scheduler_address(dask_scheduler)
         self._update_title()
+        self.setWindowIcon(application_icon())
+        self._build_graph_actions()
+        self._build_help_menu()
+
+    def _build_graph_actions(self) -> None:
+        """Pause the graphs (Space, with the keyboard in a graph; View menu; a graph's right-click
+        menu), and File > Export of each graph."""
+        # Space works with the keyboard in a graph only: elsewhere it presses buttons and selects rows
+        self.pause_action = make_action("pause_graphs", self, self.set_graphs_paused, checkable=True, add=False,
+                                        context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+                                        tip="Stop the graphs where they are, to read, zoom (wheel) and pan (drag) "
+                                            "them; again to go back to the live view")
+        for graph in (self.cpu_graph, self.throughput_graph):
+            graph.insertAction(graph.actions()[0], self.pause_action)  # first in its right-click menu
+        self.view_menu.addAction(self.pause_action)
+        self.export_menu = QMenu("&Export", self)
+        self.export_menu.setObjectName("export_menu")
+        self.export_menu.addAction(self.cpu_graph.export_action)
+        self.export_menu.addAction(self.throughput_graph.export_action)
+        self.export_menu.addAction(self.log_view.export_action)
+        self.file_menu.insertMenu(self.quit_action, self.export_menu)
+        self.file_menu.insertSeparator(self.quit_action)
+
+    def set_graphs_paused(self, paused: bool) -> None:
+        """Pause both graphs, or take them back to the live view."""
+        for graph in (self.cpu_graph, self.throughput_graph):
+            graph.set_paused(paused)
+        if self.pause_action.isChecked() != paused:
+            self.pause_action.setChecked(paused)
+        if not paused:
+            self._graphs_at, self._graphs_stale = time.monotonic(), False
+
+    def _build_help_menu(self) -> None:
+        """Help: About (the versions it runs on) and the keyboard shortcuts (gui/shortcuts.py's table)."""
+        menu = self.menuBar().addMenu("&Help")
+        self.help_dialog: QWidget | None = None  # the last Help dialog opened (tests)
+
+        def show(dialog: QWidget) -> None:
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.help_dialog = dialog
+            dialog.show()
+
+        menu.addAction(make_action("keyboard_shortcuts", self, lambda: show(ShortcutsDialog(self))))
+        menu.addAction(make_action("about", self, lambda: show(AboutDialog(self))))
+
+    def _build_history_tab(self) -> None:
+        """The History dock (View > History, Ctrl+H): past jobs from the job history, which records
+        this window's jobs (core/history.py); jobs older than its retention are removed now."""
+        from poolscope.core.history import History, Recorder, recording_wanted
+        from poolscope.gui.widgets.history_view import HistoryView
+
+        self.history = History()
+        days = self.history.retention_days
+        if days and self.history.writable:
+            self.history.prune(days)
+        self.history_view = HistoryView(self.history)
+        notice = self.history_view.notice
+        self.history_recorder = None
+        if recording_wanted() and callable(getattr(self.engine, "subscribe", None)):  # a real engine (not a stand-in)
+            self.history_recorder = Recorder(self.history, self.engine, "window", on_message=notice.emit,
+                                             on_job_ended=self.history_view.job_recorded.emit)
+        dock = QDockWidget("History", self)
+        dock.setObjectName("history_dock")
+        dock.setWidget(self.history_view)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        dock.hide()
+        self.history_dock = dock
+        toggle = dock.toggleViewAction()  # shown and hidden with the dock: its key from the one table
+        toggle.setObjectName("show_history")
+        toggle.setText(shortcut("show_history").text)
+        toggle.setShortcut(key_sequence("show_history"))
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(toggle)
+        self.history_view.run_again_requested.connect(self._run_again_from_history)
+        self.history_view.edit_requested.connect(self._edit_from_history)
+        self.history_view.saved.connect(self._results_saved)
+        notice.connect(self._history_notice)
+        for message in self.history.messages:  # what opening it found (a history moved aside, ...)
+            self._history_notice(message)
+
+    def _run_again_from_history(self, spec: JobSpec) -> None:
+        """A past job's settings into the launch panel, and Start (which checks user code first)."""
+        self.launch_panel.show_spec(spec)
+        self.launch_panel.start()
+
+    def _edit_from_history(self, spec: JobSpec) -> None:
+        self.launch_panel.show_spec(spec)
+        self.focus_pane(self.launch_panel)
+
+    def _history_notice(self, message: str) -> None:
+        self.log_model.append([LogEntry(time=time.time(), level="info", message=message)])
+        self.statusBar().showMessage(message, NOTICE_MS)
 
     def _splitter(self, name: str, orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
         splitter = QSplitter(orientation)
@@ -309,16 +395,16 @@ class MainWindow(QMainWindow):
                 header.moveSection(header.visualIndex(names.index(name)), position)
         # The progress bar gets a fixed width and the last column the width to spare: a stretched
         # bar kept the width it had in a wide window and pushed Done / total and ETA out of a narrow one.
-        header, names = self.job_table.view.horizontalHeader(), JobsModel.COLUMNS
-        if "Progress" in names:
-            header.setSectionResizeMode(names.index("Progress"), QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(names.index("Progress"), PROGRESS_WIDTH)
+        header, columns = self.job_table.view.horizontalHeader(), JobsModel.COLUMNS
+        if "Progress" in columns:
+            header.setSectionResizeMode(columns.index("Progress"), QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(columns.index("Progress"), PROGRESS_WIDTH)
         header.setStretchLastSection(True)
         # the other columns as wide as a typical value (or their title) needs
         metrics, header_metrics = self.job_table.view.fontMetrics(), header.fontMetrics()
         for name, typical in JOB_TYPICAL.items():
-            if name in names:
-                header.resizeSection(names.index(name), 14 + max(metrics.horizontalAdvance(typical),
+            if name in columns:
+                header.resizeSection(columns.index(name), 14 + max(metrics.horizontalAdvance(typical),
                                                                  header_metrics.horizontalAdvance(name)))
         self.job_table.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.workers_table.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -326,11 +412,11 @@ class MainWindow(QMainWindow):
     def focus_pane(self, widget: QWidget) -> None:
         """Give the keyboard to ``widget`` (a pane, or its first field), showing it if it scrolled away."""
         if widget is self.launch_panel:  # its first field that takes Tab
-            field = widget.nextInFocusChain()
-            while field is not widget and not (field.focusPolicy() & Qt.FocusPolicy.TabFocus
-                                               and field.isVisibleTo(self) and field.isEnabled()):
+            field: QWidget | None = widget.nextInFocusChain()
+            while field is not None and field is not widget and not (
+                    field.focusPolicy() & Qt.FocusPolicy.TabFocus and field.isVisibleTo(self) and field.isEnabled()):
                 field = field.nextInFocusChain()
-            widget = field
+            widget = field or widget
             self.launch_scroll.ensureWidgetVisible(widget)
         widget.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
@@ -470,7 +556,7 @@ class MainWindow(QMainWindow):
         if job is None:
             return False
         if path is None:
-            suggested = os.path.join(self.settings.value("results/folder", os.getcwd(), type=str),
+            suggested = os.path.join(str(self.settings.value("results/folder", os.getcwd(), type=str)),
                                      f"{job.name}-{job_id}-results.jsonl")
             path, _ = QFileDialog.getSaveFileName(self, f"Save the results of job {job_id} ({job.name})",
                                                   suggested, "JSON Lines (*.jsonl);;All files (*)")
@@ -554,11 +640,9 @@ class MainWindow(QMainWindow):
                 for job_id, name in names.items():
                     self.throughput_graph.set_job_name(job_id, name)
             self.jobs_model.apply(update.jobs)
+            self.notifier.jobs_changed(update.jobs.values())
             if names:  # a job just started: its row scrolls into view
-                row = self.jobs_model.row_of(max(names))
-                if row is not None:
-                    self.job_table.view.doItemsLayout()  # the scroll range must include the new rows first
-                    self.job_table.view.scrollTo(self.jobs_model.index(row, 0))
+                self.job_table.scroll_to_job(max(names))
             self._follow_clock()
         now = time.monotonic()
         if update.workers:
@@ -651,9 +735,10 @@ class MainWindow(QMainWindow):
             self._events_at = (now, self._events_seen)
 
     def _update_title(self) -> None:
+        prefix = self.notifier.title_prefix()
         running = [view for view in self.jobs_model.jobs() if not view.state.is_final]
         if not running:
-            self.setWindowTitle("poolscope")
+            self.setWindowTitle(f"{prefix}poolscope")
             return
         known = [view for view in running if view.total]
         if known:
@@ -663,7 +748,13 @@ class MainWindow(QMainWindow):
         else:
             percent = ""
         noun = "job" if len(running) == 1 else "jobs"
-        self.setWindowTitle(f"poolscope · {len(running)} {noun} running{percent}")
+        self.setWindowTitle(f"{prefix}poolscope · {len(running)} {noun} running{percent}")
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if (event.type() in (QEvent.Type.ActivationChange, QEvent.Type.WindowStateChange) and hasattr(self, "notifier")
+                and self.notifier.in_front() and self.notifier.came_to_front()):
+            self._update_title()  # what ended while away is seen now
 
     # -- quitting ------------------------------------------------------------------------------
 
@@ -749,6 +840,8 @@ class MainWindow(QMainWindow):
                 self.engine.shutdown(terminate=True, timeout=10)  # what did not stop in time
         finally:
             self._take_sigint_back()  # a local Dask cluster still starting was stopped with the engine
+            if self.history_recorder is not None:
+                self.history_recorder.close()  # after the engine's last events
             self.bridge.stop()
             update = self.bridge.take_update()
             if update is not None:
@@ -783,12 +876,13 @@ class MainWindow(QMainWindow):
             value = settings.value(f"splitters/{splitter.objectName()}")
             if value is not None:
                 splitter.restoreState(value)
-        for key, graph in (("graphs/cpu_history", self.cpu_graph), ("graphs/throughput_history", self.throughput_graph)):
+        graphs = (("graphs/cpu_history", self.cpu_graph), ("graphs/throughput_history", self.throughput_graph))
+        for key, graph in graphs:
             value = settings.value(key)
             try:
                 if value is not None and int(value) != graph.history:
                     graph.set_history(int(value))
             except (TypeError, ValueError):
                 pass
-        self.cpu_graph.set_smooth(settings.value("graphs/cpu_smooth", False, type=bool))
+        self.cpu_graph.set_smooth(bool(settings.value("graphs/cpu_smooth", False, type=bool)))
         self.launch_panel.restore_settings(settings)

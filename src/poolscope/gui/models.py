@@ -15,7 +15,7 @@ from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from poolscope.core.backends import DASK, PROCESSES, THREADS
+from poolscope.core.backends import REGISTRY, backend_info
 from poolscope.core.jobs import JobState
 from poolscope.gui.colours import on_base
 from poolscope.monitor.views import JobView, LogEntry, WorkerView
@@ -77,12 +77,8 @@ def outcome_text(done: int, failed: int, cancelled: int, total: int | None) -> s
 
 
 #: What each backend is, in a phrase (tooltips).
-BACKEND_DESCRIPTIONS = {
-    PROCESSES: "worker processes on this machine",
-    THREADS: "threads of this process (one GIL: CPU-bound tasks share about one core)",
-    DASK: "the Dask cluster",
-}
-_BACKEND_ORDER = {PROCESSES: 0, THREADS: 1, DASK: 2}
+BACKEND_DESCRIPTIONS = {name: info.workers_are for name, info in REGISTRY.items()}
+_BACKEND_ORDER = {name: order for order, name in enumerate(REGISTRY)}
 
 
 def format_rate(rate: float) -> str:
@@ -400,15 +396,15 @@ class WorkersModel(_ViewTableModel):
         return None
 
     def _display(self, view: WorkerView, column: int) -> str:
-        dask = view.backend == DASK
+        remote = backend_info(view.backend).remote
         if column == 0:
             return view.backend
         if column == 1:
             return "" if view.pid is None else str(view.pid)
         if column == 2:
-            if dask:  # tcp:// is the usual scheme: the rest is what tells workers apart (the tooltip has it all)
+            if remote:  # tcp:// is the usual scheme: the rest is what tells workers apart (the tooltip has it all)
                 return view.address.removeprefix("tcp://")
-            return f"{'thread' if view.backend == THREADS else 'slot'} {view.slot}" if view.slot is not None else ""
+            return f"{backend_info(view.backend).slot_noun} {view.slot}" if view.slot is not None else ""
         if column == 3:
             return "busy" if view.busy else "idle"
         if column == 4:
@@ -417,7 +413,7 @@ class WorkersModel(_ViewTableModel):
             name = self._job_names.get(view.job_id)
             return f"{view.job_id} {name}" if name else str(view.job_id)
         if column == 5:
-            if dask:
+            if remote:
                 parts = [f"{view.executing} running"] if view.executing else []
                 parts += [f"{view.queued} queued"] if view.queued else []
                 return ", ".join(parts)
@@ -431,19 +427,20 @@ class WorkersModel(_ViewTableModel):
         if column == 7:
             return format_bytes(view.rss) if view.rss else ""
         if column == 8:
-            return "" if dask else f"{view.tasks_done:,}"
+            return "" if remote else f"{view.tasks_done:,}"
         return ""
 
     @staticmethod
     def _tooltip(view: WorkerView) -> str:
-        if view.backend == DASK:
+        info = backend_info(view.backend)
+        if info.remote:
             limit = f" of {format_bytes(view.memory_limit)}" if view.memory_limit else ""
             pid = f", pid {view.pid}" if view.pid is not None else ""
-            return (f"Dask worker {view.name or view.address} at {view.address}\nhost {view.host}{pid}, "
+            return (f"{info.nouns[0]} worker {view.name or view.address} at {view.address}\nhost {view.host}{pid}, "
                     f"{view.nthreads} thread{'s' if view.nthreads != 1 else ''}\nmemory {format_bytes(view.rss)}"
                     f"{limit}; {view.executing} running, {view.queued} queued (CPU and memory as the scheduler "
                     f"last heard)")
-        if view.backend == THREADS:
+        if info.sampled_as == "thread":
             return (f"Thread slot {view.slot} of this process (native thread id {view.pid}): its own CPU time; "
                     "threads share one GIL")
         return f"Worker process {view.pid} in slot {view.slot} (CPU and memory include its child processes)"

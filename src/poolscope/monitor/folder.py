@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
-from poolscope.core.backends import DASK
+from poolscope.core.backends import DASK, backend_info
 from poolscope.core.events import (
     JobFinished,
     JobNotice,
@@ -144,7 +144,7 @@ class EventFolder:
         self._dirty_workers.add(event.pid)
 
     def _worker_started(self, event: WorkerStarted) -> None:
-        if event.backend == DASK:  # a forwarder thread: engine plumbing, the Dask workers are listed instead
+        if backend_info(event.backend).remote:  # a forwarder thread: plumbing, the remote workers are listed instead
             self._dask_slots.add(event.pid)
             return
         view = self.workers.get(event.pid)
@@ -241,7 +241,8 @@ class EventFolder:
             seen.add(address)
             view = self.cluster_workers.get(address)
             if view is None:
-                view = self.cluster_workers[address] = WorkerView(pid=None, slot=None, backend=DASK, address=address)
+                view = self.cluster_workers[address] = WorkerView(pid=None, slot=None, backend=reading.backend or DASK,
+                                                                      address=address)
             view.take(reading)
             self._dirty_cluster.add(address)
             cpu[address] = view.cpu_percent or 0.0

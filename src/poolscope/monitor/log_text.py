@@ -1,6 +1,7 @@
 """The log's words for engine events: what the window's log pane and ``poolscope run`` print.
 
-:func:`log_line` is the one place an event becomes text. A reader that follows one job on a
+:func:`log_line` is the one place an event becomes text; :func:`entry_matches` is what the log
+pane's filters keep, and :func:`log_text` the text a log is exported as. A reader that follows one job on a
 terminal (``one_job=True``: the CLI) gets its failures, notices and worker crashes, said without
 the job's name (its progress line and summary say the rest); the window gets every event that
 changes what the user should know, each naming its job.
@@ -9,9 +10,10 @@ changes what the user should know, each naming its job.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from poolscope.core.backends import THREADS
+from poolscope.core.backends import backend_info
 from poolscope.core.events import (
     JobFinished,
     JobNotice,
@@ -24,10 +26,12 @@ from poolscope.core.events import (
 from poolscope.core.jobs import JobState
 from poolscope.monitor.views import LogEntry
 
-__all__ = ["EventContext", "log_line"]
+__all__ = ["LEVELS", "EventContext", "entry_matches", "entry_text", "log_line", "log_text"]
 
 #: Worker exits that are the engine's own doing: not logged.
 QUIET_EXITS = ("shutdown", "recycled")
+#: A log entry's levels, least severe first.
+LEVELS = ("info", "warning", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +73,7 @@ def log_line(event: object, context: EventContext = NO_CONTEXT, *, one_job: bool
     if isinstance(event, WorkerStarted):
         if not context.replacement:
             return None
-        noun = "Thread" if event.backend == THREADS else "Worker"
+        noun = "Thread" if backend_info(event.backend).sampled_as == "thread" else "Worker"
         return _entry("info", f"{noun} {event.pid} started in slot {event.slot}")
     if isinstance(event, JobFinished):
         summary = event.summary
@@ -118,3 +122,33 @@ def _name(job_id: int, context: EventContext) -> str:
 
 def _entry(level: str, message: str, *, detail: str = "", job_id: int | None = None) -> LogEntry:
     return LogEntry(time=time.time(), level=level, message=message, detail=detail, job_id=job_id)
+
+
+def entry_matches(entry: LogEntry, *, job_id: int | None = None, least_level: str = LEVELS[0],
+                  text: str = "") -> bool:
+    """Whether a filter keeps ``entry``: of job ``job_id`` (None: any), at least as severe as
+    ``least_level``, and containing ``text`` (in its message or detail, any case; "": any)."""
+    if job_id is not None and entry.job_id != job_id:
+        return False
+    if LEVELS.index(entry.level) < LEVELS.index(least_level) if entry.level in LEVELS else False:
+        return False
+    if text:
+        folded = text.casefold()
+        return folded in entry.message.casefold() or folded in entry.detail.casefold()
+    return True
+
+
+def entry_text(entry: LogEntry) -> str:
+    """One entry as exported: its date and time, level and message, then its detail (a traceback)
+    indented under it when it says more than the message."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.time))
+    line = f"{stamp}  {entry.level:<7}  {entry.message}"
+    detail = entry.detail.removeprefix(entry.message).strip("\n")
+    if detail:
+        line += "\n" + "\n".join("    " + text for text in detail.splitlines())
+    return line
+
+
+def log_text(entries: Iterable[LogEntry]) -> str:
+    """A log as text, one entry after another (see :func:`entry_text`)."""
+    return "".join(entry_text(entry) + "\n" for entry in entries)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import psutil
 
-from poolscope.core.backends import PROCESSES, THREADS
+from poolscope.core.backends import backend_info
 from poolscope.core.telemetry import Telemetry
 from poolscope.monitor.folder import RATE_WINDOW, EventFolder
 
@@ -77,8 +77,9 @@ class LocalSampler:
         return self.interval * IDLE_TELEMETRY_FACTOR
 
     def sample_into(self, folder: EventFolder) -> None:
-        pids = [pid for pid, view in folder.workers.items() if view.alive and view.backend == PROCESSES]
-        tids = [pid for pid, view in folder.workers.items() if view.alive and view.backend == THREADS]
+        alive = [(pid, backend_info(view.backend).sampled_as) for pid, view in folder.workers.items() if view.alive]
+        pids = [pid for pid, kind in alive if kind == "process"]
+        tids = [pid for pid, kind in alive if kind == "thread"]
         now = time.monotonic()
         sample = self.telemetry.sample(pids, folder.rated_counts(now), total_count=folder.tasks_finished, now=now)
         folder.add_sample(sample)

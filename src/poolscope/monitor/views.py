@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from poolscope.core.backends import DASK, PROCESSES
+from poolscope.core.backends import PROCESSES, backend_info
 from poolscope.core.estimate import Estimate, estimate
 from poolscope.core.events import RunningChunk
 from poolscope.core.jobs import JobState, JobSummary
@@ -107,7 +107,7 @@ class WorkerView:
 
     pid: int | None  # process id; a thread slot's native thread id; None for a Dask worker not yet asked
     slot: int | None
-    backend: str = PROCESSES  # PROCESSES, THREADS or DASK (a Dask worker of the cluster)
+    backend: str = PROCESSES  # a name of core/backends' REGISTRY (a remote one: a worker of its cluster)
     job_id: int | None = None  # the job whose task it runs, None when idle (local slots)
     index: int | None = None  # the input index of that task
     task_progress: float | None = None  # 0..1 when the task reports progress with a total
@@ -128,7 +128,7 @@ class WorkerView:
     @property
     def key(self) -> int | str:
         """What the views are keyed by: the pid of a local slot, the address of a Dask worker."""
-        return self.address if self.backend == DASK else self.pid  # type: ignore[return-value]
+        return self.address if backend_info(self.backend).remote else self.pid  # type: ignore[return-value]
 
     @property
     def busy(self) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from poolscope.core.backends import DASK
+from poolscope.core.backends import REGISTRY
 
 if TYPE_CHECKING:
     from poolscope.core.telemetry import ProcessStats
@@ -35,6 +35,7 @@ class WorkerStats:
     executing: int | None = None  # tasks (poolscope chunks) running on it now
     queued: int | None = None  # tasks waiting on it
     memory_limit: int | None = None  # bytes, 0 when none
+    backend: str | None = None  # the remote backend that described it (None: a local slot's reading)
 
     #: The fields a reading carries into the view (all but ``key``), same names as WorkerView's.
     FIGURES: ClassVar[tuple[str, ...]] = ("cpu_percent", "rss", "pid", "host", "name", "nthreads", "executing",
@@ -52,13 +53,16 @@ def thread_stats(cpu: Mapping[int, float]) -> list[WorkerStats]:
 
 
 def cluster_stats(described: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[WorkerStats]:
-    """Dask workers, from ``Engine.backend_workers()`` (the scheduler's per-worker metrics as dicts).
+    """Remote workers (a Dask cluster's), from ``Engine.backend_workers()`` (the scheduler's
+    per-worker metrics as dicts).
 
     Every field the scheduler may leave out is given its empty value, so a worker's row shows what
     this reading says; a worker without an address is skipped.
     """
     stats: list[WorkerStats] = []
-    for info in described.get(DASK) or ():
+    infos = ((name, info) for name, infos in described.items() if name in REGISTRY and REGISTRY[name].remote
+             for info in infos)
+    for backend, info in infos:
         address = str(info.get("address") or "")
         if not address:
             continue
@@ -74,5 +78,6 @@ def cluster_stats(described: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[
             executing=int(info.get("executing") or 0),
             queued=int(info.get("ready") or 0),
             memory_limit=int(info.get("memory_limit") or 0),
+            backend=backend,
         ))
     return stats

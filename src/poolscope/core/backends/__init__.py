@@ -10,14 +10,63 @@ says how to start a slot, how many to keep, and whether a slot can be killed.
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 PROCESSES = "processes"
 THREADS = "threads"
 DASK = "dask"
-BACKENDS = (PROCESSES, THREADS, DASK)
 DASK_INSTALL_HINT = "Dask is not installed: pip install 'poolscope[dask]'"
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the rest of poolscope knows of a backend: how a person chooses it, and what its
+    workers are. The window and the CLI read these instead of testing backend names."""
+
+    name: str  # as a JobSpec and the CLI's --backend say it
+    label: str  # the launch panel's choice
+    description: str  # what it is for, in a sentence (the launch panel)
+    workers_are: str  # what its workers are, in a phrase (tooltips)
+    nouns: tuple[str, str]  # one worker, several: how a count of them reads
+    slot_noun: str  # how the workers table names one slot ("slot 2", "thread 2")
+    can_kill: bool  # Terminate kills a slot that runs the job's tasks; else the job is cancelled instead
+    remote: bool  # its workers run elsewhere: the slots here only forward, and it describes its workers
+    sampled_as: str | None  # how this machine measures a slot: as a "process", a "thread", or not (remote)
+    takes_scheduler: bool  # runs on a scheduler at an address the user gives
+    takes_initializer: bool  # can call an initializer in each worker before the job's first task
+    requires: str | None = None  # the package it needs beyond poolscope's own
+    install_hint: str = ""  # what to do when that package is missing
+
+    def available(self) -> bool:
+        return self.requires is None or importlib.util.find_spec(self.requires) is not None
+
+
+#: Every backend, in the order they are offered (the first is the default).
+REGISTRY: dict[str, BackendInfo] = {info.name: info for info in (
+    BackendInfo(PROCESSES, "Processes (this machine)",
+                "Worker processes on this machine, one per core: CPU-bound work.",
+                "worker processes on this machine", ("process", "processes"), "slot",
+                can_kill=True, remote=False, sampled_as="process", takes_scheduler=False, takes_initializer=True),
+    BackendInfo(THREADS, "Threads (I/O-bound work)",
+                "Threads of this process: for I/O-bound work. They share one GIL, so CPU-bound tasks use about "
+                "one core, and they cannot be killed (Terminate cancels).",
+                "threads of this process (one GIL: CPU-bound tasks share about one core)", ("thread", "threads"),
+                "thread", can_kill=False, remote=False, sampled_as="thread", takes_scheduler=False,
+                takes_initializer=True),
+    BackendInfo(DASK, "Dask cluster",
+                "Chunks run on the Dask cluster at the scheduler address; leave it empty to start a local cluster.",
+                "the Dask cluster", ("Dask", "Dask"), "slot", can_kill=False, remote=True, sampled_as=None,
+                takes_scheduler=True, takes_initializer=False, requires="distributed",
+                install_hint=DASK_INSTALL_HINT),
+)}
+BACKENDS = tuple(REGISTRY)
+
+
+def backend_info(name: str) -> BackendInfo:
+    """The registry's entry for ``name``; KeyError for a name it does not have."""
+    return REGISTRY[name]
 
 
 class WorkerHandle(Protocol):
@@ -52,4 +101,4 @@ class Backend(Protocol):
 
 
 def dask_available() -> bool:
-    return importlib.util.find_spec("distributed") is not None
+    return REGISTRY[DASK].available()

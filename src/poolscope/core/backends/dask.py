@@ -334,7 +334,7 @@ class _Forwarder:
             try:
                 inputs = pickle.loads(message.inputs)  # pickled by the engine (see core/protocol.py RunChunk)
             except BaseException as exc:  # noqa: BLE001 - the engine fails the input or splits the chunk
-                self.send(Unreadable(message.chunk_id, *describe_exception(exc)))
+                self.send(Unreadable(message.chunk_id, *describe_exception(exc).text))
                 return
             self.submit(message.chunk_id, message.job_id, message.start, inputs)
         elif kind is SetUpJob:
@@ -342,7 +342,7 @@ class _Forwarder:
                 target, kwargs, _initializer = load_job(message.setup)
             except BaseException as exc:  # noqa: BLE001 - the job fails: "worker could not start"
                 self.failed_jobs.add(message.job_id)
-                self.send(SetupFailed(message.job_id, *describe_exception(exc)))
+                self.send(SetupFailed(message.job_id, *describe_exception(exc).text))
                 return
             self.jobs[message.job_id] = (target, kwargs)
         elif kind is CancelJob:
@@ -438,7 +438,7 @@ class _Forwarder:
 
     def setup_failed(self, chunk: _RemoteChunk, error: ErrorInfo) -> None:
         """As core/worker.py does when the target cannot be loaded: tell the engine once, fail the chunk."""
-        type_name, message, tb = error
+        type_name, message, tb = error.text
         if chunk.job_id not in self.failed_jobs:
             self.failed_jobs.add(chunk.job_id)
             self.send(SetupFailed(chunk.job_id, type_name, message, tb))
@@ -489,10 +489,10 @@ class _Forwarder:
                 doomed.append(chunk)
         if not doomed:
             return
-        notice = self.stop_remote_chunks(doomed, "terminated")
+        # Said before the chunks are: their reports can end the job, and what ended it comes first.
+        self.send(Notice(job_id, self.stop_remote_chunks(doomed, "terminated")))
         for chunk in doomed:
             self.report_cancelled(chunk)
-        self.send(Notice(job_id, notice))
 
     def stop_remote_chunks(self, chunks: list[_RemoteChunk], verb: str) -> str:
         """Cancel the chunks' futures with force and restart every Dask worker still running one.

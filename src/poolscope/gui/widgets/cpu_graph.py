@@ -21,14 +21,16 @@ when samples arrive (the sample rate), never on a timer of its own.
 
 from __future__ import annotations
 
+import csv
 import math
+import os
 import time
 from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -41,14 +43,26 @@ from PySide6.QtWidgets import (
 )
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
+from poolscope.gui.shortcuts import make_action
 from poolscope.gui.widgets.plotting import (
     HISTORY_CHOICES,
+    HoverTips,
     add_legend,
+    base_colour,
+    clock_text,
+    context_menu,
+    curves_text,
+    export_plot,
+    export_widget,
+    export_with_dialog,
     history_combo,
     legible,
     live_curve,
     make_plot,
+    paused_label,
     remove_curve,
+    set_interactive,
+    style_plot,
 )
 from poolscope.monitor.views import ClusterSample
 
@@ -128,12 +142,96 @@ class CoreGrid(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(120, 60)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self.setToolTip("Each chart: one core's load, 0 to 100% of that core, over the graph's history; "
-                        "the figure is its latest reading")
+        # The seconds (before the drawing's time) the charts span: None, the live view (-history to 0);
+        # set by the mouse while the graph is paused (interactive).
+        self.x_range: tuple[float, float] | None = None
+        self.interactive = False
+        self.drawn_at = 0.0  # time.monotonic() that x counts back from
+        self._drag: tuple[float, tuple[float, float]] | None = None  # (mouse x, x_range) as a drag began
+        self.hover = HoverTips(self, self.hover_text)
 
-    def set_data(self, x: np.ndarray, values: np.ndarray, history: float, *, smoothed: bool) -> None:
+    def set_data(self, x: np.ndarray, values: np.ndarray, history: float, *, smoothed: bool,
+                 drawn_at: float = 0.0) -> None:
         self._x, self._values, self.history, self.smoothed = x, values, float(history), smoothed
+        self.drawn_at = drawn_at
         self.update()
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds before the drawing's time, load per core) as drawn."""
+        return self._x, self._values
+
+    def visible_range(self) -> tuple[float, float]:
+        return self.x_range if self.x_range is not None else (-self.history, 0.0)
+
+    def set_interactive(self, on: bool) -> None:
+        """Paused: the wheel zooms the charts' time span, a drag pans it. Live: the span is the history."""
+        self.interactive = on
+        self._drag = None
+        if not on and self.x_range is not None:
+            self.x_range = None
+            self.update()
+
+    # -- the mouse: hover, and zoom and pan while paused ---------------------------------------
+
+    def _cell_at(self, position: QPointF) -> tuple[int, QRectF] | None:
+        """(core, its chart's area) under ``position``, or None."""
+        band = self.label_height()
+        for core, cell in enumerate(self.cell_rects()):
+            area = QRectF(cell.left(), cell.top() + band, cell.width(), max(1.0, cell.height() - band))
+            if area.contains(position):
+                return core, area
+        return None
+
+    def hover_text(self, position: QPoint) -> str | None:
+        """The load and time of the reading under ``position``; over a name, what a chart is."""
+        found = self._cell_at(QPointF(position))
+        if found is None:
+            return ("Each chart: one core's load, 0 to 100% of that core, over the graph's history; "
+                    "the figure is its latest reading")
+        core, area = found
+        if len(self._x) == 0:
+            return f"cpu{core}: no reading yet"
+        x0, x1 = self.visible_range()
+        x = x0 + (position.x() - area.left()) / max(area.width(), 1.0) * (x1 - x0)
+        index = int(np.argmin(np.abs(self._x - x)))
+        mean = f" ({SMOOTH_SECONDS:g} s mean)" if self.smoothed else ""
+        return f"cpu{core}: {self._values[index, core]:.1f}%{mean}\n{clock_text(self.drawn_at, float(self._x[index]))}"
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        found = self._cell_at(event.position()) if self.interactive else None
+        if found is None:
+            event.ignore()
+            return
+        _, area = found
+        x0, x1 = self.visible_range()
+        anchor = x0 + (event.position().x() - area.left()) / max(area.width(), 1.0) * (x1 - x0)
+        factor = 0.8 ** (event.angleDelta().y() / 120)  # a notch up zooms in by a fifth
+        span = min(max((x1 - x0) * factor, 0.5), float(max(HISTORY_CHOICES)))
+        share = (anchor - x0) / (x1 - x0)
+        self.x_range = (anchor - share * span, anchor + (1 - share) * span)
+        self.update()
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self.interactive and event.button() == Qt.MouseButton.LeftButton:
+            self._drag = (event.position().x(), self.visible_range())
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag is None:
+            super().mouseMoveEvent(event)
+            return
+        start, (x0, x1) = self._drag
+        width = self.cell_rects()[0].width() if self.cores else float(self.width())
+        shift = (event.position().x() - start) / max(width, 1.0) * (x1 - x0)
+        self.x_range = (x0 - shift, x1 - shift)
+        self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._drag = None
+        super().mouseReleaseEvent(event)
 
     def current(self) -> np.ndarray | None:
         """Each core's figure as shown now (percent), or None before the first reading."""
@@ -182,8 +280,8 @@ class CoreGrid(QWidget):
             label = QRectF(cell.left() + 2, cell.top(), cell.width() - 4, band)
             area = QRectF(cell.left(), cell.top() + band, cell.width(), max(1.0, cell.height() - band))
             if current is not None:  # the label band is a meter of the current load, under the text
-                painter.fillRect(QRectF(cell.left(), cell.top(), cell.width() * min(max(current[core], 0.0), 100.0) / 100,
-                                        band - 1), colours["meter"])
+                load = min(max(current[core], 0.0), 100.0) / 100
+                painter.fillRect(QRectF(cell.left(), cell.top(), cell.width() * load, band - 1), colours["meter"])
             painter.setPen(colours["text"])
             painter.setFont(self.font())
             painter.drawText(label, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), f"cpu{core}")
@@ -200,7 +298,8 @@ class CoreGrid(QWidget):
 
     def _paint_load(self, painter: QPainter, area: QRectF, x: np.ndarray, load: np.ndarray,
                     colours: dict[str, QColor]) -> None:
-        px = area.left() + (x + self.history) / self.history * area.width()
+        x0, x1 = self.visible_range()
+        px = area.left() + (x - x0) / (x1 - x0) * area.width()
         # 0% on the bottom row of pixels, 100% on the top row (centred on them, so a 1 px line is whole)
         py = area.bottom() - 0.5 - np.clip(load, 0.0, 100.0) / 100.0 * (area.height() - 1.0)
         columns = int(area.width())
@@ -243,9 +342,14 @@ class CpuGraph(QWidget):
         self.cluster: dict[str, RingBuffer] = {}  # Dask worker address -> its CPU %, oldest first
         self.cluster_curves: dict[str, pg.PlotDataItem] = {}  # address -> its curve, made once
         self._cluster_colours = 0  # curves made so far: the next one's colour
+        self._cluster_hue: dict[str, int] = {}  # address -> its colour's number (pg.intColor)
         self._cluster_y_max = 0.0
         self._cluster_seen = False  # a cluster reading has arrived (the view turns to it once)
         self._cluster_now: set[str] = set()  # the addresses of the latest reading: the workers there are now
+        self.paused = False  # set_paused(): nothing is drawn, the mouse zooms and pans
+        self.drawn_at = time.monotonic()  # the time.monotonic() the drawn x (seconds before it) count from
+        # this machine's view as last drawn: (seconds before drawn_at, load per core); what CSV exports
+        self.drawn: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, cores)))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -270,14 +374,14 @@ class CpuGraph(QWidget):
         self.smooth_check.setChecked(smooth)
         self.smooth_check.toggled.connect(self.set_smooth)
         # the same choice for a menu (the window's View menu)
-        self.smooth_action = QAction("Smooth the CPU graph", self)
-        self.smooth_action.setObjectName("cpu_smooth_action")
-        self.smooth_action.setCheckable(True)
+        self.smooth_action = make_action("cpu_smooth_action", self, checkable=True)
         self.smooth_action.setChecked(smooth)
         self.smooth_action.toggled.connect(self.set_smooth)
         self.history_combo = history_combo("cpu_history", history, self.set_history)
         self.history_combo.setToolTip("How much history the graph shows")
+        self.paused_mark = paused_label()
         header.addWidget(self.title)
+        header.addWidget(self.paused_mark)
         header.addStretch(1)
         header.addWidget(self.average)
         header.addWidget(self.view_combo)
@@ -295,6 +399,10 @@ class CpuGraph(QWidget):
         cluster_item.setYRange(-2, 104, padding=0)
         self.stack.addWidget(self.cluster_plot)
         layout.addWidget(self.stack, 1)
+        self.cluster_hover = HoverTips(self.cluster_plot.viewport(), self._cluster_hover_text)
+        self.export_action = make_action("export_cpu_graph", self, self._export_asked,
+                                         tip="Save the CPU graph as a PNG or SVG image, or its data as CSV")
+        context_menu(self)
         self.buffer = RingBuffer(1)
         self.set_cores(cores)
 
@@ -318,10 +426,15 @@ class CpuGraph(QWidget):
             self.grid = view = CoreGrid(cores)
             self.plot = self.heatmap = None
             self.smooth_check.setEnabled(True)
+        if self.grid is not None:
+            self.grid.set_interactive(self.paused)
+        elif self.plot is not None:
+            set_interactive(self.plot, self.paused)
         current = self.stack.currentIndex()
         self.stack.insertWidget(0, view)
-        self.stack.removeWidget(old)
-        old.deleteLater()
+        if old is not None:
+            self.stack.removeWidget(old)
+            old.deleteLater()
         self.stack.setCurrentIndex(current)
         self._update_title()
 
@@ -341,6 +454,7 @@ class CpuGraph(QWidget):
         right.setTextPen(item.getAxis("left").textPen())
         right.setWidth(40)
         item.setXRange(-self.history, 0, padding=0)
+        self._heatmap_hover = HoverTips(self.plot.viewport(), self._heatmap_hover_text)
         return self.plot
 
     # -- data ------------------------------------------------------------------------------------
@@ -378,10 +492,27 @@ class CpuGraph(QWidget):
             self._update_title()
 
     def _make_cluster_curve(self, address: str, label: str) -> None:
-        colour = legible(pg.intColor(self._cluster_colours, hues=8, values=1, maxValue=220),
-                         self.cluster_plot.backgroundBrush().color())
+        self._cluster_hue[address] = self._cluster_colours
         self._cluster_colours += 1
-        self.cluster_curves[address] = live_curve(self.cluster_plot, colour, name=label, width=2)
+        self.cluster_curves[address] = live_curve(self.cluster_plot, self._cluster_colour(address), name=label, width=2)
+
+    def _cluster_colour(self, address: str) -> QColor:
+        return legible(pg.intColor(self._cluster_hue[address], hues=8, values=1, maxValue=220), base_colour())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.restyle()
+
+    def restyle(self) -> None:
+        """Take the application palette's colours (it changed: the desktop turned dark or light).
+        The core grid paints with its palette anyway; the heat map's colours are its own."""
+        style_plot(self.cluster_plot, self.cluster_legend)
+        for address, curve in self.cluster_curves.items():
+            curve.setPen(pg.mkPen(self._cluster_colour(address), width=2))
+        if self.plot is not None:
+            style_plot(self.plot)
+        self.paused_mark.setStyleSheet(self.paused_mark.styleSheet())  # its palette() colours, again
 
     def _forget_cluster_worker(self, address: str) -> None:
         self.cluster.pop(address, None)
@@ -431,6 +562,79 @@ class CpuGraph(QWidget):
         if changed:
             self.refresh()
 
+    def set_paused(self, paused: bool) -> None:
+        """Pause (draw nothing new, PAUSED shown, the mouse zooms and pans) or go back to live."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        self.paused_mark.setVisible(paused)
+        self.average.setVisible(not paused)  # "now" no longer is: the mark takes its room
+        set_interactive(self.cluster_plot, paused)
+        if self.grid is not None:
+            self.grid.set_interactive(paused)
+        if self.plot is not None:
+            set_interactive(self.plot, paused)
+        if not paused:  # the live ranges, and what came meanwhile
+            self.cluster_plot.getPlotItem().setXRange(-self.history, 0, padding=0)
+            self._cluster_y_max = 0.0
+            if self.plot is not None:
+                self.plot.getPlotItem().setRange(xRange=(-self.history, 0), yRange=(0, self.cores), padding=0)
+            self.refresh()
+
+    # -- hover and export ------------------------------------------------------------------------
+
+    def _heatmap_hover_text(self, position: QPoint) -> str | None:
+        assert self.plot is not None
+        view_box = self.plot.getPlotItem().getViewBox()
+        scene_point = self.plot.mapToScene(position)
+        x, values = self.drawn
+        if not view_box.sceneBoundingRect().contains(scene_point) or len(x) == 0:
+            return None
+        point = view_box.mapSceneToView(scene_point)
+        core = int(point.y())
+        if not 0 <= core < values.shape[1]:
+            return None
+        index = int(np.argmin(np.abs(x - point.x())))
+        return f"cpu{core}: {values[index, core]:.1f}%\n{clock_text(self.drawn_at, float(x[index]))}"
+
+    def _cluster_hover_text(self, position: QPoint) -> str | None:
+        view_box = self.cluster_plot.getPlotItem().getViewBox()
+        scene_point = self.cluster_plot.mapToScene(position)
+        if not view_box.sceneBoundingRect().contains(scene_point):
+            return None
+        labels = {curve: curve.name() or address for address, curve in self.cluster_curves.items()}
+        return curves_text([(labels[curve], curve) for curve in self.cluster_curves.values()],
+                           view_box.mapSceneToView(scene_point).x(), self.drawn_at, "%")
+
+    def export(self, path: str) -> None:
+        """Write the view shown to ``path``: .png or .svg (an image of the charts), or .csv of the
+        data drawn (this machine: a row per reading, seconds before the drawing and a column per
+        core; the cluster: pyqtgraph's (x, y) per worker). Raises ValueError for another suffix,
+        OSError when the file cannot be written."""
+        suffix = os.path.splitext(path)[1].lower()
+        if self.view == CLUSTER_VIEW:
+            export_plot(self.cluster_plot, path)
+        elif suffix == ".csv":
+            self._export_csv(path)
+        elif self.plot is not None:
+            export_plot(self.plot, path)
+        elif suffix in (".png", ".svg"):
+            assert self.grid is not None
+            export_widget(self.grid, path)
+        else:
+            export_plot(self.cluster_plot, path)  # says which suffixes there are
+
+    def _export_csv(self, path: str) -> None:
+        x, values = self.drawn
+        with open(path, "w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow(["seconds"] + [f"cpu{core}" for core in range(values.shape[1])])
+            for t, row in zip(x, values, strict=True):
+                writer.writerow([repr(float(t))] + [repr(float(value)) for value in row])
+
+    def _export_asked(self) -> None:
+        export_with_dialog(self, "poolscope-cpu", self.export)
+
     # -- drawing ---------------------------------------------------------------------------------
 
     def visible_loads(self, now: float) -> tuple[np.ndarray, np.ndarray]:
@@ -445,8 +649,11 @@ class CpuGraph(QWidget):
         return times[keep:] - now, values[keep:]
 
     def refresh(self, now: float | None = None) -> None:
-        """Redraw the visible history (the window calls it when samples arrive)."""
+        """Redraw the visible history (the window calls it when samples arrive); nothing while paused."""
+        if self.paused:
+            return
         now = time.monotonic() if now is None else now
+        self.drawn_at = now
         if self.view == CLUSTER_VIEW:
             self._refresh_cluster(now)
             return
@@ -455,10 +662,11 @@ class CpuGraph(QWidget):
         x, values = self.visible_loads(now)
         if x.size == 0:
             return
+        self.drawn = (x, values)
         if self.heatmap is not None:
             self._draw_heatmap(x, values)
         elif self.grid is not None:
-            self.grid.set_data(x, values, self.history, smoothed=self.smooth)
+            self.grid.set_data(x, values, self.history, smoothed=self.smooth, drawn_at=now)
         mean = float(values[-1].mean())
         over = f" ({SMOOTH_SECONDS:g} s mean)" if self.smooth else ""
         self.average.setText(f"now {mean:.0f}% average{over}")
@@ -508,7 +716,8 @@ class CpuGraph(QWidget):
         if every != self._heatmap_every:  # the rows named on the left are the rows with a figure on the right
             self._heatmap_every = every
             item.getAxis("left").setTicks([[(core + 0.5, f"cpu{core}") for core in range(0, self.cores, every)], []])
-        item.getAxis("right").setTicks([[(core + 0.5, f"{last[core]:.0f}%") for core in range(0, self.cores, every)], []])
+        ticks = [(core + 0.5, f"{last[core]:.0f}%") for core in range(0, self.cores, every)]
+        item.getAxis("right").setTicks([ticks, []])
 
     def figures(self) -> list[str]:
         """Each core's current load as the graph shows it (tests, screenshots)."""

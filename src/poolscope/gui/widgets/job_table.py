@@ -1,16 +1,19 @@
 """The jobs table with its toolbar, right-click menu and shortcuts.
 
 It renders :class:`JobsModel` and turns the user's actions on the selected rows into signals
-carrying job ids; the main window forwards them to the engine.
+carrying job ids; the main window forwards them to the engine. A click on a column's header sorts
+by it (:class:`SortProxy`; a third click goes back to submission order): a view's row is a job by
+its ``JOB_ID_ROLE``, never by its number.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QToolBar, QVBoxLayout, QWidget
 
-from poolscope.gui.models import JobsModel, ProgressDelegate
+from poolscope.gui.models import JOB_ID_ROLE, JobsModel, ProgressDelegate
+from poolscope.gui.shortcuts import make_action
+from poolscope.gui.sorting import SortProxy
 
 __all__ = ["JobTable"]
 
@@ -34,20 +37,19 @@ class JobTable(QWidget):
         self.toolbar = QToolBar("Jobs")
         self.toolbar.setObjectName("jobs_toolbar")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.cancel_action = self._action("Cancel", "Delete", "Cancel the selected jobs: unstarted tasks are "
-                                          "dropped, running ones are asked to stop", self._cancel)
-        self.terminate_action = self._action("Terminate", "Shift+Delete", "Terminate the selected jobs: kill the "
-                                             "processes running their tasks now (threads cannot be killed: "
-                                             "their jobs are cancelled)", self._terminate)
-        self.run_again_action = self._action("Run again", "Ctrl+R", "Start the selected jobs again with the same "
-                                             "settings", self._run_again)
-        self.save_results_action = self._action("Save results…", "Ctrl+S", "Save the selected job's finished "
-                                                "results to a file, one JSON line per task, in input order",
-                                                self._save_results)
-        self.save_results_action.setObjectName("save_results")
-        self.clear_action = self._action("Clear finished", "Ctrl+L", "Remove every finished job from the table "
-                                         "(and the results the window keeps for it)",
-                                         self.clear_finished_requested.emit)
+        self.cancel_action = make_action("cancel", self, self._cancel, tip="Cancel the selected jobs: unstarted tasks "
+                                         "are dropped, running ones are asked to stop")
+        self.terminate_action = make_action("terminate", self, self._terminate, tip="Terminate the selected jobs: "
+                                            "kill the processes running their tasks now (threads cannot be killed: "
+                                            "their jobs are cancelled)")
+        self.run_again_action = make_action("run_again", self, self._run_again,
+                                            tip="Start the selected jobs again with the same settings")
+        self.save_results_action = make_action("save_results", self, self._save_results, tip="Save the selected "
+                                               "job's finished results to a file, one JSON line per task, in input "
+                                               "order")
+        self.clear_action = make_action("clear_finished", self, self.clear_finished_requested.emit,
+                                        tip="Remove every finished job from the table (and the results the window "
+                                            "keeps for it)")
         for action in (self.cancel_action, self.terminate_action, self.run_again_action):
             self.toolbar.addAction(action)
         self.toolbar.addSeparator()
@@ -57,7 +59,8 @@ class JobTable(QWidget):
 
         self.view = QTableView()
         self.view.setObjectName("jobs_view")
-        self.view.setModel(model)
+        self.proxy = SortProxy(model, self)  # what the view shows: the model's rows, sorted as asked
+        self.view.setModel(self.proxy)
         self.view.setItemDelegateForColumn(JobsModel.PROGRESS_COLUMN, ProgressDelegate(self.view))
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -66,6 +69,9 @@ class JobTable(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(24)
         self.view.setWordWrap(False)
         header = self.view.horizontalHeader()
+        header.setSortIndicatorClearable(True)  # a third click: submission order again
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.view.setSortingEnabled(True)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(JobsModel.PROGRESS_COLUMN, QHeaderView.ResizeMode.Stretch)
@@ -81,21 +87,23 @@ class JobTable(QWidget):
         layout.addWidget(self.view)
         self.update_actions()
 
-    def _action(self, text: str, shortcut: str, tip: str, slot: object) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
-        action.setObjectName(text.lower().replace(" ", "_"))
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
     # -- selection -------------------------------------------------------------------------------
 
     def selected_job_ids(self) -> list[int]:
-        rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
-        return [self.model.job(row).job_id for row in rows]
+        """The selected jobs' ids, in the order the view shows them."""
+        rows = sorted(self.view.selectionModel().selectedRows(), key=lambda index: index.row())
+        return [int(index.data(JOB_ID_ROLE)) for index in rows]
+
+    def view_index(self, job_id: int, column: int = 0) -> QModelIndex:
+        """The view's index of a job's row (invalid when it has none)."""
+        row = self.model.row_of(job_id)
+        return QModelIndex() if row is None else self.proxy.view_index(row, column)
+
+    def scroll_to_job(self, job_id: int) -> None:
+        index = self.view_index(job_id)
+        if index.isValid():
+            self.view.doItemsLayout()  # the scroll range must include new rows first
+            self.view.scrollTo(index)
 
     def select_jobs(self, job_ids: list[int]) -> None:
         """Select the rows of ``job_ids`` (and scroll to the first)."""
@@ -103,10 +111,9 @@ class JobTable(QWidget):
         selection.clearSelection()
         first = None
         for job_id in job_ids:
-            row = self.model.row_of(job_id)
-            if row is None:
+            index = self.view_index(job_id)
+            if not index.isValid():
                 continue
-            index = self.model.index(row, 0)
             selection.select(index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
             first = index if first is None else first
         if first is not None:
@@ -162,7 +169,7 @@ class JobTable(QWidget):
     def _context_menu(self, position: QPoint) -> None:
         index = self.view.indexAt(position)
         if index.isValid() and not self.view.selectionModel().isRowSelected(index.row(), index.parent()):
-            self.select_jobs([self.model.job(index.row()).job_id])
+            self.select_jobs([int(index.data(JOB_ID_ROLE))])
         self.update_actions()
         menu = QMenu(self)
         for action in (self.cancel_action, self.terminate_action, self.run_again_action):

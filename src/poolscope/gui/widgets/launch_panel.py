@@ -13,6 +13,9 @@ one it supersedes; closing the window kills any still running.
 A target of one's own starts from neutral settings, or from the ones last started with it; it
 never inherits a built-in's inputs and keyword arguments.
 
+A Python file dropped anywhere on the panel is chosen as "File…" chooses one: its functions are
+listed and the first is picked (:class:`PythonFileDrops`).
+
 Where a job runs is part of the form: local processes (default), threads, or a Dask cluster at
 a scheduler address (empty: a local cluster). The window decides whether an address can be used
 by its engine (:meth:`LaunchPanel.set_scheduler_check`); the panel shows its answer inline.
@@ -30,13 +33,14 @@ from typing import Any
 from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
+    QMimeData,
     QObject,
     QSettings,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -54,42 +58,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poolscope.core.backends import (
-    DASK,
-    DASK_INSTALL_HINT,
-    PROCESSES,
-    THREADS,
-    dask_available,
-)
-from poolscope.core.errors import SpecError
-from poolscope.core.inputs import KINDS, parse_inputs
-from poolscope.core.jobs import (
-    JobSpec,
-    check_backend,
-    parse_int,
-    parse_kwargs,
-    parse_optional_int,
-    parse_optional_number,
-)
+from poolscope.core.backends import REGISTRY, backend_info
+from poolscope.core.errors import SpecError, SpecErrors
+from poolscope.core.inputs import KINDS
+from poolscope.core.jobs import JobSpec, field_errors, parse_kwargs
 from poolscope.core.target_check import CHECK_TIMEOUT, CheckResult, TargetCheck
 from poolscope.core.targets import Target, parse_target
+from poolscope.gui.shortcuts import key_sequence, key_text
 
-__all__ = ["BACKEND_CHOICES", "LaunchPanel", "functions_in_file", "parse_scheduler_address"]
+__all__ = ["BACKEND_CHOICES", "LaunchPanel", "PythonFileDrops", "dropped_python_file", "functions_in_file",
+           "parse_scheduler_address"]
 
-#: The fields a SpecError can name, in the order they appear on the panel.
-FIELDS = ("target", "inputs", "backend", "scheduler", "kwargs", "chunksize", "timeout", "retries",
-          "max_tasks_per_worker", "initializer")
-
-#: The backends the panel offers, in order: (core name, label, what it is for).
-BACKEND_CHOICES = (
-    (PROCESSES, "Processes (this machine)", "Worker processes on this machine, one per core: CPU-bound work."),
-    (THREADS, "Threads (I/O-bound work)", "Threads of this process: for I/O-bound work. They share one GIL, so "
-                                          "CPU-bound tasks use about one core, and they cannot be killed "
-                                          "(Terminate cancels)."),
-    (DASK, "Dask cluster", "Chunks run on the Dask cluster at the scheduler address; leave it empty to start a "
-                           "local cluster."),
-)
-_BACKEND_NAMES = tuple(name for name, _, _ in BACKEND_CHOICES)
+#: The backends the panel offers, in order: (core name, label, what it is for), from the registry.
+BACKEND_CHOICES = tuple((info.name, info.label, info.description) for info in REGISTRY.values())
 
 #: Address schemes a Dask scheduler listens on, and the port it listens on by default.
 SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
@@ -102,10 +83,20 @@ _INPUT_KIND_LABELS = ("Range", "JSON list", "File of inputs")  # the pages of th
 CHECK_POLL_MS = 50  # how often a running check is asked for its verdict (never blocks)
 CHECK_DELAY_MS = 400  # a check starts once typing has paused this long
 CHECKED_FIELDS = ("target", "initializer")  # fields that may name user code, checked in a child process
-# What "neutral" is for a target of one's own: the form's settings with no built-in's defaults.
-_NEUTRAL = {"input_kind": 0, "range_start": "0", "range_stop": "", "range_step": "1", "json_inputs": "",
-            "inputs_file": "", "kwargs": "", "chunksize": "", "timeout": "", "retries": "0",
-            "max_tasks_per_worker": "", "initializer": ""}
+#: The rows of the Settings box: (field, label, placeholder, tooltip, neutral text). The field is
+#: the name a SpecError gives, the key the settings are saved under, and the edit's object name.
+SETTING_ROWS = (
+    ("kwargs", "Keyword args", '{"size": 1000}', "Keyword arguments for every task, as a JSON object", ""),
+    ("chunksize", "Chunk size", "auto", "Tasks sent to a worker at a time (blank: sized automatically)", ""),
+    ("timeout", "Timeout (s)", "none", "Seconds a task may run before its worker is killed (blank: no limit)", ""),
+    ("retries", "Retries", "", "How often a task whose worker crashed is run again", "0"),
+    ("max_tasks_per_worker", "Max tasks/worker", "unlimited", "Replace a worker after it ran this many of the "
+                                                              "job's tasks (blank: never)", ""),
+    ("initializer", "Initializer", "none", "package.module:function or path/to/file.py:function, called once in "
+                                           "each worker before the job's first task (e.g. to load a model)", ""),
+)
+#: The fields a SpecError can name, in the order they appear on the panel.
+FIELDS = ("target", "inputs", "backend", "scheduler", *(row[0] for row in SETTING_ROWS))
 MAX_REMEMBERED_TARGETS = 50  # own targets whose last settings are kept
 
 _ERROR_STYLE = "QLineEdit { border: 1px solid #b91c1c; border-radius: 2px; padding: 1px; }"
@@ -148,9 +139,8 @@ def parse_scheduler_address(text: str) -> str | None:
         raise bad("no host")
     if not (_HOST.match(host) or _IPV6.match(host)):
         raise bad(f"{host!r} is not a host name or IP address")
-    if port is not None:
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise bad(f"the port must be a whole number from 1 to 65535, not {port!r}")
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise bad(f"the port must be a whole number from 1 to 65535, not {port!r}")
     return f"{scheme}://{host}:{int(port) if port else DEFAULT_SCHEDULER_PORT}"
 
 
@@ -172,6 +162,39 @@ def functions_in_file(path: str) -> list[str]:
             and not node.name.startswith("_")]
 
 
+def dropped_python_file(mime: QMimeData) -> str | None:
+    """The path of the one local ``.py`` file a drag carries, or None."""
+    paths = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+    return paths[0] if len(paths) == 1 and paths[0].endswith(".py") and os.path.isfile(paths[0]) else None
+
+
+class PythonFileDrops(QObject):
+    """Takes a Python file dropped on the launch panel, on its free space or on any of its fields
+    (a line edit would otherwise paste the file's URL into itself), and chooses it as the target
+    file (:meth:`LaunchPanel.choose_target_file`). Other drops go where they went before."""
+
+    def __init__(self, panel: LaunchPanel) -> None:
+        super().__init__(panel)
+        self.panel = panel
+        panel.setAcceptDrops(True)
+        for widget in [panel, *panel.findChildren(QLineEdit)]:
+            widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind not in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            return False
+        assert isinstance(event, QDropEvent)  # QDragEnterEvent and QDragMoveEvent are QDropEvents
+        path = dropped_python_file(event.mimeData())
+        if path is None:
+            return False
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        if kind == QEvent.Type.Drop:
+            self.panel.choose_target_file(path)
+        return True
+
+
 class LaunchPanel(QWidget):
     """The form on the left of the window."""
 
@@ -184,6 +207,11 @@ class LaunchPanel(QWidget):
         self._builtins = BUILTIN_TASKS
         self._errors: dict[str, QLabel] = {}  # field -> the label under it that shows its problem
         self._edits: dict[str, QWidget] = {}  # field -> the widget marked when it is bad
+        # Every text field but the target, by its settings key, in the form's order, and the text
+        # it has for a target of one's own (no built-in's defaults): what is saved, restored and
+        # remembered is read from here, so a field is declared once.
+        self._text_edits: dict[str, QLineEdit] = {}
+        self._neutral: dict[str, Any] = {"input_kind": 0}
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -250,29 +278,21 @@ class LaunchPanel(QWidget):
         range_page = QWidget()
         range_layout = QHBoxLayout(range_page)
         range_layout.setContentsMargins(0, 0, 0, 0)
-        self.range_start = QLineEdit("0")
-        self.range_stop = QLineEdit()
-        self.range_step = QLineEdit("1")
-        for label, edit, name in (("start", self.range_start, "range_start"), ("stop", self.range_stop, "range_stop"),
-                                  ("step", self.range_step, "range_step")):
-            edit.setObjectName(name)
-            edit.setPlaceholderText(label)
-            edit.setToolTip(f"range {label}")
-            range_layout.addWidget(QLabel(label))
-            range_layout.addWidget(edit, 1)
+        for part, neutral in (("start", "0"), ("stop", ""), ("step", "1")):
+            range_layout.addWidget(QLabel(part))
+            range_layout.addWidget(self._text_field(f"range_{part}", part, f"range {part}", neutral), 1)
+        self.range_start, self.range_stop, self.range_step = (
+            self._text_edits[f"range_{part}"] for part in ("start", "stop", "step"))
         self.input_stack.addWidget(range_page)
 
-        self.json_edit = QLineEdit()
-        self.json_edit.setObjectName("json_inputs")
-        self.json_edit.setPlaceholderText("[1, 2, 3]")
+        self.json_edit = self._text_field("json_inputs", "[1, 2, 3]", "A JSON list: one input per item")
         self.input_stack.addWidget(self.json_edit)
 
         file_page = QWidget()
         file_layout = QHBoxLayout(file_page)
         file_layout.setContentsMargins(0, 0, 0, 0)
-        self.inputs_file_edit = QLineEdit()
-        self.inputs_file_edit.setObjectName("inputs_file")
-        self.inputs_file_edit.setPlaceholderText("one input per line (JSON or text)")
+        self.inputs_file_edit = self._text_field("inputs_file", "one input per line (JSON or text)",
+                                                 "A file of inputs, one per line (JSON or text)")
         browse_inputs = QPushButton("File…")
         browse_inputs.clicked.connect(self._browse_inputs)
         file_layout.addWidget(self.inputs_file_edit, 1)
@@ -300,9 +320,10 @@ class LaunchPanel(QWidget):
         self.scheduler_row = QWidget()
         scheduler_layout = QHBoxLayout(self.scheduler_row)
         scheduler_layout.setContentsMargins(0, 0, 0, 0)
-        self.scheduler_edit = _line_edit("scheduler", "empty: start a local cluster", "The address of a running "
-                                         "Dask scheduler, e.g. tcp://10.0.0.5:8786 (the address 'dask scheduler' "
-                                         "prints); empty: start a local cluster")
+        self.scheduler_edit = self._text_field("scheduler", "empty: start a local cluster", "The address of a "
+                                               "running Dask scheduler, e.g. tcp://10.0.0.5:8786 (the address "
+                                               "'dask scheduler' prints); empty: start a local cluster")
+        del self._neutral["scheduler"]  # where jobs run is kept when the target changes
         scheduler_layout.addWidget(QLabel("Scheduler"))
         scheduler_layout.addWidget(self.scheduler_edit, 1)
         backend_layout.addWidget(self.scheduler_row)
@@ -316,40 +337,25 @@ class LaunchPanel(QWidget):
         form = QFormLayout(settings_box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.kwargs_edit = _line_edit("kwargs", '{"size": 1000}', "Keyword arguments for every task, as a JSON object")
-        self.chunksize_edit = _line_edit("chunksize", "auto", "Tasks sent to a worker at a time (blank: sized "
-                                         "automatically)")
-        self.timeout_edit = _line_edit("timeout", "none", "Seconds a task may run before its worker is killed "
-                                       "(blank: no limit)")
-        self.retries_edit = _line_edit("retries", "", "How often a task whose worker crashed is run again", text="0")
-        self.max_tasks_edit = _line_edit("max_tasks_per_worker", "unlimited", "Replace a worker after it ran this "
-                                         "many of the job's tasks (blank: never)")
-        self.initializer_edit = _line_edit("initializer", "none", "package.module:function or path/to/file.py:"
-                                           "function, called once in each worker before the job's first task "
-                                           "(e.g. to load a model)")
-        for label, field_name, edit in (("Keyword args", "kwargs", self.kwargs_edit),
-                                        ("Chunk size", "chunksize", self.chunksize_edit),
-                                        ("Timeout (s)", "timeout", self.timeout_edit),
-                                        ("Retries", "retries", self.retries_edit),
-                                        ("Max tasks/worker", "max_tasks_per_worker", self.max_tasks_edit),
-                                        ("Initializer", "initializer", self.initializer_edit)):
+        for field_name, label, placeholder, tip, neutral in SETTING_ROWS:
+            edit = self._text_field(field_name, placeholder, tip, neutral)
             form.addRow(label, edit)
             form.addRow(self._error_label(field_name, edit))
+        (self.kwargs_edit, self.chunksize_edit, self.timeout_edit, self.retries_edit, self.max_tasks_edit,
+         self.initializer_edit) = (self._text_edits[row[0]] for row in SETTING_ROWS)
         layout.addWidget(settings_box)
 
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("start")
         self.start_button.setDefault(True)
-        self.start_button.setShortcut(QKeySequence("Ctrl+Return"))
-        self.start_button.setToolTip("Start the job (Ctrl+Return)")
+        self.start_button.setShortcut(key_sequence("start_job"))
+        self.start_button.setToolTip(f"Start the job ({key_text('start_job')})")
         self.start_button.setMinimumHeight(32)
         self.start_button.clicked.connect(self.start)
         layout.addWidget(self.start_button)
         layout.addStretch(1)
 
-        for edit in (self.target_edit, self.range_start, self.range_stop, self.range_step, self.json_edit,
-                     self.inputs_file_edit, self.scheduler_edit, self.kwargs_edit, self.chunksize_edit,
-                     self.timeout_edit, self.retries_edit, self.max_tasks_edit, self.initializer_edit):
+        for edit in (self.target_edit, *self._text_edits.values()):
             edit.returnPressed.connect(self.start)
 
         # -- checks of user code, in child processes -------------------------------------------
@@ -381,8 +387,19 @@ class LaunchPanel(QWidget):
         if self.builtin_list.count():
             self.builtin_list.setCurrentRow(0)
         self._backend_chosen(self.backend_combo.currentIndex())
+        self.file_drops = PythonFileDrops(self)
 
     # -- form state ------------------------------------------------------------------------------
+
+    def _text_field(self, key: str, placeholder: str, tip: str, neutral: str = "") -> QLineEdit:
+        """A text field of the form, registered under its settings key (also its object name)."""
+        edit = QLineEdit(neutral)
+        edit.setObjectName(key)
+        edit.setPlaceholderText(placeholder)
+        edit.setToolTip(tip)
+        self._text_edits[key] = edit
+        self._neutral[key] = neutral
+        return edit
 
     def _error_label(self, field_name: str, edit: QWidget) -> QLabel:
         label = QLabel()
@@ -456,12 +473,12 @@ class LaunchPanel(QWidget):
         self._scheduler_check = check
 
     def _backend_chosen(self, index: int) -> None:
-        name = self.backend_combo.itemData(index)
-        self.backend_description.setText(BACKEND_CHOICES[max(0, index)][2])
-        self.scheduler_row.setVisible(name == DASK)
+        info = backend_info(self.backend_combo.itemData(max(0, index)))
+        self.backend_description.setText(info.description)
+        self.scheduler_row.setVisible(info.takes_scheduler)
         self._set_error("scheduler", "")
-        # Say at once what choosing Dask needs, rather than only when Start is pressed.
-        self._set_error("backend", DASK_INSTALL_HINT if name == DASK and not dask_available() else "")
+        # Say at once what choosing a backend needs, rather than only when Start is pressed.
+        self._set_error("backend", "" if info.available() else info.install_hint)
 
     def set_builtin(self, name: str) -> None:
         """Pick a built-in task (and fill in its default inputs and keyword arguments)."""
@@ -507,7 +524,7 @@ class LaunchPanel(QWidget):
             self._apply_settings(self._remembered[target])
             self._settings_from = target
         elif self._settings_from in self._builtins:
-            self._apply_settings(_NEUTRAL)
+            self._apply_settings(self._neutral)
             self._settings_from = None
 
     def _apply_settings(self, values: dict[str, Any]) -> None:
@@ -518,15 +535,12 @@ class LaunchPanel(QWidget):
             self.input_kind.setCurrentIndex(max(0, min(2, int(values.get("input_kind", 0)))))
         except (TypeError, ValueError):
             pass
-        for name in ("inputs", "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker", "initializer"):
+        for name in ("inputs", *(row[0] for row in SETTING_ROWS)):
             self._set_error(name, "")
 
     def _setting_edits(self) -> dict[str, QLineEdit]:
         """The text fields of the form's settings (not the target, backend or scheduler), by key."""
-        return {"range_start": self.range_start, "range_stop": self.range_stop, "range_step": self.range_step,
-                "json_inputs": self.json_edit, "inputs_file": self.inputs_file_edit, "kwargs": self.kwargs_edit,
-                "chunksize": self.chunksize_edit, "timeout": self.timeout_edit, "retries": self.retries_edit,
-                "max_tasks_per_worker": self.max_tasks_edit, "initializer": self.initializer_edit}
+        return {key: edit for key, edit in self._text_edits.items() if key in self._neutral}
 
     def _browse_target(self) -> None:
         start = os.path.dirname(self._target_file) if self._target_file else os.getcwd()
@@ -659,35 +673,30 @@ class LaunchPanel(QWidget):
             else:
                 errors.setdefault(self._verdict_field(field_name, verdict), verdict.message)
         inputs = check(self.inputs_text)
-        if inputs is not None:
-            check(parse_inputs, inputs)
         backend = self.backend()
-        check(check_backend, backend)
-        if backend == DASK and "backend" not in errors:
+        if backend_info(backend).takes_scheduler:
             address = check(parse_scheduler_address, self.scheduler_edit.text())
-            if "scheduler" not in errors and self._scheduler_check is not None:
+            if "scheduler" not in errors and backend_info(backend).available() and self._scheduler_check is not None:
                 problem = self._scheduler_check(address)
                 if problem:
                     errors["scheduler"] = problem
-        check(parse_kwargs, self.kwargs_edit.text())
-        check(parse_optional_int, "chunksize", self.chunksize_edit.text())
-        check(parse_optional_number, "timeout", self.timeout_edit.text())
-        check(parse_int, "retries", self.retries_edit.text().strip() or "0")
-        check(parse_optional_int, "max_tasks_per_worker", self.max_tasks_edit.text())
+        # Every other field is parsed once, by the core's own parsers, each problem under its field.
+        fields: dict[str, Any] = {key: self._text_edits[key].text() for key, *_ in SETTING_ROWS}
+        fields.update(retries=fields["retries"].strip() or "0", backend=backend,
+                      initializer=targets.get("initializer"))
         spec = None
-        if waiting:
-            self.check_targets(fresh_only=fresh_only)
-        elif not errors:
-            spec = check(lambda: JobSpec.create(
-                targets["target"], inputs,
-                kwargs=self.kwargs_edit.text(),
-                chunksize=self.chunksize_edit.text(),
-                timeout=self.timeout_edit.text(),
-                retries=self.retries_edit.text().strip() or "0",
-                max_tasks_per_worker=self.max_tasks_edit.text(),
-                backend=backend,
-                initializer=targets["initializer"],
-            ))
+        if waiting or errors:
+            for field_name, message in field_errors(inputs if inputs is not None else "", **fields).items():
+                errors.setdefault(field_name, message)
+            if waiting:
+                self.check_targets(fresh_only=fresh_only)
+        else:
+            chosen = targets["target"]
+            assert chosen is not None  # parsed, and checked when it is user code (else an error above)
+            try:
+                spec = JobSpec.create(chosen, inputs, **fields)
+            except SpecErrors as exc:
+                errors.update(exc.errors)
         shown: dict[str, str] = {}
         for field_name, message in errors.items():
             if field_name in self._errors:
@@ -856,28 +865,23 @@ class LaunchPanel(QWidget):
         """Keep the settings a job of an own target was started with, for the next time it is typed."""
         values = self._values()
         self._remembered.pop(target, None)
-        self._remembered[target] = {key: values[key] for key in _NEUTRAL}
+        self._remembered[target] = {key: values[key] for key in self._neutral}
         while len(self._remembered) > MAX_REMEMBERED_TARGETS:
             del self._remembered[next(iter(self._remembered))]
         self._settings_from = target
 
     # -- persistence -----------------------------------------------------------------------------
 
-    _SETTINGS = ("target", "input_kind", "range_start", "range_stop", "range_step", "json_inputs", "inputs_file",
-                 "backend", "scheduler", "kwargs", "chunksize", "timeout", "retries", "max_tasks_per_worker",
-                 "initializer")
-
     def save_settings(self, settings: QSettings) -> None:
         settings.beginGroup("launch")
-        values = self._values()
-        for key in self._SETTINGS:
-            settings.setValue(key, values[key])
+        for key, value in self._values().items():
+            settings.setValue(key, value)
         settings.setValue("own_targets", json.dumps(self._remembered))
         settings.endGroup()
 
     def restore_settings(self, settings: QSettings) -> None:
         settings.beginGroup("launch")
-        stored = {key: settings.value(key) for key in self._SETTINGS if settings.contains(key)}
+        stored = {key: settings.value(key) for key in self._values() if settings.contains(key)}
         remembered = settings.value("own_targets")
         settings.endGroup()
         try:
@@ -894,8 +898,7 @@ class LaunchPanel(QWidget):
         else:
             self.target_edit.setText(target)
             self._target_typed(target)
-        edits: dict[str, QLineEdit] = {**self._setting_edits(), "scheduler": self.scheduler_edit}
-        for key, edit in edits.items():
+        for key, edit in self._text_edits.items():
             if key in stored and stored[key] is not None:
                 edit.setText(str(stored[key]))
         try:
@@ -903,33 +906,10 @@ class LaunchPanel(QWidget):
         except (TypeError, ValueError):
             pass
         self._settings_from = target
-        if stored.get("backend") in _BACKEND_NAMES:
+        if stored.get("backend") in REGISTRY:
             self.set_backend(str(stored["backend"]))
 
     def _values(self) -> dict[str, Any]:
-        return {
-            "target": self.target_edit.text(),
-            "input_kind": self.input_kind.currentIndex(),
-            "range_start": self.range_start.text(),
-            "range_stop": self.range_stop.text(),
-            "range_step": self.range_step.text(),
-            "json_inputs": self.json_edit.text(),
-            "inputs_file": self.inputs_file_edit.text(),
-            "backend": self.backend(),
-            "scheduler": self.scheduler_edit.text(),
-            "kwargs": self.kwargs_edit.text(),
-            "chunksize": self.chunksize_edit.text(),
-            "timeout": self.timeout_edit.text(),
-            "retries": self.retries_edit.text(),
-            "max_tasks_per_worker": self.max_tasks_edit.text(),
-            "initializer": self.initializer_edit.text(),
-        }
-
-
-def _line_edit(name: str, placeholder: str, tip: str, *, text: str = "") -> QLineEdit:
-    """A field of the form: its object name is the field a SpecError names."""
-    edit = QLineEdit(text)
-    edit.setObjectName(name)
-    edit.setPlaceholderText(placeholder)
-    edit.setToolTip(tip)
-    return edit
+        """The whole form, by settings key."""
+        return {"target": self.target_edit.text(), "input_kind": self.input_kind.currentIndex(),
+                "backend": self.backend(), **{key: edit.text() for key, edit in self._text_edits.items()}}

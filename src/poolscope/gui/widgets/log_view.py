@@ -5,18 +5,31 @@ traceback) in a read-only text box under it, selectable and copyable. Ctrl+C on 
 copies the selected entries in full. Clicking an entry that belongs to a job selects that job.
 A long traceback reads better large: "Show in full" (Enter on the list, a double click, or
 Ctrl+T) opens the selected entries in a dialog of their own.
+
+Above the list, filters: one job (or all), the least level (all, warnings and errors, errors) and
+a text to search for (Ctrl+F; in the message or the traceback, any case). They only hide lines
+(:class:`LogFilter`, a proxy over the model; ``monitor/log_text.entry_matches`` decides). "Export
+the log…" writes it as text (``monitor/log_text.log_text``): the lines shown, or every line.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence
+import os
+import time
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListView,
+    QMessageBox,
     QPlainTextEdit,
     QSplitter,
     QVBoxLayout,
@@ -24,9 +37,55 @@ from PySide6.QtWidgets import (
 )
 
 from poolscope.gui.models import JOB_ID_ROLE, LogModel
+from poolscope.gui.shortcuts import key_text, make_action
+from poolscope.monitor.log_text import LEVELS, entry_matches, log_text
 from poolscope.monitor.views import LogEntry
 
-__all__ = ["LogView", "TextDialog"]
+__all__ = ["LogFilter", "LogView", "TextDialog"]
+
+#: The level filter's choices: (label, the least level shown).
+LEVEL_CHOICES = (("All levels", LEVELS[0]), ("Warnings and errors", "warning"), ("Errors", "error"))
+
+
+class LogFilter(QSortFilterProxyModel):
+    """The log model's entries that the filters keep (see ``log_text.entry_matches``), in order."""
+
+    def __init__(self, model: LogModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSourceModel(model)
+        self.log = model
+        self.job_id: int | None = None  # None: every job's lines (and the lines of none)
+        self.least_level = LEVELS[0]
+        self.text = ""
+
+    @property
+    def active(self) -> bool:
+        return self.job_id is not None or self.least_level != LEVELS[0] or bool(self.text)
+
+    def set_filter(self, *, job_id: int | None, least_level: str, text: str) -> None:
+        if (job_id, least_level, text) == (self.job_id, self.least_level, self.text):
+            return
+        if not hasattr(self, "endFilterChange"):  # Qt before 6.10
+            self.job_id, self.least_level, self.text = job_id, least_level, text
+            self.invalidateFilter()
+            return
+        self.beginFilterChange()
+        self.job_id, self.least_level, self.text = job_id, least_level, text
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if not self.active:
+            return True
+        return entry_matches(self.log.entry(source_row), job_id=self.job_id, least_level=self.least_level,
+                             text=self.text)
+
+    def entry(self, row: int) -> LogEntry:
+        """The entry shown in ``row``."""
+        return self.log.entry(self.mapToSource(self.index(row, 0)).row())
+
+    def entries(self) -> list[LogEntry]:
+        """The entries shown, in order."""
+        return [self.entry(row) for row in range(self.rowCount())]
 
 
 def _monospace() -> QFont:
@@ -72,33 +131,60 @@ class LogView(QWidget):
     def __init__(self, model: LogModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
+        self.shown = LogFilter(model, self)  # what the list shows: the entries the filters keep
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        header = QHBoxLayout()
         title = QLabel("Log")
         title.setStyleSheet("font-weight: bold;")
-        layout.addWidget(title)
+        self.job_filter = QComboBox()
+        self.job_filter.setObjectName("log_job_filter")
+        self.job_filter.setToolTip("Show the lines of one job only")
+        self.job_filter.addItem("All jobs", None)
+        self.level_filter = QComboBox()
+        self.level_filter.setObjectName("log_level_filter")
+        self.level_filter.setToolTip("Show every line, or only warnings and errors, or only errors")
+        for label, level in LEVEL_CHOICES:
+            self.level_filter.addItem(label, level)
+        self.search = QLineEdit()
+        self.search.setObjectName("log_search")
+        self.search.setClearButtonEnabled(True)
+        self.find_action = make_action("find_in_log", self, self.focus_search)
+        self.search.setPlaceholderText("Search…")
+        self.search.setToolTip(f"Show the lines whose message or traceback contains this text, in any case "
+                               f"({key_text('find_in_log')})")
+        self.export_action = make_action("export_log", self, self._export_asked,
+                                         tip="Save the log as text: the lines shown, or every line")
+        for combo in (self.job_filter, self.level_filter):  # a narrow pane shrinks them rather than its neighbour
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(5)
+        self.search.setMinimumWidth(48)
+        header.addWidget(title)
+        header.addStretch(1)
+        header.addWidget(self.job_filter)
+        header.addWidget(self.level_filter)
+        header.addWidget(self.search, 1)
+        layout.addLayout(header)
+        self.job_filter.currentIndexChanged.connect(self._filters_changed)
+        self.level_filter.currentIndexChanged.connect(self._filters_changed)
+        self.search.textChanged.connect(self._filters_changed)
+        self._jobs_listed: set[int] = set()  # the jobs the job filter offers
+        model.rowsInserted.connect(self._list_new_jobs)
+        model.modelReset.connect(lambda: self._list_new_jobs())
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("log_splitter")
         self.list = QListView()
         self.list.setObjectName("log_list")
-        self.list.setModel(model)
+        self.list.setModel(self.shown)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setUniformItemSizes(True)
         self.list.setWordWrap(False)
         self.list.clicked.connect(self._clicked)
         self.list.selectionModel().selectionChanged.connect(self._show_selected)
-        copy = QAction("Copy", self.list)
-        copy.setShortcut(QKeySequence.StandardKey.Copy)
-        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        copy.triggered.connect(self.copy_selected)
-        self.list.addAction(copy)
-        self.show_full_action = QAction("Show log message in full…", self)
-        self.show_full_action.setObjectName("show_full")
-        self.show_full_action.setShortcuts([QKeySequence("Ctrl+T")])
-        self.show_full_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.show_full_action.setToolTip("Open the selected log messages (a failure's traceback) in a large window")
-        self.show_full_action.triggered.connect(self.show_full)
-        self.addAction(self.show_full_action)
+        self.copy_action = make_action("copy_log", self.list, self.copy_selected,
+                                       context=Qt.ShortcutContext.WidgetShortcut)
+        self.show_full_action = make_action("show_full", self, self.show_full, tip="Open the selected log messages "
+                                            "(a failure's traceback) in a large window")
         self.list.addAction(self.show_full_action)
         self.list.activated.connect(lambda _index: self.show_full())  # Enter, or a double click
         self.full_dialog: TextDialog | None = None  # the last one opened, while open
@@ -115,9 +201,77 @@ class LogView(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         layout.addWidget(self.splitter)
-        model.rowsAboutToBeInserted.connect(self._remember_scroll)
-        model.rowsInserted.connect(self._follow)
+        self.shown.rowsAboutToBeInserted.connect(self._remember_scroll)
+        self.shown.rowsInserted.connect(self._follow)
         self._at_bottom = True
+
+    # -- filters -------------------------------------------------------------------------------
+
+    def set_filters(self, *, job_id: int | None = None, least_level: str = LEVELS[0], text: str = "") -> None:
+        """Show the lines of ``job_id`` (None: all) at ``least_level`` or above containing ``text``."""
+        self._list_new_jobs()
+        if job_id is not None and job_id not in self._jobs_listed:
+            self._add_job(job_id)
+        self.job_filter.setCurrentIndex(max(0, self.job_filter.findData(job_id)))
+        self.level_filter.setCurrentIndex(max(0, self.level_filter.findData(least_level)))
+        self.search.setText(text)
+        self._filters_changed()
+
+    def _filters_changed(self, *_args: object) -> None:
+        job = self.job_filter.currentData()
+        self.shown.set_filter(job_id=None if job is None else int(job), text=self.search.text().strip(),
+                              least_level=str(self.level_filter.currentData() or LEVELS[0]))
+        self._show_selected()
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _list_new_jobs(self, _parent: object = None, first: int = 0, last: int | None = None) -> None:
+        """Offer each job the log speaks of in the job filter (the rows ``first`` to ``last`` are new)."""
+        last = self.model.rowCount() - 1 if last is None else last
+        for row in range(first, last + 1):
+            job_id = self.model.entry(row).job_id
+            if job_id is not None and job_id not in self._jobs_listed:
+                self._add_job(job_id)
+
+    def _add_job(self, job_id: int) -> None:
+        self._jobs_listed.add(job_id)
+        position = 1 + sum(1 for listed in self._jobs_listed if listed < job_id)
+        self.job_filter.insertItem(position, f"Job {job_id}", job_id)
+
+    # -- export --------------------------------------------------------------------------------
+
+    def export_text(self, path: str, *, filtered: bool) -> int:
+        """Write the log as text to ``path``: the lines shown (``filtered``) or every line. Returns
+        how many entries were written; raises OSError."""
+        entries = self.shown.entries() if filtered else self.model.entries()
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(log_text(entries))
+        return len(entries)
+
+    def _export_asked(self) -> None:
+        filtered = False
+        if self.shown.active:
+            box = QMessageBox(QMessageBox.Icon.Question, "Export the log",
+                              f"Export the {self.shown.rowCount():,} lines shown, or all "
+                              f"{self.model.rowCount():,} lines of the log?", parent=self)
+            shown = box.addButton("Lines shown", QMessageBox.ButtonRole.AcceptRole)
+            whole = box.addButton("Whole log", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton(QMessageBox.StandardButton.Cancel)
+            box.setDefaultButton(shown)
+            box.exec()
+            if box.clickedButton() not in (shown, whole):
+                return
+            filtered = box.clickedButton() is shown
+        start = os.path.join(os.getcwd(), f"poolscope-log-{time.strftime('%Y%m%d-%H%M%S')}.txt")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the log", start, "Text (*.txt);;All files (*)")
+        if not path:
+            return
+        try:
+            self.export_text(path, filtered=filtered)
+        except OSError as exc:
+            QMessageBox.warning(self, "Export the log", f"Could not write {path}: {exc.strerror or exc}")
 
     def append(self, entries: list[LogEntry]) -> None:
         self.model.append(entries)
@@ -132,7 +286,7 @@ class LogView(QWidget):
 
     def selected_entries(self) -> list[LogEntry]:
         rows = sorted(index.row() for index in self.list.selectionModel().selectedRows())
-        return [self.model.entry(row) for row in rows]
+        return [self.shown.entry(row) for row in rows]
 
     def selected_text(self) -> str:
         return "\n\n".join(entry.detail or entry.message for entry in self.selected_entries())

@@ -3,6 +3,9 @@
 Rates come from the bridge's telemetry (counts turned into rates in ``core/telemetry.py``, as
 points whose straight-line curve has the tasks' count as its area: a job's area is the tasks it
 finished); each series lives in a numpy :class:`RingBuffer` and is drawn by a curve made once.
+Paused (:meth:`ThroughputGraph.set_paused`), it draws nothing and the mouse zooms and pans it;
+hovering shows each curve's value and the time; :meth:`ThroughputGraph.export` writes it as PNG,
+SVG or CSV (see ``plotting.py``).
 """
 
 from __future__ import annotations
@@ -12,18 +15,29 @@ import time
 from collections.abc import Iterable
 
 import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QPoint
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from poolscope.core.telemetry import RingBuffer, TelemetrySample
+from poolscope.gui.shortcuts import make_action
 from poolscope.gui.widgets.plotting import (
     HISTORY_CHOICES,
+    HoverTips,
     add_legend,
     base_colour,
+    context_menu,
+    curves_text,
+    export_plot,
+    export_with_dialog,
     history_combo,
     legible,
     live_curve,
     make_plot,
+    paused_label,
     remove_curve,
+    set_interactive,
+    style_plot,
     total_colour,
 )
 
@@ -39,6 +53,11 @@ JOB_CAPACITY = 2400
 MAX_JOB_CURVES = 8
 
 _JOB_COLOURS = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#db2777", "#65a30d")
+
+
+def job_colour(job_id: int) -> QColor:
+    """A job's line: its colour of _JOB_COLOURS, made to stand out 3:1 from the palette's Base."""
+    return legible(_JOB_COLOURS[(job_id - 1) % len(_JOB_COLOURS)], base_colour())
 
 
 def _nice_ceiling(value: float) -> float:
@@ -65,6 +84,8 @@ class ThroughputGraph(QWidget):
         self._job_names: dict[int, str] = {}  # job id -> name, for the legend
         self._y_max = 0.0
         self._at_rest = False  # the last refresh drew a flat zero across the view, and no job
+        self.paused = False  # set_paused(): nothing is drawn, the mouse zooms and pans
+        self.drawn_at = time.monotonic()  # the time.monotonic() the curves' x (seconds before it) count from
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -74,7 +95,9 @@ class ThroughputGraph(QWidget):
         self.current = QLabel("")
         self.current.setObjectName("throughput_current")
         self.history_combo = history_combo("throughput_history", history, self.set_history)
+        self.paused_mark = paused_label()
         header.addWidget(title)
+        header.addWidget(self.paused_mark)
         header.addStretch(1)
         header.addWidget(self.current)
         header.addWidget(QLabel("History"))
@@ -90,6 +113,10 @@ class ThroughputGraph(QWidget):
         item.setXRange(-history, 0, padding=0)
         item.setYRange(0, 1, padding=0)
         layout.addWidget(self.plot, 1)
+        self.hover = HoverTips(self.plot.viewport(), self.hover_text)
+        self.export_action = make_action("export_throughput_graph", self, self._export_asked,
+                                         tip="Save the throughput graph as a PNG or SVG image, or its data as CSV")
+        context_menu(self)
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -105,7 +132,8 @@ class ThroughputGraph(QWidget):
         for sample in samples:
             for t, rate in sample.total_points or ((sample.time, sample.total_rate),):
                 self.total.append(t, rate)
-            job_points = sample.job_points or {job_id: ((sample.time, rate),) for job_id, rate in sample.job_rates.items()}
+            job_points = sample.job_points or {job_id: ((sample.time, rate),)
+                                               for job_id, rate in sample.job_rates.items()}
             for job_id, points in job_points.items():
                 buffer = self.jobs.get(job_id)
                 if buffer is None:
@@ -132,11 +160,56 @@ class ThroughputGraph(QWidget):
             self.history_combo.setCurrentIndex(index)
         self.refresh()
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.restyle()
+
+    def restyle(self) -> None:
+        """Take the application palette's colours (it changed: the desktop turned dark or light)."""
+        style_plot(self.plot, self.legend)
+        self.total_curve.setPen(pg.mkPen(total_colour(), width=5))
+        for job_id, curve in self.job_curves.items():
+            curve.setPen(pg.mkPen(job_colour(job_id), width=2))
+        self.paused_mark.setStyleSheet(self.paused_mark.styleSheet())  # its palette() colours, again
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause (draw nothing new, PAUSED shown, the mouse zooms and pans) or go back to live."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        self.paused_mark.setVisible(paused)
+        self.current.setVisible(not paused)  # "now" no longer is: the mark takes its room
+        set_interactive(self.plot, paused)
+        if not paused:  # the live ranges, and what came meanwhile
+            self.plot.getPlotItem().setXRange(-self.history, 0, padding=0)
+            self._y_max = 0.0
+            self._at_rest = False
+            self.refresh()
+
+    # -- hover and export ------------------------------------------------------------------------
+
+    def hover_text(self, position: QPoint) -> str | None:
+        """What the graph shows at ``position`` (the plot's viewport): each curve's value and the time."""
+        view_box = self.plot.getPlotItem().getViewBox()
+        point = view_box.mapSceneToView(self.plot.mapToScene(position))
+        if not view_box.sceneBoundingRect().contains(self.plot.mapToScene(position)):
+            return None
+        curves = [("total", self.total_curve)]
+        curves += [(f"{job_id} {self._job_names.get(job_id, '')}".strip(), curve)
+                   for job_id, curve in sorted(self.job_curves.items())]
+        return curves_text(curves, point.x(), self.drawn_at, "/s")
+
+    def export(self, path: str) -> None:
+        """Write the graph to ``path``: .png, .svg, or .csv of the curves' data (see plotting.export_plot)."""
+        export_plot(self.plot, path)
+
+    def _export_asked(self) -> None:
+        export_with_dialog(self, "poolscope-throughput", self.export)
+
     def _make_job_curve(self, job_id: int) -> None:
-        colour = _JOB_COLOURS[(job_id - 1) % len(_JOB_COLOURS)]
         name = self._job_names.get(job_id, "")
-        self.job_curves[job_id] = live_curve(self.plot, legible(colour, base_colour()), name=f"{job_id} {name}".strip(),
-                                             width=2)
+        self.job_curves[job_id] = live_curve(self.plot, job_colour(job_id), name=f"{job_id} {name}".strip(), width=2)
 
     def _rename(self, curve: pg.PlotDataItem, label: str) -> None:
         self.legend.removeItem(curve)
@@ -145,7 +218,9 @@ class ThroughputGraph(QWidget):
     # -- drawing ---------------------------------------------------------------------------------
 
     def refresh(self, now: float | None = None) -> None:
-        """Redraw the visible history (called by the window's frame timer)."""
+        """Redraw the visible history (the window calls it when samples arrive); nothing while paused."""
+        if self.paused:
+            return
         now = time.monotonic() if now is None else now
         start = now - self.history - 1.0
         y_max = 0.0
@@ -156,6 +231,7 @@ class ThroughputGraph(QWidget):
             self._at_rest = True
         else:
             self._at_rest = False
+        self.drawn_at = now
         if times.size:
             rates = values[:, 0]
             self.total_curve.setData(times - now, rates)

@@ -1,22 +1,22 @@
 """The workers table: local worker processes and thread slots (pid, idle/busy, the job and task it
 runs, CPU %, memory, tasks done) and, once a Dask job ran, the cluster's workers (address, pid,
-tasks running, CPU %, memory), with a backend column."""
+tasks running, CPU %, memory), with a backend column. A click on a column's header sorts by it
+(:class:`SortProxy`; a third click: the model's order, by backend and slot)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from poolscope.core.backends import BACKENDS, DASK, PROCESSES, THREADS
+from poolscope.core.backends import REGISTRY
 from poolscope.gui.models import JOB_ID_ROLE, WorkersModel
+from poolscope.gui.sorting import SortProxy
 
 __all__ = ["WorkersTable"]
 
 #: A typical value of each column but the last, to size the columns by.
 _TYPICAL = ("processes", "123456", "127.0.0.1:40163", "busy", "12 primes", "1 running, 2 queued", "100",
             "123.4 MiB")
-#: How the title counts the workers of each backend: (one, several).
-_NOUNS = {PROCESSES: ("process", "processes"), THREADS: ("thread", "threads"), DASK: ("Dask", "Dask")}
 
 
 class WorkersTable(QWidget):
@@ -32,13 +32,17 @@ class WorkersTable(QWidget):
         layout.addWidget(self.title)
         self.view = QTableView()
         self.view.setObjectName("workers_view")
-        self.view.setModel(model)
+        self.proxy = SortProxy(model, self)  # what the view shows: the model's rows, sorted as asked
+        self.view.setModel(self.proxy)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.setAlternatingRowColors(True)
         header = self.view.horizontalHeader()
+        header.setSortIndicatorClearable(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.view.setSortingEnabled(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         # Each column fits its header and a typical value in the table's font; the Worker and
@@ -61,10 +65,10 @@ class WorkersTable(QWidget):
         """Count the workers (by backend when there are several) and the busy ones in the title."""
         workers = self.model.workers()
         busy = sum(1 for view in workers if view.busy)
-        counts = [(name, sum(1 for view in workers if view.backend == name)) for name in BACKENDS]
+        counts = [(name, sum(1 for view in workers if view.backend == name)) for name in REGISTRY]
         present = [(name, count) for name, count in counts if count]
         if len(present) > 1:
-            parts = ", ".join(f"{count} {_NOUNS[name][count != 1]}" for name, count in present)
+            parts = ", ".join(f"{count} {REGISTRY[name].nouns[count != 1]}" for name, count in present)
             self.title.setText(f"Workers ({parts}; {busy} busy)")
         else:
             self.title.setText(f"Workers ({len(workers)}, {busy} busy)")

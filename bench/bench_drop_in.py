@@ -1,0 +1,130 @@
+"""The drop-in pools against the stdlib's, side by side in one run (issue 13, "Fast as the stdlib").
+
+Five cases, each timed on a warm pool of each kind (created, every worker has run a task), the
+two contenders in a rotating order in each repeat; the median over ``--repeat`` runs and the
+ratio (stdlib time / poolscope time: above 1 is poolscope faster) are printed:
+
+  Pool.map           of --map-tasks no-op tasks (1,000,000), a list input, default chunksize
+  imap_unordered     chunksize 1 over --tasks inputs (100,000)
+  apply_async        --tasks calls, then every result's get()
+  executor.submit    --tasks futures, then wait() for all
+  executor.map       of --map-tasks inputs (1,000,000), default chunksize (1)
+
+Both pools use spawn and the same number of workers; poolscope's at nice 0, as the stdlib's.
+Every run's results are checked. (Without a window attached; the window channel is separate.)
+
+    python bench/bench_drop_in.py [--repeat 3] [--tasks 100000] [--map-tasks 1000000] [--cases a,b]
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import time
+from collections.abc import Callable
+from typing import Any
+
+import _common
+from _common import fmt_rate, fmt_ratio, machine_line, measured, median, noise_warning, table, write_json
+
+from poolscope.pools import Pool as ScopePool
+from poolscope.pools import ProcessPoolExecutor as ScopeExecutor
+from poolscope.tasks.noop import noop
+
+CASES = ("pool_map", "imap_unordered", "apply_async", "submit", "executor_map")
+
+
+def case_runs(name: str, pool: Any, tasks: int, map_tasks: int) -> tuple[int, Callable[[], None]]:
+    """(tasks, run) for one case on one pool; run() raises if a result is wrong."""
+    if name == "pool_map":
+        inputs = list(range(map_tasks))
+
+        def run() -> None:
+            assert pool.map(noop, inputs) == inputs
+        return map_tasks, run
+    if name == "imap_unordered":
+        def run() -> None:
+            assert sum(pool.imap_unordered(noop, range(tasks), chunksize=1)) == tasks * (tasks - 1) // 2
+        return tasks, run
+    if name == "apply_async":
+        def run() -> None:
+            results = [pool.apply_async(noop, (i,)) for i in range(tasks)]
+            assert sum(result.get() for result in results) == tasks * (tasks - 1) // 2
+        return tasks, run
+    if name == "submit":
+        def run() -> None:
+            futures = [pool.submit(noop, i) for i in range(tasks)]
+            concurrent.futures.wait(futures)
+            assert sum(future.result() for future in futures) == tasks * (tasks - 1) // 2
+        return tasks, run
+    if name == "executor_map":
+        inputs = list(range(map_tasks))
+
+        def run() -> None:
+            assert sum(pool.map(noop, inputs)) == map_tasks * (map_tasks - 1) // 2
+        return map_tasks, run
+    raise ValueError(name)
+
+
+def main() -> None:
+    p = _common.parser(__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", type=int, default=100_000)
+    p.add_argument("--map-tasks", type=int, default=1_000_000)
+    p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
+    args = p.parse_args()
+    cases = [case.strip() for case in args.cases.split(",") if case.strip()]
+    ctx = multiprocessing.get_context("spawn")
+    print(machine_line())
+    print(f"{args.workers} workers, spawn, median of {args.repeat}; ratio = stdlib time / poolscope time")
+    stdlib_pool = ctx.Pool(args.workers)
+    stdlib_executor = concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=ctx)
+    scope_pool = ScopePool(args.workers)
+    scope_executor = ScopeExecutor(args.workers)
+    try:
+        for pool in (stdlib_pool, scope_pool):  # warm: every worker has started and imported noop
+            pool.map(noop, range(100), chunksize=1)
+        for executor in (stdlib_executor, scope_executor):
+            list(executor.map(noop, range(100)))
+        rows, targets, foreign = [], [], {}
+        for case in cases:
+            executor_case = case in ("submit", "executor_map")
+            contenders = {"stdlib": stdlib_executor if executor_case else stdlib_pool,
+                          "poolscope": scope_executor if executor_case else scope_pool}
+            times: dict[str, list[float]] = {name: [] for name in contenders}
+            for repeat in range(args.repeat):
+                order = list(contenders)[repeat % 2:] + list(contenders)[:repeat % 2]
+                for name in order:
+                    count, run = case_runs(case, contenders[name], args.tasks, args.map_tasks)
+
+                    def timed(run: Callable[[], None] = run) -> float:
+                        began = time.perf_counter()
+                        run()
+                        return time.perf_counter() - began
+
+                    seconds, meter, _ = measured(timed, args.retries)
+                    times[name].append(seconds)
+                    foreign.setdefault(f"{case}:{name}", []).append(meter.foreign)
+            ours, theirs = median(times["poolscope"]), median(times["stdlib"])
+            ratio = theirs / ours
+            rows.append([case, f"{count:,}", f"{ours:.3f} s ({fmt_rate(count / ours)})",
+                         f"{theirs:.3f} s ({fmt_rate(count / theirs)})", fmt_ratio(ratio),
+                         "met" if ratio >= 1.0 else "MISSED"])
+            targets.append({"target": f"drop-in {case}", "measured": ours, "peer": theirs, "ratio": ratio,
+                            "goal": ">= 1.0x", "met": ratio >= 1.0})
+            print(f"  {case}: poolscope {ours:.3f} s, stdlib {theirs:.3f} s, ratio {ratio:.2f}", flush=True)
+        print(table(["case", "tasks", "poolscope (median)", "stdlib (median)", "ratio", "verdict"], rows))
+        warning = noise_warning(foreign)
+        if warning:
+            print(warning)
+        write_json(args.json, "drop_in", targets)
+    finally:
+        stdlib_pool.terminate()
+        stdlib_pool.join()
+        stdlib_executor.shutdown(cancel_futures=True)
+        scope_pool.terminate()
+        scope_pool.join()
+        scope_executor.shutdown(cancel_futures=True)
+
+
+if __name__ == "__main__":
+    main()
