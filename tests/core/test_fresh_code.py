@@ -98,18 +98,18 @@ def test_a_worker_whose_code_changed_unknown_to_the_engine_steps_aside(tmp_path)
     import multiprocessing
 
     from poolscope.core import worker
-    from poolscope.core.protocol import Loaded, Stale
+    from poolscope.core.protocol import Loaded, Stale, from_worker
 
     task = tmp_path / "race.py"
     _write(task, "def f(x):\n    return 'v1'\n")
     engine_end, worker_end = multiprocessing.Pipe()
     loop = worker._Worker(worker_end, lambda: None, report_loaded=True)
     assert loop.set_up_job(1, _setup(f"{task}:f"))
-    loaded = engine_end.recv()
+    loaded = from_worker(engine_end.recv_bytes())
     assert isinstance(loaded, Loaded) and os.path.realpath(task) in loaded.files
     _write(task, "def f(x):\n    return 'v2'\n")
     assert not loop.set_up_job(2, _setup(f"{task}:f"))
-    assert engine_end.recv() == Stale(2)
+    assert from_worker(engine_end.recv_bytes()) == Stale(2)
 
 
 def test_the_engine_reruns_a_stale_workers_tasks_on_a_fresh_one(engine, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 from poolscope import Cancelled, progress
 from poolscope.core import worker
-from poolscope.core.protocol import Report, Started
+from poolscope.core.protocol import Report, Started, from_worker
 from poolscope.core.worker import (
     STATUS_CANCELLED,
     STATUS_ERROR,
@@ -28,10 +28,10 @@ JOB = 7
 
 class RecordingConnection:
     def __init__(self) -> None:
-        self.messages: list[tuple[Any, ...]] = []
+        self.messages: list[Any] = []
 
-    def send(self, message: tuple[Any, ...]) -> None:
-        self.messages.append(pickle.loads(pickle.dumps(message)))  # a copy, as the pipe would give
+    def send_bytes(self, data: bytes) -> None:
+        self.messages.append(from_worker(data))  # a copy, as the pipe would give
 
     def reports(self) -> list[Report]:
         return [m for m in self.messages if isinstance(m, Report)]

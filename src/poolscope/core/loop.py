@@ -303,7 +303,7 @@ class EngineLoop:
         except BaseException as exc:  # noqa: BLE001 - an input cannot be pickled: fail it, rerun the others alone
             record.fail_unpicklable_inputs(chunk, exc)
             return False
-        payload = dumps(protocol.RunChunk(chunk.id, record.id, chunk.start, inputs))
+        payload = protocol.encode(protocol.RunChunk(chunk.id, record.id, chunk.start, inputs))
         if record.state == JobState.PENDING:
             record.started_at = time.perf_counter()
             record.set_state(JobState.RUNNING)

@@ -17,9 +17,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from poolscope.core.backends import PROCESSES, Backend, WorkerHandle
-from poolscope.core.job_record import Chunk, JobRecord, dumps
+from poolscope.core.job_record import Chunk, JobRecord
 from poolscope.core.processes import signal_name
-from poolscope.core.protocol import Stop, ToEngine, ToWorker
+from poolscope.core.protocol import Stop, ToEngine, ToWorker, encode, from_worker
 from poolscope.core.targets import FileStamp
 
 STOP_GRACE = 2.0  # seconds workers get to exit when asked, at shutdown, before they are killed
@@ -109,7 +109,7 @@ class Slots:
 
     # -- talking -----------------------------------------------------------------------------------
     def send(self, worker: WorkerSlot, message: ToWorker) -> bool:
-        return self.send_bytes(worker, dumps(message))
+        return self.send_bytes(worker, encode(message))
 
     @staticmethod
     def send_bytes(worker: WorkerSlot, payload: bytes) -> bool:
@@ -128,7 +128,7 @@ class Slots:
         conn = worker.conn
         try:
             while not conn.closed and conn.poll():
-                handle(worker, conn.recv())
+                handle(worker, from_worker(conn.recv_bytes()))
         except (EOFError, OSError):
             conn.close()  # it died mid-message or closed; the sentinel will report the exit
 

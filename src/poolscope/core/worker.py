@@ -12,7 +12,7 @@ The reader thread keeps the inbound pipe drained (so the engine never blocks wri
 worker), marks cancelled jobs at once (so ``cancel_requested()`` is a set lookup), gives back a
 queued chunk the engine wants for an idle worker, and ends the process when the engine's end of
 the pipe closes. It unpickles only the messages' envelopes: a job's kwargs and a chunk's inputs
-are unpickled by the main thread (after it said STARTED), so what they raise fails their own job
+are unpickled by the main thread (after it said Started), so what they raise fails their own job
 or chunk, and a crash while they unpickle is a crash of that chunk. Results are pickled here, one by one, so a
 result that cannot be pickled fails its own task and nothing else. Reports are batched: at most
 one every ``REPORT_INTERVAL`` seconds while a chunk runs, and one when it ends.
@@ -63,16 +63,18 @@ from poolscope.core.protocol import (  # noqa: F401 - STATUS_*, PickledValues: t
     ToWorker,
     Unreadable,
     describe_exception,
+    encode,
     format_traceback,
+    from_engine,
     load_job,
 )
+from poolscope.core.worker_process import JobProcesses, die_with_parent, exit_with_process_group
 
 REPORT_INTERVAL = 0.05  # seconds between reports while a chunk runs
 BATCH_SECONDS = 0.002  # a batch of tasks stops growing once it takes this long (see run_chunk)
 # A worker formats the tracebacks of a job's first this many failed tasks (the engine keeps its
 # first 1,000 failures in full): a job whose every task fails does not spend ~50 us a task on them.
 TRACEBACKS_PER_JOB = 1000
-PR_SET_PDEATHSIG = 1
 
 
 class InitializerError(Exception):
@@ -141,7 +143,7 @@ class _Worker:
         self.chunk_id = -1
         self.context = _TaskContext(self.cancelled_jobs, self.report_running)
         # Processes a job's tasks started and left running, ended with the job (process workers)
-        self.leftovers: _JobProcesses | None = None
+        self.leftovers: JobProcesses | None = None
 
     # -- reader thread ---------------------------------------------------------------------------
     def read_forever(self) -> None:
@@ -153,20 +155,19 @@ class _Worker:
                 self.on_engine_gone()  # the engine closed the pipe or died: nothing left to work for
                 return
             try:
-                message = pickle.loads(data)
+                message = from_engine(data)
             except BaseException:  # noqa: BLE001 - envelopes hold only our own types: a broken channel
                 import traceback
 
                 traceback.print_exc()
                 self.on_engine_gone()  # end the worker: the engine sees it go and recovers its chunks
                 return
-            kind = type(message)
-            if kind is CancelJob or kind is TerminateJob:  # TerminateJob: to a slot that cannot be killed
+            if isinstance(message, (CancelJob, TerminateJob)):  # TerminateJob: to a slot that cannot be killed
                 self.cancelled_jobs.add(message.job_id)
-            elif kind is Revoke:
+            elif isinstance(message, Revoke):
                 self.revoke(message.chunk_id)
             else:
-                if kind is RunChunk:
+                if isinstance(message, RunChunk):
                     with self.claim_lock:
                         self.queued_chunks.add(message.chunk_id)
                 self.inbox.put(message)
@@ -186,7 +187,7 @@ class _Worker:
 
     def send(self, message: Any) -> None:
         with self.send_lock:
-            self.conn.send(message)
+            self.conn.send_bytes(encode(message))
 
     # -- main thread -----------------------------------------------------------------------------
     def serve(self) -> None:
@@ -261,7 +262,7 @@ class _Worker:
         if job_id in self.cancelled_jobs:
             self.send(Dropped(chunk_id))
             return
-        # STARTED goes before the inputs are unpickled: a crash while they unpickle is then a
+        # Started goes before the inputs are unpickled: a crash while they unpickle is then a
         # crash of this chunk, pinned on its input and retried like one (never a free requeue).
         self.send(Started(chunk_id))
         try:
@@ -350,129 +351,17 @@ class _Worker:
         context.next_report = time.monotonic() + REPORT_INTERVAL
 
 
-class _JobProcesses:
-    """The processes a job's tasks started in this worker and left running, ended with the job.
-
-    After each chunk the worker's children are listed (``/proc/self/task/*/children``, about
-    0.1 ms; a chunk runs about 50 ms) and the new ones are the chunk's job's: a task, or the
-    job's initializer, started them. When the job ends (ForgetJob), those still running are
-    killed with their descendants. What a task started and detached (its parent exited, so it
-    is no longer a child here) stays in the worker's process group and ends with the worker.
-    Linux only (elsewhere the list is empty: everything ends with the worker). Runs in the
-    worker, on its main thread.
-    """
-
-    def __init__(self) -> None:
-        self.by_job: dict[int, set[int]] = {}  # job id -> pids of children first seen after its chunk
-        self.seen: set[int] = set()  # every child pid attributed so far (and still a child)
-
-    def note(self, job_id: int) -> None:
-        """After a chunk of ``job_id``: children not seen before are its."""
-        children = _children()
-        gone = self.seen - children
-        if gone:  # exited and reaped: their pids may come back as another job's children
-            self.seen -= gone
-            for pids in self.by_job.values():
-                pids -= gone
-        new = children - self.seen
-        if new:
-            self.by_job.setdefault(job_id, set()).update(new)
-            self.seen |= new
-
-    def end(self, job_id: int) -> None:
-        """Kill the processes of ``job_id`` still running (each with its descendants)."""
-        pids = self.by_job.pop(job_id, set()) & _children()  # still ours: not reaped, so not reused
-        if pids:
-            from poolscope.core.processes import kill_process_tree  # psutil, only when needed
-
-            for pid in pids:
-                kill_process_tree(pid)
-            _reap(pids)
-        self.seen -= pids
-
-
-def _reap(pids: set[int], timeout: float = 0.1) -> None:
-    """Collect the exit status of children just killed (no zombie left), waiting at most ``timeout``."""
-    deadline = time.monotonic() + timeout
-    left = set(pids)
-    while left:
-        for pid in list(left):
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    left.discard(pid)
-            except ChildProcessError:  # reaped already (the task's Popen, say)
-                left.discard(pid)
-        if left:
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.002)
-
-
-def _children() -> set[int]:
-    """The pids of this process's children (every thread's), from /proc; empty where there is none."""
-    pids: set[int] = set()
-    try:
-        threads = os.listdir("/proc/self/task")
-    except OSError:
-        return pids
-    for tid in threads:
-        try:
-            with open(f"/proc/self/task/{tid}/children", "rb") as handle:
-                pids.update(map(int, handle.read().split()))
-        except OSError:
-            continue
-    return pids
-
-
-def _exit_with_process_group(*_: object) -> None:
-    """End this worker and every process its tasks started (they share its process group)."""
-    try:
-        os.killpg(os.getpgrp(), signal.SIGKILL)
-    finally:
-        os._exit(1)
-
-
-def _die_with_parent(parent_pid: int | None) -> None:
-    """Make this worker (and its tasks' children) go when the engine does, with no Python code
-    of ours needing to run here then: a task may hold the interpreter in one long C call.
-
-    The worker leads its own process group, so one ``killpg`` reaches every process a task
-    started. If the engine's process goes, the kernel kills this worker (``PR_SET_PDEATHSIG``
-    with SIGKILL, on Linux), and the backend's lifeline process (core/processes.py ``Lifeline``)
-    kills its group. While the engine lives, it kills the group whenever this worker is gone
-    (core/backends/processes.py). The reader thread ends the group too when the pipe closes.
-    SIGTERM keeps its default action, so a worker terminated from outside is reported as such.
-
-    ``parent_pid`` is the engine's pid when the engine started this process itself (spawn); None
-    when another process did (forkserver: that server, which ends with the engine's process).
-    """
-    if parent_pid is None:
-        parent_pid = os.getppid()
-    os.setpgrp()
-    if sys.platform.startswith("linux"):
-        import ctypes  # here: only this start-up step needs it
-
-        try:
-            # The process's own symbols include libc's prctl: no ctypes.util.find_library, which
-            # imports subprocess and runs ldconfig (about 15 ms of every worker's start).
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        _exit_with_process_group()
-
-
 def worker_main(conn: Connection, parent_pid: int | None, nice: int) -> None:
     """Entry point of a worker process (runs in the child). Top-level so that spawn can start it."""
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle, never a task error
     if nice:
         try:
             os.nice(nice)
         except OSError:
             pass
-    worker = _Worker(conn, _exit_with_process_group, report_loaded=True)
-    worker.leftovers = _JobProcesses()
+    worker = _Worker(conn, exit_with_process_group, report_loaded=True)
+    worker.leftovers = JobProcesses()
     threading.Thread(target=worker.read_forever, name="poolscope-worker-reader", daemon=True).start()
     worker.serve()
     # Exit now, even if a task left non-daemon threads behind that would keep the process alive.

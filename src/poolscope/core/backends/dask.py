@@ -83,10 +83,13 @@ from poolscope.core.protocol import (
     Started,
     Stop,
     TerminateJob,
+    ToEngine,
     Unreadable,
     describe_exception,
+    encode,
     encode_result,
     format_traceback,
+    from_engine,
     load_job,
 )
 from poolscope.core.targets import Target
@@ -265,12 +268,16 @@ class _Forwarder:
         self.cancelled_jobs: set[int] = set()  # their cancel flag is set on the cluster
         self.chunks: dict[int, _RemoteChunk] = {}  # on the cluster, by chunk id
 
+    def send(self, message: ToEngine) -> None:
+        """Write a message to the engine (the forwarder thread only)."""
+        self.conn.send_bytes(encode(message))
+
     # -- other threads ---------------------------------------------------------------------------
     def read_forever(self) -> None:
         """Runs on the reader thread: move the engine's messages to the inbox."""
         while True:
             try:
-                message = self.conn.recv()
+                message = from_engine(self.conn.recv_bytes())
             except (EOFError, OSError):
                 self.inbox.put(Stop())  # the engine closed the pipe: stop
                 return
@@ -288,7 +295,7 @@ class _Forwarder:
     def serve(self) -> None:
         self.client.subscribe_topic(self.topic, self.on_dask_event)  # before any of our chunks can start
         threading.Thread(target=self.read_forever, name="poolscope-dask-reader", daemon=True).start()
-        self.conn.send(Ready(threading.get_native_id()))
+        self.send(Ready(threading.get_native_id()))
         try:
             while True:
                 message = self.inbox.get()
@@ -299,7 +306,7 @@ class _Forwarder:
                     chunks = list(self.chunks.values())
                     notice = self.stop_remote_chunks(chunks, "stopped")
                     for job_id in sorted({chunk.job_id for chunk in chunks}):
-                        self.conn.send(Notice(job_id, notice))
+                        self.send(Notice(job_id, notice))
                     return
                 self.handle(message)
         except (BrokenPipeError, ConnectionResetError):
@@ -327,7 +334,7 @@ class _Forwarder:
             try:
                 inputs = pickle.loads(message.inputs)  # pickled by the engine (see core/protocol.py RunChunk)
             except BaseException as exc:  # noqa: BLE001 - the engine fails the input or splits the chunk
-                self.conn.send(Unreadable(message.chunk_id, *describe_exception(exc).text))
+                self.send(Unreadable(message.chunk_id, *describe_exception(exc).text))
                 return
             self.submit(message.chunk_id, message.job_id, message.start, inputs)
         elif kind is SetUpJob:
@@ -335,7 +342,7 @@ class _Forwarder:
                 target, kwargs, _initializer = load_job(message.setup)
             except BaseException as exc:  # noqa: BLE001 - the job fails: "worker could not start"
                 self.failed_jobs.add(message.job_id)
-                self.conn.send(SetupFailed(message.job_id, *describe_exception(exc).text))
+                self.send(SetupFailed(message.job_id, *describe_exception(exc).text))
                 return
             self.jobs[message.job_id] = (target, kwargs)
         elif kind is CancelJob:
@@ -347,7 +354,7 @@ class _Forwarder:
 
     def submit(self, chunk_id: int, job_id: int, start: int, inputs: Sequence[Any]) -> None:
         if job_id in self.cancelled_jobs:
-            self.conn.send(Dropped(chunk_id))
+            self.send(Dropped(chunk_id))
             return
         setup = self.jobs.get(job_id)
         if setup is None or job_id in self.failed_jobs:
@@ -378,12 +385,12 @@ class _Forwarder:
             self.mark_started(chunk)
         elif event[0] == EVENT_PROGRESS and chunk.started:
             progress = Progress(event[2], event[3], event[4])
-            self.conn.send(Report(chunk.id, None, [], progress, False, 0.0))
+            self.send(Report(chunk.id, None, [], progress, False, 0.0))
 
     def mark_started(self, chunk: _RemoteChunk) -> None:
         if not chunk.started:
             chunk.started = True
-            self.conn.send(Started(chunk.id))
+            self.send(Started(chunk.id))
 
     def finish(self, chunk: _RemoteChunk) -> None:
         """Report a chunk whose future ended: its results, or why it has none."""
@@ -397,7 +404,7 @@ class _Forwarder:
                 statuses, values, busy, setup_error = future.result()
                 self.mark_started(chunk)
                 if setup_error is None:
-                    self.conn.send(Report(chunk.id, statuses, values, None, True, busy))
+                    self.send(Report(chunk.id, statuses, values, None, True, busy))
                     return
                 self.setup_failed(chunk, setup_error)
                 return
@@ -434,18 +441,18 @@ class _Forwarder:
         type_name, message, tb = error.text
         if chunk.job_id not in self.failed_jobs:
             self.failed_jobs.add(chunk.job_id)
-            self.conn.send(SetupFailed(chunk.job_id, type_name, message, tb))
+            self.send(SetupFailed(chunk.job_id, type_name, message, tb))
         where = f"Dask worker {chunk.worker}" if chunk.worker else "the Dask cluster"
         reason = f"{where} could not start the job's target: {type_name}: {message}"
         self.report_error(chunk.id, len(chunk.inputs), ErrorInfo("WorkerStartError", reason, tb))
 
     def report_error(self, chunk_id: int, count: int, error: ErrorInfo) -> None:
         """Finish a chunk of ``count`` tasks with the same error for each."""
-        self.conn.send(Report(chunk_id, bytes([STATUS_ERROR]) * count, [error] * count, None, True, 0.0))
+        self.send(Report(chunk_id, bytes([STATUS_ERROR]) * count, [error] * count, None, True, 0.0))
 
     def report_cancelled(self, chunk: _RemoteChunk) -> None:
         count = len(chunk.inputs)
-        self.conn.send(Report(chunk.id, bytes([STATUS_CANCELLED]) * count, [None] * count, None, True, 0.0))
+        self.send(Report(chunk.id, bytes([STATUS_CANCELLED]) * count, [None] * count, None, True, 0.0))
 
     def flag_cancelled(self, job_id: int) -> None:
         """Set the job's cancel flag on the cluster: its running chunks see it within 100 ms."""
@@ -455,14 +462,14 @@ class _Forwarder:
         try:
             Event(self.backend.cancel_name(job_id), client=self.client).set()
         except Exception as exc:  # noqa: BLE001 - its chunks then run to the end
-            self.conn.send(Notice(job_id, f"could not signal the job's Dask tasks to stop: {exc}"))
+            self.send(Notice(job_id, f"could not signal the job's Dask tasks to stop: {exc}"))
 
     def cancel(self, job_id: int) -> None:
         """Drop the job's chunks that have not started; flag the running ones to stop."""
         queued = [chunk for chunk in self.chunks.values() if chunk.job_id == job_id and not chunk.started]
         for chunk in queued:
             del self.chunks[chunk.id]
-            self.conn.send(Dropped(chunk.id))
+            self.send(Dropped(chunk.id))
         if queued:
             try:
                 self.client.cancel([chunk.future for chunk in queued], force=True)
@@ -483,7 +490,7 @@ class _Forwarder:
         if not doomed:
             return
         # Said before the chunks are: their reports can end the job, and what ended it comes first.
-        self.conn.send(Notice(job_id, self.stop_remote_chunks(doomed, "terminated")))
+        self.send(Notice(job_id, self.stop_remote_chunks(doomed, "terminated")))
         for chunk in doomed:
             self.report_cancelled(chunk)
 

@@ -104,7 +104,7 @@ class ProcessBackend:
         process = self.context.Process(  # type: ignore[attr-defined]
             target=worker_main,
             # The worker dies with its parent: this process, or with forkserver the server
-            # (which ends with this process); see worker._die_with_parent.
+            # (which ends with this process); see core/worker_process.py die_with_parent.
             args=(worker_end, os.getpid() if self.context.get_start_method() == "spawn" else None, self.nice),
             name=f"poolscope-worker-{slot}",
             daemon=False,  # a task may start processes of its own (daemons may not)
