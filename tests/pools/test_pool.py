@@ -296,3 +296,22 @@ def test_imap_unordered_over_a_generator_that_raises_and_imap_when_terminated() 
         pool.terminate()
     with pytest.raises(JobCancelled):
         next(slow)
+
+
+def test_a_pools_jobs_are_in_the_job_history_under_the_script_and_keep_no_results_file() -> None:
+    """Issue 14: every job is recorded, a script's pool's too. Its results go to its caller, so the
+    history names no results file for it (and none is written)."""
+    from poolscope.core.history import History
+
+    with Pool(1) as pool:
+        assert pool.map(tasks.square, range(30)) == [x * x for x in range(30)]
+        with pytest.raises(tasks.TaskBoom):
+            pool.apply(tasks.boom_at_3, (3,))
+        recorder = pool._core.recorder
+        assert recorder is not None
+    pool.join()
+    mine = [job for job in History().jobs(limit=50) if job.source.endswith(f"(pid {os.getpid()})")
+            and job.source.startswith("script ")]
+    done = [job for job in mine if job.total == 30]
+    assert done and done[0].state == "done" and done[0].done == 30 and done[0].results_path is None
+    assert any(job.failed >= 1 for job in mine)  # the single call that raised, in the pool's calls job

@@ -655,15 +655,28 @@ class Recorder:
     A failed write is said once through ``on_message`` (the history's, by default) and the job is
     untouched. ``on_job_ended(history job id)`` is called on the writer thread after a job's end
     is committed. ``close()`` (after the engine shut down) writes what is left and joins.
+
+    ``history`` may also be a function that opens it: then it is opened on the writer thread, so
+    the caller does not wait for it (a drop-in pool's creation: opening takes about 20 ms); the
+    recorder listens at once, and stops listening if the history turns out not writable.
     """
 
-    def __init__(self, history: History, engine: Any, source: str, *,
+    def __init__(self, history: History | Callable[[], History], engine: Any, source: str, *,
                  on_message: Callable[[str], None] | None = None,
                  on_job_ended: Callable[[int], None] | None = None) -> None:
-        self.history = history
+        self._open_history: Callable[[], History] | None = None
+        if isinstance(history, History):
+            self.history = history
+            self._results_dir = history.results_dir
+            writable = history.writable
+        else:  # opened by the writer thread, first thing (before it reads self.history)
+            self._open_history = history
+            self._results_dir = ""  # known once it is open; a job registered before then keeps no file
+            writable = True
         self.engine = engine
         self.source = source
-        self.on_message = on_message if on_message is not None else history.say
+        self.on_message = on_message if on_message is not None else (
+            history.say if isinstance(history, History) else _to_stderr)
         self.on_job_ended = on_job_ended
         self.owns_history = False  # close() closes the history too (record_engine's)
         self.failed_writes = 0  # transactions that could not be written (each dropped)
@@ -672,11 +685,11 @@ class Recorder:
         # submitted at): put by the engine thread (subscribe's callback, keep_results_in's
         # where), read by the writer thread only. Unbounded, so a put never waits.
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._owner = (os.getpid(), _process_started(os.getpid()) or time.time())
+        self._owner = (os.getpid(), 0.0)  # (pid, its start time): the start time read by the writer thread
         self._closed = False
         self._unsubscribe: Callable[[], None] | None = None
         self._thread: threading.Thread | None = None
-        if not history.writable:
+        if not writable:
             return
         self._thread = threading.Thread(target=self._write_loop, name="poolscope-history", daemon=True)
         self._thread.start()
@@ -691,11 +704,13 @@ class Recorder:
     def recording(self) -> bool:
         return self._thread is not None
 
-    def _register(self, job_id: int, spec: JobSpec) -> str:
-        """Called by ``Engine.submit`` (under its lock): the path of the job's results file."""
+    def _register(self, job_id: int, spec: JobSpec) -> str | None:
+        """Called by ``Engine.submit`` (under its lock): the path of the job's results file; None
+        for a job that keeps no results (a drop-in pool's: they go to its caller as they come)."""
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.name)[:40] or "job"
         key = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_job_serials)}-{name}"
-        path = os.path.join(self.history.results_dir, f"{key}.results")
+        folder = self._results_dir
+        path = os.path.join(folder, f"{key}.results") if spec.keep_results and folder else None
         self._queue.put(("job", job_id, key, spec, path, time.time()))
         return path
 
@@ -716,11 +731,23 @@ class Recorder:
             self._unsubscribe()
         self._queue.put(_STOP)
         self._thread.join(timeout)
-        if self.owns_history:
-            self.history.close()
+        opened: History | None = getattr(self, "history", None)  # None: the writer never got to open it
+        if self.owns_history and opened is not None:
+            opened.close()
 
     # -- the writer thread --------------------------------------------------------------------
     def _write_loop(self) -> None:
+        # which process records: a job left unfinished by a process that is gone reads interrupted
+        # (read here: it imports psutil, tens of ms a caller need not wait for)
+        self._owner = (self._owner[0], _process_started(self._owner[0]) or time.time())
+        if self._open_history is not None:
+            self.history = self._open_history()
+            if not self.history.writable:  # it said why: listen no more, and drop what came meanwhile
+                self.engine.keep_results_in(None)
+                if self._unsubscribe is not None:
+                    self._unsubscribe()
+                return
+            self._results_dir = self.history.results_dir
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(self.history.path, timeout=WRITE_LOCK_SECONDS, isolation_level=None)
@@ -907,11 +934,19 @@ def _closer(recorder: weakref.ref[Recorder]) -> Callable[[], None]:
 
 
 def record_engine(engine: Any, source: str, *, directory: str | None = None,
-                  on_message: Callable[[str], None] | None = None) -> Recorder:
+                  on_message: Callable[[str], None] | None = None, in_background: bool = False) -> Recorder:
     """Record ``engine``'s jobs in the history of ``directory`` (default :func:`data_dir`).
-    Messages (a history moved aside, a failed write) go to ``on_message``, else to stderr."""
+    Messages (a history moved aside, a failed write) go to ``on_message``, else to stderr.
+    ``in_background``: open the history on the recorder's thread (see :class:`Recorder`)."""
     tell = on_message if on_message is not None else _to_stderr
-    recorder = Recorder(History(directory, on_message=tell), engine, source)
+
+    def open_history() -> History:
+        return History(directory, on_message=tell)
+
+    if in_background:
+        recorder = Recorder(open_history, engine, source, on_message=tell)
+    else:
+        recorder = Recorder(open_history(), engine, source)  # its messages go through the history's say()
     recorder.owns_history = True
     return recorder
 

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from poolscope.core.attach import Reporter, report_to_window
 from poolscope.core.engine import Engine, Job
+from poolscope.core.history import Recorder, record_engine, recording_wanted
 from poolscope.core.inputs import InputFeed, InputSpec
 from poolscope.core.jobs import JobSpec, JobState, JobSummary, TaskError
 from poolscope.core.results import load_block
@@ -94,7 +95,12 @@ class PoolCore:
         self.engine = Engine(self.workers, nice=0, start_method=start_method)
         # An open poolscope window of this user shows the pool's jobs and workers (None: no window;
         # finding out costs well under a millisecond, and the pool runs the same either way).
-        self.reporter: Reporter | None = report_to_window(self.engine, os.path.basename(sys.argv[0]) or "python")
+        script = os.path.basename(sys.argv[0]) or "python"
+        self.reporter: Reporter | None = report_to_window(self.engine, script)
+        # ... and the job history keeps them, as it keeps the window's and poolscope run's.
+        self.recorder: Recorder | None = None
+        if recording_wanted():
+            self.recorder = record_engine(self.engine, f"script {script} (pid {os.getpid()})", in_background=True)
         self._lock = threading.Lock()  # guards _calls, _unfinished, broken, and a call's registration
         self._calls: _CallsJob | None = None  # the open-ended job of single calls now taking calls
         self._unfinished: set[int] = set()  # ids of the pool's jobs not ended (join waits for them)
@@ -182,8 +188,11 @@ class PoolCore:
     def shutdown(self, *, terminate: bool = False, wait: bool = True) -> None:
         self.close_calls()
         self.engine.shutdown(terminate=terminate, timeout=None if wait else 0)
-        if self.reporter is not None and wait:  # else it goes at exit, after the engine's last events
-            self.reporter.close(engine_ended=True)
+        if wait:  # else they go at exit, after the engine's last events
+            if self.reporter is not None:
+                self.reporter.close(engine_ended=True)
+            if self.recorder is not None:
+                self.recorder.close()
 
     # -- outcomes --------------------------------------------------------------------------------------
     def to_exception(self, error: TaskError) -> BaseException:
