@@ -423,3 +423,17 @@ def test_every_event_of_the_vocabulary_crosses_and_nothing_else_does():
         assert type(_loads(pickle.dumps([event]), _EventUnpickler)[0]) is cls
     with pytest.raises(pickle.UnpicklingError):
         _loads(pickle.dumps([os.getcwd]), _EventUnpickler)
+
+
+def test_looking_whether_a_window_listens_is_no_refused_attempt(listener, runtime):
+    """poolscope watch looks whether a window listens (it connects and hangs up): the window said
+    'Refused process N that tried to attach: BrokenPipeError' for it, as a warning, every time."""
+    from poolscope.core.attach import window_listening
+
+    assert window_listening(runtime)
+    with Engine(workers=1, nice=0) as engine:
+        reporter = report_to_window(engine, "script.py")
+        assert reporter is not None
+        reporter.close()
+    items = drain(listener, ScriptDetached)
+    assert not [item for item in items if isinstance(item, PeerRefused)], items

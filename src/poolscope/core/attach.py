@@ -408,7 +408,10 @@ class AttachListener:
         clean = False
         try:
             try:
-                deliver_challenge(peer.conn, self._key)
+                try:
+                    deliver_challenge(peer.conn, self._key)
+                except (EOFError, BrokenPipeError, ConnectionResetError):
+                    return  # it hung up at once: a look whether a window listens (window_listening), no attempt
                 answer_challenge(peer.conn, self._key)
                 kind, hello = _loads(peer.conn.recv_bytes(_RECV_LIMIT), _PlainUnpickler)
                 if kind != "hello" or not isinstance(hello, dict):
