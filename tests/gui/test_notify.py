@@ -87,3 +87,14 @@ def test_with_a_tray_a_tray_message_says_it(qtbot, fake_window, monkeypatch):
     assert window.notifier.unseen == ["Job 4 'job4' done in 1.2 s: 100 done"]
     window.activateWindow()
     qtbot.waitUntil(lambda: not tray.isVisible(), timeout=3000)
+
+
+def test_an_attached_scripts_job_is_told_by_its_own_id_and_its_script():
+    """Seen in a window watching a script: "Job -1 'map(work)' done in 6.7 s" (the window's key for it)."""
+    from poolscope.gui.notify import ended_text
+    from poolscope.monitor.views import JobView
+
+    view = JobView(job_id=-1, name="map(work)", target="t", inputs="range:600", total=600, submitted_at=0.0,
+                   source="crunch.py (pid 4242)", source_job_id=1)
+    view.state, view.done = JobState.DONE, 600
+    assert ended_text(view).startswith("Job 1 of crunch.py (pid 4242) 'map(work)' done")

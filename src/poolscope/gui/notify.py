@@ -27,7 +27,8 @@ def ended_text(view: JobView) -> str:
     took = format_duration(view.running_seconds(view.finished_at)) if view.finished_at is not None else ""
     counts = [f"{view.done:,} done"] + [f"{count:,} {name}" for count, name in ((view.failed, "failed"),
                                                                                 (view.cancelled, "cancelled")) if count]
-    return (f"Job {view.job_id} '{view.name}' {view.state.value}" + (f" in {took}" if took else "")
+    of = f" of {view.source}" if view.source else ""  # a script's job: its own id, and whose it is
+    return (f"Job {view.shown_id}{of} '{view.name}' {view.state.value}" + (f" in {took}" if took else "")
             + ": " + ", ".join(counts))
 
 
