@@ -139,9 +139,17 @@ def test_a_failure_is_logged_with_its_remote_traceback_and_leads_to_its_job(qtbo
     assert entry.job_id == job_id and "task 3 failed" in entry.message
     assert "Traceback" in entry.detail and "fail_on" in entry.detail
 
+    # Both jobs' last lines are in the log before the click: a line arriving between finding the
+    # row's place and clicking it scrolls the tailing log by a row (CI clicked the line below).
+    qtbot.waitUntil(lambda: {entry.job_id for entry in model.entries()
+                             if " done in " in entry.message or " failed in " in entry.message} >= {job_id, other},
+                    timeout=WAIT_MS)
     window.job_table.select_jobs([other])
     log = window.log_view
-    rect = log.list.visualRect(model.index(row))
+    shown = log.list.model().index(row, 0)  # the list shows the log through its filter
+    assert log.shown.entry(shown.row()) is entry
+    log.list.scrollTo(shown)
+    rect = log.list.visualRect(shown)
     qtbot.mouseClick(log.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.job_table.selected_job_ids() == [job_id]
     assert "Traceback" in log.detail.toPlainText()
