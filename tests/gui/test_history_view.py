@@ -145,3 +145,43 @@ def test_retention_is_a_setting_and_the_space_used_is_shown(qtbot, tmp_path):
     view.retention_spin.setValue(0)
     assert History(str(tmp_path)).retention_days is None  # for ever
     assert HistoryModel.COLUMNS[HistoryModel.STATE_COLUMN] == "State"
+
+
+def test_a_scripts_pool_job_is_listed_but_not_offered_to_run_again(qtbot, tmp_path, monkeypatch):
+    """A drop-in pool's job ran the script's own functions over inputs in memory: Run again and Edit
+    would only fail in the launch panel, so they are off for it (and on for a job of the window's)."""
+    from poolscope.core.engine import Engine
+    from poolscope.core.history import record_engine
+    from poolscope.gui.widgets.history_view import RUN_AGAIN_BY_SCRIPT_TIP
+    from poolscope.pools import Pool
+
+    monkeypatch.setenv("POOLSCOPE_DATA_DIR", str(tmp_path))
+    with Pool(1) as pool:
+        assert pool.map(abs, [-1, -2]) == [1, 2]
+    pool.join()
+    engine = Engine(workers=1, nice=0)
+    recorder = record_engine(engine, "window")
+    engine.submit(JobSpec.create("noop", "range:3")).wait(30)
+    engine.shutdown(timeout=20)
+    recorder.close()
+    view = HistoryView(History(str(tmp_path)))
+    qtbot.addWidget(view)
+    view.refresh()
+    by_source = {job.source.split(" ")[0]: job for job in view.model.jobs()}
+    assert set(by_source) == {"script", "window"}
+    view.select_job(by_source["script"].id)
+    assert not view.run_again_button.isEnabled() and not view.edit_button.isEnabled()
+    assert view.run_again_button.toolTip() == RUN_AGAIN_BY_SCRIPT_TIP
+    view.select_job(by_source["window"].id)
+    assert view.run_again_button.isEnabled() and view.edit_button.isEnabled()
+
+
+def test_the_history_dock_first_opens_at_a_third_of_the_window_leaving_the_graphs_room(qtbot, fake_window):
+    """Seen at 1400x900: the dock opened at its own size hint and squeezed the graphs to a strip."""
+    window = fake_window
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    window.history_dock.show()
+    qtbot.waitUntil(lambda: 0 < window.history_dock.height() <= window.height() * 0.4, timeout=3000)
+    assert window.throughput_graph.height() >= 120

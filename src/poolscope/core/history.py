@@ -933,6 +933,15 @@ def _closer(recorder: weakref.ref[Recorder]) -> Callable[[], None]:
     return close_at_exit
 
 
+#: How a drop-in pool's jobs are recorded: "script NAME (pid N)" (see script_source).
+SCRIPT_SOURCE_PREFIX = "script "
+
+
+def script_source(script: str, pid: int) -> str:
+    """The source a script's pool records its jobs under."""
+    return f"{SCRIPT_SOURCE_PREFIX}{script} (pid {pid})"
+
+
 def record_engine(engine: Any, source: str, *, directory: str | None = None,
                   on_message: Callable[[str], None] | None = None, in_background: bool = False) -> Recorder:
     """Record ``engine``'s jobs in the history of ``directory`` (default :func:`data_dir`).

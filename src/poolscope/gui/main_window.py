@@ -110,6 +110,7 @@ SAVE_PROGRESS_SECONDS = 0.5
 DASK_START_TIMEOUT = 120.0
 #: How long a notice from the engine (e.g. "threads cannot be killed") stays in the status bar (ms).
 NOTICE_MS = 20_000
+HISTORY_DOCK_MIN = 180  # px: the History dock's first height at least (a third of the window)
 
 
 def _full_address(address: str | None) -> str | None:
@@ -356,6 +357,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         dock.hide()
         self.history_dock = dock
+        self._history_sized = False  # the dock's first height is set when it is first shown
+        dock.visibilityChanged.connect(self._size_history_dock)
         toggle = dock.toggleViewAction()  # shown and hidden with the dock: its key from the one table
         toggle.setObjectName("show_history")
         toggle.setText(shortcut("show_history").text)
@@ -368,6 +371,14 @@ class MainWindow(QMainWindow):
         notice.connect(self._history_notice)
         for message in self.history.messages:  # what opening it found (a history moved aside, ...)
             self._history_notice(message)
+
+    def _size_history_dock(self, visible: bool) -> None:
+        """Shown the first time: a third of the window (its own size hint took most of it and
+        squeezed the graphs to a strip); the user's own height stands after that."""
+        if visible and not self._history_sized:
+            self._history_sized = True
+            self.resizeDocks([self.history_dock], [max(HISTORY_DOCK_MIN, self.height() // 3)],
+                             Qt.Orientation.Vertical)
 
     def _run_again_from_history(self, spec: JobSpec) -> None:
         """A past job's settings into the launch panel, and Start (which checks user code first)."""

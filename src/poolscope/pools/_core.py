@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from poolscope.core.attach import Reporter, report_to_window
 from poolscope.core.engine import Engine, Job
-from poolscope.core.history import Recorder, record_engine, recording_wanted
+from poolscope.core.history import Recorder, record_engine, recording_wanted, script_source
 from poolscope.core.inputs import InputFeed, InputSpec
 from poolscope.core.jobs import JobSpec, JobState, JobSummary, TaskError
 from poolscope.core.results import load_block
@@ -100,7 +100,7 @@ class PoolCore:
         # ... and the job history keeps them, as it keeps the window's and poolscope run's.
         self.recorder: Recorder | None = None
         if recording_wanted():
-            self.recorder = record_engine(self.engine, f"script {script} (pid {os.getpid()})", in_background=True)
+            self.recorder = record_engine(self.engine, script_source(script, os.getpid()), in_background=True)
         self._lock = threading.Lock()  # guards _calls, _unfinished, broken, and a call's registration
         self._calls: _CallsJob | None = None  # the open-ended job of single calls now taking calls
         self._unfinished: set[int] = set()  # ids of the pool's jobs not ended (join waits for them)

@@ -51,7 +51,15 @@ from PySide6.QtWidgets import (
 )
 
 from poolscope.core.errors import SpecError
-from poolscope.core.history import FINAL_STATES, History, HistoryError, JobRow, spec_from_json, target_from_json
+from poolscope.core.history import (
+    FINAL_STATES,
+    SCRIPT_SOURCE_PREFIX,
+    History,
+    HistoryError,
+    JobRow,
+    spec_from_json,
+    target_from_json,
+)
 from poolscope.gui.widgets.plotting import live_curve, make_plot, text_colour
 
 __all__ = ["HistoryModel", "HistoryView"]
@@ -60,6 +68,9 @@ SHOWN_JOBS = 2000  # the newest jobs the table lists
 REFRESH_MS = 300  # after a job's end is recorded, the shown table is read again this much later (once a burst)
 SAVE_PAUSE_SECONDS = 0.002  # a saving thread sleeps this long every thousand results (see MainWindow.save_results)
 ALL = "All"
+RUN_AGAIN_TIP = "Start the selected job again with the same settings (its target is checked first, as on Start)"
+RUN_AGAIN_BY_SCRIPT_TIP = ("A script's pool ran this job, with the script's own functions and inputs: run the "
+                           "script again to run it again")
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -272,8 +283,7 @@ class HistoryView(QWidget):
         self.timeline_button.setToolTip("Write which worker ran which chunk, when, as Chrome trace JSON "
                                         "(opens in Perfetto and chrome://tracing)")
         self.run_again_button = QPushButton("Run again")
-        self.run_again_button.setToolTip("Start the selected job again with the same settings (its target is "
-                                         "checked first, as on Start)")
+        self.run_again_button.setToolTip(RUN_AGAIN_TIP)
         self.edit_button = QPushButton("Edit in launch panel")
         self.edit_button.setToolTip("Put the selected job's settings in the launch panel, to change and start")
         self.retention_spin = QSpinBox()
@@ -379,6 +389,12 @@ class HistoryView(QWidget):
             self.curve.setData([], [], stepMode=None)
             return
         self.save_button.setEnabled(bool(job.results_path) and os.path.exists(job.results_path or ""))
+        # A script's pool ran it, with the script's own functions and inputs in memory: the
+        # window cannot start it again (run the script again); its other details stand.
+        by_script = job.source.startswith(SCRIPT_SOURCE_PREFIX)
+        for button in (self.run_again_button, self.edit_button):
+            button.setEnabled(not by_script)
+        self.run_again_button.setToolTip(RUN_AGAIN_BY_SCRIPT_TIP if by_script else RUN_AGAIN_TIP)
         self.settings_text.setPlainText(self.settings_of(job))
         for type_name, count, message in self.history.failure_groups(job.id):
             group = QTreeWidgetItem([type_name, f"{count:,}", message])
