@@ -16,7 +16,8 @@ import _common  # noqa: F401  (puts src/ on sys.path)
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "helpers", "sample_tasks.py")
+SAMPLE = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "helpers",
+                                       "sample_tasks.py"))
 
 
 def record_jobs(directory: str) -> None:
