@@ -1,4 +1,4 @@
-"""What reporting to a window costs a script (core/attach.py), side by side.
+"""What reporting to a window costs a script (core/attach/), side by side.
 
 1. ``report_to_window`` when no window listens: no runtime directory, and a stale socket file (a
    window that died): the time a script's pool pays at creation (the target: a few milliseconds).

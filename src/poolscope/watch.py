@@ -8,7 +8,7 @@ The script runs in this process as ``python script.py args...`` would run it (``
 ``concurrent.futures.process.ProcessPoolExecutor`` replaced (:func:`substituted`) by
 ``poolscope.pools.Pool`` and ``poolscope.pools.ProcessPoolExecutor``, looked up by name when the
 command runs (:func:`drop_ins`). Those create an engine each and report it to the window
-(core/attach.py ``report_to_window``). Spawned worker processes import the script as
+(core/attach/reporter.py ``report_to_window``). Spawned worker processes import the script as
 ``__mp_main__``, where ``if __name__ == "__main__":`` is false, exactly as under ``python``.
 
 Without ``--headless`` a window is opened first if none listens: ``poolscope gui`` started in a

@@ -408,7 +408,7 @@ def test_every_event_of_the_vocabulary_crosses_and_nothing_else_does():
     import typing
 
     from poolscope.core import events
-    from poolscope.core.attach import _EventUnpickler, _loads
+    from poolscope.core.attach.channel import _EventUnpickler, _loads
 
     classes = [value for value in vars(events).values()
                if dataclasses.is_dataclass(value) and value.__module__ == events.__name__]

@@ -12,7 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # QSettings made without a path (the app's default) must never touch the user's real config.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="poolscope-test-config-")
 atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], True)
-# A window run_gui opens listens for scripts (core/attach.py): never in the user's runtime directory.
+# A window run_gui opens listens for scripts (core/attach/): never in the user's runtime directory.
 _RUNTIME = tempfile.mkdtemp(prefix="poolscope-test-run-")
 os.environ["POOLSCOPE_RUNTIME_DIR"] = os.path.join(_RUNTIME, "poolscope")
 atexit.register(shutil.rmtree, _RUNTIME, True)

@@ -87,7 +87,7 @@ def run_gui(spec: JobSpec | None = None, **engine_options: Any) -> int:
 
 
 def _listen_for_scripts() -> Any:
-    """Start taking the reports of scripts' pools (core/attach.py), or None: another window of
+    """Start taking the reports of scripts' pools (core/attach/), or None: another window of
     this user already takes them, or the runtime directory is not this user's alone (said)."""
     from poolscope.core.attach import AttachListener
 

@@ -87,7 +87,7 @@ class EventBridge(QThread):
         self._lock = threading.Lock()  # guards _pending, _forget, _polled
         self._pending: BridgeUpdate | None = None  # the update handed over and not yet taken
         self._forget: list[int] = []  # job ids the GUI cleared, for the bridge thread to drop
-        # What scripts attached to the window send (core/attach.py AttachListener.incoming),
+        # What scripts attached to the window send (core/attach/listener.py AttachListener.incoming),
         # written by the listener's threads; drained by the bridge thread every turn of its loop.
         self._attached = attached
         self._stop_requested = threading.Event()  # set by stop(), in case the sentinel cannot be queued

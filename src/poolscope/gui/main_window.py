@@ -145,7 +145,7 @@ class MainWindow(QMainWindow):
                  dask_scheduler: str | None = None, attach_listener: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine  # the pool; the window shuts it down when it closes
-        # Scripts that report to this window (core/attach.py AttachListener, started), or None; the
+        # Scripts that report to this window (core/attach/listener.py AttachListener, started), or None; the
         # window stops it when it closes
         self.attach_listener = attach_listener
         # The scheduler address the engine was made with (its dask_scheduler); None: a local cluster.

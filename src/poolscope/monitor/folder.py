@@ -2,7 +2,7 @@
 window shows, and hands over what changed (see DESIGN.md, Data flow).
 
 Events come from the window's own engine and from scripts attached to the window
-(core/attach.py), one list of jobs for all: a script's jobs count from 1 as the window's do, so
+(core/attach/), one list of jobs for all: a script's jobs count from 1 as the window's do, so
 each gets a window id of its own (-1, -2, ... in the order the window hears of them; the
 engine's ids are positive, so the two never meet), and its view keeps its source and its own id.
 
@@ -133,7 +133,7 @@ class EventFolder:
                   source)
 
     def fold_attached(self, item: Any) -> None:
-        """Fold one item of an AttachListener's ``incoming`` queue (core/attach.py)."""
+        """Fold one item of an AttachListener's ``incoming`` queue (core/attach/)."""
         from poolscope.core.attach import AttachedBatches, PeerRefused, ScriptAttached, ScriptDetached
 
         if isinstance(item, AttachedBatches):

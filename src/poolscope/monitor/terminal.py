@@ -1,7 +1,7 @@
 """Attached scripts' progress on a terminal: the reader ``poolscope watch --headless`` uses in
 place of a window.
 
-It listens as a window does (core/attach.py AttachListener), in a private directory of its own
+It listens as a window does (core/attach/listener.py AttachListener), in a private directory of its own
 that it points :data:`~poolscope.core.attach.RUNTIME_DIR_ENV` at, so the scripts of this process
 (and their children) report to it rather than to an open window; its thread folds what they send
 into an :class:`~poolscope.monitor.folder.EventFolder` and writes the log's lines and one
