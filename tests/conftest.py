@@ -105,6 +105,6 @@ def engine():
 
 os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 
-# The job history and the results files of the jobs the tests run (core/history.py) go to a folder
+# The job history and the results files of the jobs the tests run (core/history/) go to a folder
 # of the session's own, never the user's data directory; subprocesses inherit it.
 os.environ["POOLSCOPE_DATA_DIR"] = tempfile.mkdtemp(prefix="poolscope-test-data-")

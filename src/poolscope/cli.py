@@ -520,7 +520,7 @@ class HeadlessRun:
 # -- poolscope history, poolscope results ---------------------------------------------------------
 
 def add_history_commands(commands: Any) -> None:
-    """``poolscope history`` and ``poolscope results``: the job history (core/history.py)."""
+    """``poolscope history`` and ``poolscope results``: the job history (core/history/)."""
     history = commands.add_parser("history", help="list past jobs (kept in the user's data directory, or "
                                   "$POOLSCOPE_DATA_DIR)")
     history.add_argument("--json", action="store_true", help="print the jobs as a JSON list")

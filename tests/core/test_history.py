@@ -1,4 +1,4 @@
-"""The job history (core/history.py): recorded from an engine's events, read back across a restart;
+"""The job history (core/history/): recorded from an engine's events, read back across a restart;
 results written through before their tasks count; an old, corrupt, locked, read-only or full
 database never costs a job."""
 
@@ -13,9 +13,10 @@ import textwrap
 import time
 from pathlib import Path
 
-from poolscope.core import history as history_module
 from poolscope.core.engine import Engine
 from poolscope.core.history import INTERRUPTED, SCHEMA_VERSION, History, Recorder, record_engine, spec_from_json
+from poolscope.core.history import database as history_database
+from poolscope.core.history import recorder as history_recorder
 from poolscope.core.jobs import JobSpec
 from poolscope.core.results import ResultStore, count_file_results, file_items
 from poolscope.core.targets import parse_target
@@ -65,10 +66,10 @@ def test_jobs_are_read_back_after_a_restart(tmp_path):
 
 
 def test_the_throughput_curve_stays_bounded():
-    curve = history_module._Throughput(start=0.0)
+    curve = history_recorder._Throughput(start=0.0)
     for second in range(100_000):
         curve.add(second + 0.5, 3)
-    assert len(curve.counts) <= history_module.THROUGHPUT_BINS and sum(curve.counts) == 300_000
+    assert len(curve.counts) <= history_database.THROUGHPUT_BINS and sum(curve.counts) == 300_000
 
 
 def test_results_are_written_through_before_the_store_returns(tmp_path):
@@ -165,7 +166,7 @@ def test_a_job_of_a_live_process_is_not_marked_interrupted(tmp_path):
         recorder = record_engine(engine, "test", directory=str(tmp_path))
         job = engine.submit(JobSpec.create(parse_target(sample("spin")), "range:50", kwargs={"seconds": 0.05}))
         time.sleep(1.5)  # its row written at least once, while it runs
-        assert History(str(tmp_path)).jobs()[0].state not in history_module.FINAL_STATES
+        assert History(str(tmp_path)).jobs()[0].state not in history_database.FINAL_STATES
         engine.cancel(job)
         job.wait(30)
         engine.shutdown()
@@ -272,7 +273,7 @@ class FullDisk:
 
 def test_a_full_disk_fails_the_history_write_with_a_message_never_the_job(tmp_path, monkeypatch):
     History(str(tmp_path)).close()
-    monkeypatch.setattr(history_module, "sqlite3", FullDisk())
+    monkeypatch.setattr(history_recorder, "sqlite3", FullDisk())  # the writer is the recorder
     messages: list[str] = []
     big = JobSpec.create(parse_target(sample("fail_on")), "range:3000", kwargs={"bad": -1}, name="x" * 3000)
     failing = JobSpec.create(parse_target(sample("fail_on")), "json:[3, 3, 3]", kwargs={"bad": 3})
@@ -297,7 +298,7 @@ def test_two_engines_of_one_process_record_into_one_history(tmp_path):
 
 
 def test_a_history_locked_while_a_job_runs_costs_the_job_nothing_and_is_written_later(tmp_path, monkeypatch):
-    monkeypatch.setattr(history_module, "WRITE_LOCK_SECONDS", 0.3)
+    monkeypatch.setattr(history_recorder, "WRITE_LOCK_SECONDS", 0.3)
     messages: list[str] = []
     history = History(str(tmp_path), on_message=messages.append)
     holder = sqlite3.connect(tmp_path / "history.db", isolation_level=None)

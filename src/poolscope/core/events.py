@@ -72,7 +72,7 @@ class JobProgress:
 @dataclass(frozen=True, slots=True)
 class ChunkRan:
     """A worker finished a chunk of a job's tasks: inputs start..start+size-1, run from started_at
-    to ended_at (time.monotonic()). One a chunk: a job's timeline (core/history.py)."""
+    to ended_at (time.monotonic()). One a chunk: a job's timeline (core/history/)."""
 
     job_id: int
     pid: int

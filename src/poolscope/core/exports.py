@@ -1,6 +1,6 @@
 """A past job's results and timeline in the formats people open: JSON Lines, CSV, Chrome trace JSON.
 
-Results come from the job's results file (core/history.py), a block at a time, never all in
+Results come from the job's results file (core/history/), a block at a time, never all in
 memory. Who builds them decides where the user's code runs: ``poolscope results`` builds them in
 its own process (:func:`~poolscope.core.results.file_items` with a ``ResultLoader``), the window in
 a child process (:func:`~poolscope.core.results.file_json_ready_items`). Both give (index, value)

@@ -270,7 +270,7 @@ class ResultLoader:
 
 # -- a job's results file: written through as results come, readable by any process -------------
 #
-# The job history (core/history.py) has every job's results written to a file named for the job, as
+# The job history (core/history/) has every job's results written to a file named for the job, as
 # they are stored: the file starts with RESULTS_MAGIC, then one frame per block, a header
 # FRAME_HEADER (first input index, length of the data) and the block's pickled data, as the store
 # keeps it. Each frame is handed to the OS in full (os.write) before the engine counts its tasks as

@@ -337,7 +337,7 @@ class MainWindow(QMainWindow):
 
     def _build_history_tab(self) -> None:
         """The History dock (View > History, Ctrl+H): past jobs from the job history, which records
-        this window's jobs (core/history.py); jobs older than its retention are removed now."""
+        this window's jobs (core/history/); jobs older than its retention are removed now."""
         from poolscope.core.history import History, Recorder, recording_wanted
         from poolscope.gui.widgets.history_view import HistoryView
 

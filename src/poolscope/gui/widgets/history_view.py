@@ -1,4 +1,4 @@
-"""The History view: past jobs from the job history (core/history.py), and what can be done with one.
+"""The History view: past jobs from the job history (core/history/), and what can be done with one.
 
 A table of past jobs (state, duration, throughput, failures) sorted by any column and filtered by
 state, target and text; the selected job's settings, its failures grouped by exception type with

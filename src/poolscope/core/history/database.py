@@ -1,0 +1,407 @@
+"""The history's database: where it is, its schema, and History, which opens (old, corrupt, locked,
+read-only), checks, reads and prunes it. The picture is in ``poolscope.core.history``'s docstring."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    pass
+from poolscope.core.history.rows import (
+    _JOB_COLUMNS,
+    Failure,
+    JobRow,
+    Slice,
+    _job_row,
+)
+
+SCHEMA_VERSION = 1  # PRAGMA user_version of the database this module writes
+DB_NAME = "history.db"
+RESULTS_FOLDER = "results"
+DATA_DIR_VARIABLE = "POOLSCOPE_DATA_DIR"  # overrides where the history and results are kept
+SWITCH_VARIABLE = "POOLSCOPE_HISTORY"  # "off": the window and poolscope run record nothing (see recording_wanted)
+LOCK_SECONDS = 2.0  # how long opening waits for a lock another process holds before starting a database beside it
+WRITE_LOCK_SECONDS = 10.0  # how long a write waits for another process's lock before it fails
+FLUSH_SECONDS = 1.0  # the writer commits at most this often (at once when a job ends)
+THROUGHPUT_BINS = 600  # a job's throughput curve keeps at most this many bins; their width doubles to fit
+THROUGHPUT_FIRST_BIN = 0.5  # seconds: the bins' width until the curve needs more than THROUGHPUT_BINS
+TIMELINE_SLICES = 100_000  # a job keeps at most this many timeline slices (the rest are counted)
+NOTICES_KEPT = 50  # a job's first notices kept
+INTERRUPTED = "interrupted"  # the state of a job whose process ended before it did
+FINAL_STATES = ("done", "failed", "cancelled", "terminated", INTERRUPTED)
+DEFAULT_RETENTION_DAYS = 30.0
+
+_STOP = object()  # the writer's queue: end of recording (after what was put before it)
+# Jobs registered in this process, by every recorder: with the pid and the time, a job's unique key.
+_job_serials = itertools.count(1)
+
+_SCHEMA = """
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT UNIQUE NOT NULL,          -- names its results file
+    name TEXT NOT NULL,
+    target TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    spec TEXT NOT NULL,                -- JSON: every field of its JobSpec (see spec_to_json)
+    source TEXT NOT NULL,              -- "window", "poolscope run", "script ...": who submitted it
+    backend TEXT NOT NULL,
+    workers INTEGER,
+    owner_pid INTEGER NOT NULL,        -- the process that ran it, and that process's start time:
+    owner_started REAL NOT NULL,       -- if it is gone and the job never ended, it was interrupted
+    submitted REAL NOT NULL,           -- time.time() of each
+    first_task REAL,
+    finished REAL,
+    updated REAL NOT NULL,
+    state TEXT NOT NULL,
+    total INTEGER,
+    done INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    cancelled INTEGER NOT NULL DEFAULT 0,
+    errors_omitted TEXT NOT NULL DEFAULT '{}',  -- JSON: failures past the kept ones, by type
+    throughput TEXT NOT NULL DEFAULT '{}',      -- JSON: {"start", "bin" (seconds), "counts"}
+    notices TEXT NOT NULL DEFAULT '[]',         -- JSON: the job's notices, as the log said them
+    results_path TEXT,
+    timeline_dropped INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_submitted ON jobs (submitted);
+CREATE TABLE failures (
+    job INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,              -- its input index (-1: the whole job's)
+    type TEXT NOT NULL,
+    message TEXT NOT NULL,
+    traceback TEXT NOT NULL,
+    pid INTEGER,
+    input TEXT NOT NULL
+);
+CREATE INDEX failures_job ON failures (job);
+CREATE TABLE timeline (               -- which worker ran which of a job's tasks, when
+    job INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    pid INTEGER NOT NULL,
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    first_index INTEGER,
+    last_index INTEGER
+);
+CREATE INDEX timeline_job ON timeline (job);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class HistoryError(Exception):
+    """The history cannot do what was asked (no such job, a job without results)."""
+
+
+def data_dir(override: str | None = None) -> str:
+    """Where the history and the results files are kept (see the module's docstring)."""
+    if override:
+        return os.path.abspath(override)
+    if os.environ.get(DATA_DIR_VARIABLE):
+        return os.path.abspath(os.environ[DATA_DIR_VARIABLE])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "poolscope")
+
+
+def recording_wanted() -> bool:
+    """Whether the window and ``poolscope run`` record their jobs: unless $POOLSCOPE_HISTORY is "off"
+    (then no results files either: results are kept as before, in memory and a temporary file)."""
+    return os.environ.get(SWITCH_VARIABLE, "").strip().lower() not in ("off", "0", "no", "false")
+
+
+def _process_started(pid: int) -> float | None:
+    """When process ``pid`` started (psutil's create_time), None if there is none."""
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, OSError):
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _is_read_only(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "readonly" in text or "read-only" in text or "unable to open" in text
+
+
+
+# -- the database ---------------------------------------------------------------------------------
+
+class History:
+    """The job history in ``directory`` (see :func:`data_dir`): opened, checked, and read.
+
+    ``messages`` says what went wrong opening it (and ``on_message`` is told as it happens);
+    ``writable`` whether jobs can be recorded. Reads go through one connection under a lock, so
+    any thread may read. Opening marks as interrupted the jobs whose process is gone.
+    """
+
+    def __init__(self, directory: str | None = None, *, on_message: Callable[[str], None] | None = None,
+                 lock_seconds: float = LOCK_SECONDS) -> None:
+        self.directory = data_dir(directory)
+        self.results_dir = os.path.join(self.directory, RESULTS_FOLDER)
+        self.path = os.path.join(self.directory, DB_NAME)
+        self.on_message = on_message
+        self.messages: list[str] = []
+        self.writable = True
+        self.lock_seconds = lock_seconds
+        self._lock = threading.Lock()  # serialises use of _conn
+        self._conn = self._open()
+        if self.writable:
+            self.mark_interrupted()
+
+    # -- opening: old, corrupt, locked, read-only ---------------------------------------------
+    def say(self, message: str) -> None:
+        self.messages.append(message)
+        if self.on_message is not None:
+            self.on_message(message)
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as exc:
+            self.writable = False
+            self.say(f"job history: cannot create {self.directory} ({exc.strerror}): jobs are not recorded")
+            return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        try:
+            return self._connect(self.path)
+        except _OtherVersion as exc:
+            return self._start_afresh(f"was written by another version of poolscope (schema {exc.version}, "
+                                      f"this one has {SCHEMA_VERSION})")
+        except sqlite3.DatabaseError as exc:
+            if _is_locked(exc):
+                return self._beside_locked()
+            if _is_read_only(exc):
+                return self._read_only(exc)
+            return self._start_afresh(f"could not be read ({exc})")
+
+    def _connect(self, path: str) -> sqlite3.Connection:
+        """Open ``path``, make it WAL, create or check its schema, take a write lock once."""
+        conn = sqlite3.connect(path, timeout=self.lock_seconds, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if version != SCHEMA_VERSION and (version or tables):
+                raise _OtherVersion(version)
+            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                raise sqlite3.OperationalError("database is locked (could not switch to WAL)")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("BEGIN IMMEDIATE")  # a write lock, as the writer will need: locked or read-only says so now
+            if not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:  # another may have made it
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("SELECT count(*) FROM jobs").fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _start_afresh(self, why: str) -> sqlite3.Connection:
+        kept = f"{self.path}.old-{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(self.path + suffix):
+                    os.replace(self.path + suffix, kept + suffix)
+            conn = self._connect(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            self.writable = False
+            self.say(f"job history: {self.path} {why}, and a new one could not be started ({exc}): "
+                     "jobs are not recorded")
+            return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self.say(f"job history: {self.path} {why}; it was kept as {kept} and a new history started")
+        return conn
+
+    def _beside_locked(self) -> sqlite3.Connection:
+        locked = self.path
+        self.path = os.path.join(self.directory, f"history-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.db")
+        try:
+            conn = self._connect(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            self.writable = False
+            self.say(f"job history: {locked} is locked by another process and no history could be started "
+                     f"beside it ({exc}): jobs are not recorded")
+            return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self.say(f"job history: {locked} is locked by another process (waited {self.lock_seconds:g} s); "
+                 f"this session records into {self.path}")
+        return conn
+
+    def _read_only(self, exc: sqlite3.Error) -> sqlite3.Connection:
+        self.writable = False
+        self.say(f"job history: {self.path} cannot be written ({exc}): it is shown, but jobs are not recorded")
+        for mode in ("mode=ro", "mode=ro&immutable=1"):  # immutable: WAL's index file cannot be made either
+            try:
+                conn = sqlite3.connect(f"file:{self.path}?{mode}", uri=True, check_same_thread=False,
+                                       isolation_level=None)
+                conn.execute("SELECT count(*) FROM jobs").fetchone()
+                return conn
+            except sqlite3.Error:
+                continue
+        return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- reading ------------------------------------------------------------------------------
+    def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, parameters).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):  # an unreadable history, shown as empty
+                    return []
+                raise
+
+    def jobs(self, *, limit: int | None = None, state: str | None = None, text: str | None = None) -> list[JobRow]:
+        """Past jobs, newest first; ``state`` and ``text`` (in name, target or inputs) filter."""
+        where, parameters = [], []
+        if state:
+            where.append("state = ?")
+            parameters.append(state)
+        if text:
+            where.append("(name LIKE ? OR target LIKE ? OR inputs LIKE ? OR source LIKE ?)")
+            parameters.extend([f"%{text}%"] * 4)
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_job_row(values) for values in self._query(sql, tuple(parameters))]
+
+    def job(self, job_id: int) -> JobRow:
+        """The job ``job_id``; HistoryError if there is none."""
+        found = self._query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        if not found:
+            raise HistoryError(f"no job {job_id} in the history ({self.path})")
+        return _job_row(found[0])
+
+    def failures(self, job_id: int) -> list[Failure]:
+        return [Failure(*values) for values in self._query(
+            "SELECT idx, type, message, traceback, pid, input FROM failures WHERE job = ? ORDER BY rowid", (job_id,))]
+
+    def failure_groups(self, job_id: int) -> list[tuple[str, int, str]]:
+        """(exception type, count, first message) of a job's failures, the most frequent first;
+        those past the kept ones (errors_omitted) counted in."""
+        groups: dict[str, list[Any]] = {}
+        for type_name, count, message in self._query(
+                "SELECT type, count(*), min(message) FROM failures WHERE job = ? GROUP BY type", (job_id,)):
+            groups[type_name] = [count, message]
+        for type_name, count in self.job(job_id).errors_omitted.items():
+            groups.setdefault(type_name, [0, ""])[0] += count
+        return sorted(((name, count, message) for name, (count, message) in groups.items()),
+                      key=lambda group: (-group[1], group[0]))
+
+    def timeline(self, job_id: int) -> list[Slice]:
+        return [Slice(*values) for values in self._query(
+            "SELECT pid, start, end, first_index, last_index FROM timeline WHERE job = ? ORDER BY start", (job_id,))]
+
+    def space_used(self) -> int:
+        """Bytes the history and its results files take on disk."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(self.path + suffix)
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.results_dir):
+                with contextlib.suppress(OSError):
+                    total += entry.stat().st_size
+        return total
+
+    # -- settings and housekeeping ------------------------------------------------------------
+    @property
+    def retention_days(self) -> float | None:
+        """Days a finished job is kept (pruned when a window opens); None: for ever."""
+        found = self._query("SELECT value FROM settings WHERE name = 'retention_days'")
+        if not found:
+            return DEFAULT_RETENTION_DAYS
+        value = json.loads(found[0][0])
+        return None if value is None else float(value)
+
+    def set_retention_days(self, days: float | None) -> None:
+        if days is not None and not (days >= 0):
+            raise ValueError(f"retention days must be 0 or more, not {days}")
+        self._write("INSERT OR REPLACE INTO settings (name, value) VALUES ('retention_days', ?)",
+                    (json.dumps(days),))
+
+    def _write(self, sql: str, parameters: tuple[Any, ...] = ()) -> None:
+        if not self.writable:
+            raise HistoryError(f"the history at {self.path} cannot be written")
+        with self._lock:
+            self._conn.execute(sql, parameters)
+
+    def prune(self, days: float) -> tuple[int, int]:
+        """Remove the ended jobs submitted more than ``days`` ago, and their results files.
+        Returns (jobs removed, bytes of results files removed)."""
+        if not self.writable:
+            raise HistoryError(f"the history at {self.path} cannot be written")
+        cutoff = time.time() - days * 86400.0
+        marks = ",".join("?" * len(FINAL_STATES))
+        with self._lock:
+            old = self._conn.execute(f"SELECT id, results_path FROM jobs WHERE submitted < ? AND state IN ({marks})",
+                                     (cutoff, *FINAL_STATES)).fetchall()
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany("DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id, _ in old])
+            self._conn.execute("COMMIT")
+        paths = [path for _, path in old if path]
+        # results files no job names (their job's row was never written: a full disk), as old
+        known = {path for (path,) in self._query("SELECT results_path FROM jobs")}
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.results_dir):
+                if entry.path not in known and entry.name.endswith(".results") and entry.stat().st_mtime < cutoff:
+                    paths.append(entry.path)
+        freed = 0
+        for path in paths:
+            with contextlib.suppress(OSError):
+                size = os.path.getsize(path)
+                os.remove(path)
+                freed += size
+        return len(old), freed
+
+    def mark_interrupted(self) -> int:
+        """Mark as interrupted every unended job whose process is gone; return how many. Its done
+        count becomes what its results file holds, if that is more than the last record said."""
+        from poolscope.core.results import count_file_results
+
+        marks = ",".join("?" * len(FINAL_STATES))
+        found = self._query(f"SELECT id, owner_pid, owner_started, results_path, done FROM jobs "
+                            f"WHERE state NOT IN ({marks})", FINAL_STATES)
+        changed = 0
+        for job_id, pid, started, path, _done in found:
+            alive = _process_started(pid)
+            if alive is not None and abs(alive - started) < 1.0:
+                continue  # its process still runs it
+            on_file = 0
+            if path:
+                with contextlib.suppress(Exception):  # an unreadable file: the last record stands
+                    on_file = count_file_results(path)
+            with contextlib.suppress(sqlite3.Error, HistoryError):
+                self._write("UPDATE jobs SET state = ?, done = max(done, ?) WHERE id = ?",
+                            (INTERRUPTED, on_file, job_id))
+                changed += 1
+        return changed
+
+
+class _OtherVersion(Exception):
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
