@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any
 
-from poolscope.core.jobs import json_safe, write_results
+from poolscope.core.jobs import json_safe, with_inputs, write_results
 
 if TYPE_CHECKING:
     from poolscope.core.history import JobRow, Slice
@@ -54,18 +54,6 @@ def _cell(value: Any) -> Any:
     return json.dumps(value)
 
 
-def _with_inputs(items: Iterable[tuple[int, Any]], inputs: Iterable[Any] | None) -> Iterator[tuple[int, Any, Any]]:
-    pending = enumerate(inputs) if inputs is not None else None
-    for index, value in items:
-        value_in = None
-        if pending is not None:
-            for position, candidate in pending:
-                if position == index:
-                    value_in = candidate
-                    break
-        yield index, value_in, value
-
-
 def write_csv(stream: IO[str], items: Callable[[], Iterable[tuple[int, Any]]],
               inputs: Callable[[], Iterable[Any] | None], progress: Callable[[int], None] | None = None) -> int:
     """The results as CSV (see the module's docstring); returns how many rows.
@@ -84,7 +72,7 @@ def write_csv(stream: IO[str], items: Callable[[], Iterable[tuple[int, Any]]],
     writer = csv.writer(stream)
     writer.writerow(["index", "input", *fields] if by_field else ["index", "input", "result"])
     count = 0
-    for index, value_in, value in _with_inputs(items(), inputs()):
+    for index, value_in, value in with_inputs(items(), inputs()):
         if by_field:
             writer.writerow([index, _cell(value_in), *(_cell(value.get(name)) for name in fields)])
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -351,20 +351,28 @@ def write_results(stream: IO[str], results: Iterable[tuple[int, Any]], inputs: I
     alongside, so neither needs to be in memory at once. ``progress`` is called with the count
     written so far every ``WRITE_PROGRESS_EVERY`` lines.
     """
-    pending = enumerate(inputs) if inputs is not None else None
     count = 0
-    for index, value_out in results:
+    for index, value_in, value_out in with_inputs(results, inputs):
         if progress is not None and count % WRITE_PROGRESS_EVERY == 0 and count:
             progress(count)
+        stream.write(result_line(index, value_in, value_out))
+        count += 1
+    return count
+
+
+def with_inputs(results: Iterable[tuple[int, Any]],
+                inputs: Iterable[Any] | None) -> Iterator[tuple[int, Any, Any]]:
+    """``(index, input, result)`` for ``(index, result)`` pairs in input order, the inputs read
+    alongside (None where they are not known), so neither is held in memory."""
+    pending = enumerate(inputs) if inputs is not None else None
+    for index, value_out in results:
         value_in = None
         if pending is not None:
             for position, value in pending:  # advance to this index
                 if position == index:
                     value_in = value
                     break
-        stream.write(result_line(index, value_in, value_out))
-        count += 1
-    return count
+        yield index, value_in, value_out
 
 
 # -- field parsing, shared by JobSpec, the CLI and the launch panel ---------------------------
