@@ -98,6 +98,11 @@ def test_a_scripts_job_shows_with_its_source_and_cancel_from_the_window_stops_it
             script.kill()
             script.wait(10)
     assert ended["status"] == "cancelled" and ended["done"] < 400 and ended["cancelled"] > 0
+    # what the window shows of it is the script's engine's exact count
+    qtbot.waitUntil(lambda: window.jobs_model.job(row).state.is_final, timeout=WAIT_MS)
+    shown = window.jobs_model.job(row)
+    assert (shown.state.value, shown.done, shown.cancelled) == ("cancelled", ended["done"], ended["cancelled"])
+    assert cell(window, row, window.jobs_model.COLUMNS.index("Done / total")).startswith(f"{ended['done']} / 400")
     qtbot.waitUntil(lambda: window.jobs_model.job(row).state is JobState.CANCELLED, timeout=WAIT_MS)
     final = window.jobs_model.job(row)
     assert (final.done, final.cancelled) == (ended["done"], ended["cancelled"])
