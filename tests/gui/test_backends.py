@@ -12,7 +12,7 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 
-from poolscope.core.backends import DASK, PROCESSES, THREADS, dask_available
+from poolscope.core.backends import DASK, PROCESSES, THREADS, backend_info
 from poolscope.core.events import JobSubmitted
 from poolscope.core.jobs import JobState
 from poolscope.gui.main_window import QUIT_TERMINATE, MainWindow
@@ -23,7 +23,7 @@ from tests.gui.conftest import close
 
 WAIT_MS = 20_000
 
-needs_dask = pytest.mark.skipif(not dask_available(), reason="Dask is not installed: pip install 'poolscope[dask]'")
+needs_dask = pytest.mark.skipif(not backend_info(DASK).available(), reason=backend_info(DASK).install_hint)
 
 
 def row_state(window: MainWindow, job_id: int) -> JobState | None:

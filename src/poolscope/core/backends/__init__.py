@@ -98,7 +98,3 @@ class Backend(Protocol):
     def describe_workers(self) -> list[dict[str, Any]]: ...
 
     def close(self) -> None: ...
-
-
-def dask_available() -> bool:
-    return REGISTRY[DASK].available()
