@@ -36,7 +36,6 @@ from poolscope import api
 from poolscope.api import Cancelled
 from poolscope.core.errors import SpecError
 from poolscope.core.protocol import (  # noqa: F401 - STATUS_*, PickledValues: the worker's vocabulary, re-exported
-    PLAIN_TYPES,
     STATUS_CANCELLED,
     STATUS_ERROR,
     STATUS_PICKLED,
