@@ -40,6 +40,7 @@ class LaunchPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
 
+        # Each box makes its own widgets; the panel names the ones the window and its tests reach.
         self.task_box = TaskBox(BUILTIN_TASKS, self.fields)
         (self.builtin_list, self.description, self.target_edit, self.browse_target, self.function_combo,
          self.target_status) = (self.task_box.builtin_list, self.task_box.description, self.task_box.target_edit,
