@@ -1,36 +1,15 @@
-"""The History view: past jobs from the job history (core/history/), and what can be done with one.
-
-A table of past jobs (state, duration, throughput, failures) sorted by any column and filtered by
-state, target and text; the selected job's settings, its failures grouped by exception type with
-a count, and its throughput curve. Its results are saved as JSON Lines or CSV in a thread, those
-of the user's classes made JSON-ready in a child process (core/results.py ``JsonReadyBlocks``),
-never in this one; its timeline as Chrome trace JSON. "Run again" and "Edit in launch panel" hand
-its settings (a JobSpec) to the window, which puts them in the launch panel (which checks a
-target of the user's code in a child process before it starts).
-
-The view reads the database on the main thread (one indexed query, the newest ``SHOWN_JOBS``);
-it refreshes once a burst of jobs' ends is recorded (``job_recorded``, emitted by the recorder's
-thread) while it is shown, else when it is next shown. Nothing runs on a timer at rest.
-"""
+"""The History view: the table of past jobs with its filters, the selected job's details, and
+what can be done with it (run again, edit, save its results, export its timeline); the history's
+retention and the space it takes."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -39,13 +18,10 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QSplitter,
     QTableView,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -60,9 +36,10 @@ from poolscope.core.history import (
     spec_from_json,
     target_from_json,
 )
-from poolscope.gui.widgets.plotting import live_curve, make_plot, text_colour
+from poolscope.gui.widgets.history_view.details import JobDetails
+from poolscope.gui.widgets.history_view.model import HistoryFilter, HistoryModel
 
-__all__ = ["HistoryModel", "HistoryView"]
+__all__ = ["RUN_AGAIN_BY_SCRIPT_TIP", "RUN_AGAIN_TIP", "HistoryView"]
 
 SHOWN_JOBS = 2000  # the newest jobs the table lists
 REFRESH_MS = 300  # after a job's end is recorded, the shown table is read again this much later (once a burst)
@@ -71,131 +48,6 @@ ALL = "All"
 RUN_AGAIN_TIP = "Start the selected job again with the same settings (its target is checked first, as on Start)"
 RUN_AGAIN_BY_SCRIPT_TIP = ("A script's pool ran this job, with the script's own functions and inputs: run the "
                            "script again to run it again")
-Index = QModelIndex | QPersistentModelIndex
-
-
-def _duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
-
-
-class HistoryModel(QAbstractTableModel):
-    """One row per past job, newest first; sorts by the values (Qt.UserRole), shows text."""
-
-    COLUMNS = ("Job", "State", "Name", "Target", "Inputs", "Source", "Submitted", "Duration", "Done / total",
-               "Failed", "Tasks/s")
-    STATE_COLUMN = 1
-    TARGET_COLUMN = 3
-    _RIGHT_ALIGNED = (0, 7, 8, 9, 10)
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[JobRow] = []
-
-    def set_jobs(self, jobs: list[JobRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(jobs)
-        self.endResetModel()
-
-    def job(self, row: int) -> JobRow:
-        return self._rows[row]
-
-    def jobs(self) -> list[JobRow]:
-        return list(self._rows)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        job = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.UserRole:
-            return self._sort_value(job, column)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(job, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in self._RIGHT_ALIGNED:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and column in (3, 4):
-            return self._text(job, column)
-        return None
-
-    @staticmethod
-    def _text(job: JobRow, column: int) -> str:
-        if column == 0:
-            return str(job.id)
-        if column == 1:
-            return job.state
-        if column == 2:
-            return job.name
-        if column == 3:
-            return job.target
-        if column == 4:
-            return job.inputs
-        if column == 5:
-            return job.source
-        if column == 6:
-            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.submitted))
-        if column == 7:
-            return _duration_text(job.duration)
-        if column == 8:
-            return f"{job.done:,} / {job.total:,}" if job.total is not None else f"{job.done:,} / ?"
-        if column == 9:
-            return f"{job.failed:,}"
-        rate = job.rate
-        return "" if rate is None else f"{rate:,.1f}" if rate < 100 else f"{rate:,.0f}"
-
-    @staticmethod
-    def _sort_value(job: JobRow, column: int) -> Any:
-        values: tuple[Any, ...] = (job.id, job.state, job.name.lower(), job.target.lower(), job.inputs, job.source,
-                                   job.submitted, job.duration or 0.0, job.done, job.failed, job.rate or 0.0)
-        return values[column]
-
-
-class _Filter(QSortFilterProxyModel):
-    """Rows of the state and target chosen whose name, target, inputs or source holds the text."""
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.state = ""
-        self.target = ""
-        self.text = ""
-        self.setSortRole(Qt.ItemDataRole.UserRole)
-
-    def set_filter(self, state: str, target: str, text: str) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt 6.9 and later
-            self.beginFilterChange()
-            self.state, self.target, self.text = state, target, text.strip().lower()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self.state, self.target, self.text = state, target, text.strip().lower()
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        model = self.sourceModel()
-        assert isinstance(model, HistoryModel)
-        job = model.job(source_row)
-        if self.state and job.state != self.state:
-            return False
-        if self.target and job.target != self.target:
-            return False
-        if self.text:
-            return any(self.text in value.lower() for value in (job.name, job.target, job.inputs, job.source))
-        return True
 
 
 class HistoryView(QWidget):
@@ -235,7 +87,7 @@ class HistoryView(QWidget):
         layout.addLayout(filters)
 
         self.model = HistoryModel(self)
-        self.proxy = _Filter(self)
+        self.proxy = HistoryFilter(self)
         self.proxy.setSourceModel(self.model)
         self.table = QTableView()
         self.table.setObjectName("history_table")
@@ -251,28 +103,14 @@ class HistoryView(QWidget):
         for column, width in enumerate((50, 85, 110, 160, 120, 100, 140, 75, 110, 60, 75)):
             self.table.setColumnWidth(column, width)
 
-        self.settings_text = QPlainTextEdit()
-        self.settings_text.setObjectName("history_settings")
-        self.settings_text.setReadOnly(True)
-        self.failures_tree = QTreeWidget()
-        self.failures_tree.setObjectName("history_failures")
-        self.failures_tree.setHeaderLabels(["Failure", "Count", "Message"])
-        self.failures_tree.setColumnWidth(0, 200)
-        self.failures_tree.setColumnWidth(1, 60)
-        self.plot = make_plot(left="tasks/s", bottom="seconds after it was submitted")
-        self.curve = live_curve(self.plot, QColor(text_colour()), width=1.5)
-        self._fill = QColor(text_colour())
-        self._fill.setAlpha(60)  # the area under the steps: its count
-        details = QSplitter(Qt.Orientation.Horizontal)
-        details.setChildrenCollapsible(False)
-        for pane in (self.settings_text, self.failures_tree, self.plot):
-            details.addWidget(pane)
-        details.setSizes([300, 380, 420])
+        self.details = JobDetails(history)
+        self.settings_text, self.failures_tree, self.plot, self.curve = (
+            self.details.settings_text, self.details.failures_tree, self.details.plot, self.details.curve)
         split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("history_splitter")
         split.setChildrenCollapsible(False)
         split.addWidget(self.table)
-        split.addWidget(details)
+        split.addWidget(self.details)
         split.setSizes([300, 220])
         layout.addWidget(split, 1)
 
@@ -383,10 +221,8 @@ class HistoryView(QWidget):
         job = self.selected_job()
         for button in (self.save_button, self.timeline_button, self.run_again_button, self.edit_button):
             button.setEnabled(job is not None)
-        self.failures_tree.clear()
+        self.details.show_job(job)
         if job is None:
-            self.settings_text.setPlainText("")
-            self.curve.setData([], [], stepMode=None)
             return
         self.save_button.setEnabled(bool(job.results_path) and os.path.exists(job.results_path or ""))
         # A script's pool ran it, with the script's own functions and inputs in memory: the
@@ -395,41 +231,6 @@ class HistoryView(QWidget):
         for button in (self.run_again_button, self.edit_button):
             button.setEnabled(not by_script)
         self.run_again_button.setToolTip(RUN_AGAIN_BY_SCRIPT_TIP if by_script else RUN_AGAIN_TIP)
-        self.settings_text.setPlainText(self.settings_of(job))
-        for type_name, count, message in self.history.failure_groups(job.id):
-            group = QTreeWidgetItem([type_name, f"{count:,}", message])
-            group.setToolTip(2, message)
-            self.failures_tree.addTopLevelItem(group)
-        for failure in self.history.failures(job.id):
-            groups = self.failures_tree.findItems(failure.type, Qt.MatchFlag.MatchExactly, 0)
-            if groups:
-                where = f"input {failure.index}" if failure.index >= 0 else "the job"
-                item = QTreeWidgetItem([where, "", f"{failure.input}: {failure.message}" if failure.input
-                                        else failure.message])
-                item.setToolTip(2, failure.traceback or failure.message)
-                groups[0].addChild(item)
-        edges, rates = job.throughput_curve()
-        self.curve.setData(edges, rates, stepMode="center", fillLevel=0, brush=self._fill)
-
-    @staticmethod
-    def settings_of(job: JobRow) -> str:
-        spec = job.spec
-        lines = [f"Job {job.id}: {job.name} ({job.state})", f"Target: {job.target}", f"Inputs: {job.inputs}",
-                 "Keyword arguments: " + (json.dumps(spec["kwargs"]) if spec.get("kwargs") is not None
-                                          else str(spec.get("kwargs_repr"))),
-                 f"Backend: {job.backend}, {job.workers if job.workers is not None else '?'} workers",
-                 f"Chunk size: {spec.get('chunksize') or 'automatic'}",
-                 (f"Timeout: {spec.get('timeout') or 'none'}; retries: {spec.get('retries', 0)}; "
-                 f"max tasks per worker: {spec.get('max_tasks_per_worker') or 'no limit'}"),
-                 f"Initializer: {spec['initializer']['text'] if spec.get('initializer') else 'none'}",
-                 f"Source: {job.source}",
-                 f"Submitted: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(job.submitted))}",
-                 f"Duration: {_duration_text(job.duration) or '-'}",
-                 (f"Done {job.done:,}, failed {job.failed:,}, cancelled {job.cancelled:,} of "
-                 f"{job.total if job.total is not None else '?'}"),
-                 f"Results: {job.results_path or 'none'}"]
-        lines.extend(f"Notice: {notice}" for notice in job.notices)
-        return "\n".join(lines)
 
     # -- acting on the selected job ----------------------------------------------------------
     def _hand_over(self, signal: Any) -> None:
