@@ -143,14 +143,18 @@ class Window:
         if not env.get("DISPLAY"):
             env["QT_QPA_PLATFORM"] = "offscreen"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_common.SRC_DIR, env.get("PYTHONPATH")]))
-        self.process = subprocess.Popen([sys.executable, "-m", "poolscope", "gui", "--workers", "1"], env=env,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self.log_path = os.path.join(folder, "window.log")
+        with open(self.log_path, "wb") as log:  # what the window says, shown if it does not start
+            self.process = subprocess.Popen([sys.executable, "-m", "poolscope", "gui", "--workers", "1"], env=env,
+                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         os.environ[RUNTIME_DIR_ENV] = self.runtime
         deadline = time.monotonic() + 60
         while not os.path.exists(os.path.join(self.runtime, SOCKET_NAME)):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                raise SystemExit("bench_drop_in: the window did not start listening")
+                with open(self.log_path, errors="replace") as log:
+                    said = log.read()[-2000:]
+                raise SystemExit(f"bench_drop_in: the window did not start listening:\n{said}")
             time.sleep(0.05)
 
     def close(self) -> None:
