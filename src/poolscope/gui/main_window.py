@@ -17,8 +17,9 @@ a shortcut (the View menu moves to each pane).
 Dask: the engine is given its scheduler address when it is made (``run_gui`` passes the CLI's
 ``--scheduler``; none: a local cluster started on the first Dask job). A Dask job asked for with
 another address in the launch panel is refused there, with the reason, and no job is created.
-A local cluster is started with Ctrl-C ignored, as ``poolscope run`` starts it (see
-:meth:`MainWindow.submit`).
+Start checks whether the engine can use the address asked for (a question only); the engine's
+scheduler is set when the job is submitted. A local cluster is started with Ctrl-C ignored, as
+``poolscope run`` starts it (see :meth:`MainWindow.submit`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
@@ -46,10 +48,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poolscope.core.backends import DASK
+from poolscope.core.backends import DASK, backend_info
+from poolscope.core.backends.start import BackendStart
 from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
-from poolscope.core.processes import ignore_sigint
 from poolscope.core.telemetry import logical_cores
 from poolscope.gui.about import AboutDialog
 from poolscope.gui.app import application_icon
@@ -155,9 +157,9 @@ class MainWindow(QMainWindow):
         self.jobs: dict[int, Any] = {}  # job id -> engine Job handle, for run again and the quit question
         self._shut_down = False
         self._quit_mode: str | None = None  # set by quit_now(): skip the question
-        # Puts SIGINT's handler back once the local Dask cluster has started (see submit); None:
-        # no cluster is starting. Main thread only.
-        self._restore_sigint: Any = None
+        # The local Dask cluster's start while it holds SIGINT ignored (see submit); None: no
+        # cluster is starting. Main thread only.
+        self._cluster_start: BackendStart | None = None
         self._local_cluster_up = False  # the local Dask cluster started (this window's engine keeps it)
         self.notifier = JobEndNotifier(self)  # a job that ends while the window is not in front: told
 
@@ -249,7 +251,7 @@ class MainWindow(QMainWindow):
             view.setTabKeyNavigation(False)  # Tab leaves the table; the arrow keys move between cells
 
         # -- wiring ---------------------------------------------------------------------------
-        self.launch_panel.launch_requested.connect(self.submit)
+        self.launch_panel.launch_requested.connect(self._submit_from_panel)
         self.local_cluster_started.connect(self._local_cluster_ready)
         self.launch_panel.set_scheduler_check(self.dask_scheduler_problem)
         self.job_table.cancel_requested.connect(self.cancel_jobs)
@@ -455,21 +457,37 @@ class MainWindow(QMainWindow):
 
     # -- user actions --------------------------------------------------------------------------
 
+    def _submit_from_panel(self, spec: JobSpec) -> None:
+        """Start pressed and the form is good: submit ``spec``, a Dask job on the scheduler the
+        form names (made the engine's now, not while the form was checked)."""
+        if backend_info(spec.backend).takes_scheduler:
+            wanted = _full_address(self.launch_panel.scheduler_text())
+            try:
+                self.engine.set_dask_scheduler(wanted)
+            except RuntimeError as exc:  # Dask started on another since the form was checked
+                self.log_model.append([LogEntry(time=time.time(), level="error",
+                                                message=f"Could not start {spec.describe()}: {exc}")])
+                return
+            if wanted != self.dask_scheduler:
+                self.dask_scheduler = wanted
+                self._update_status()  # the status bar names where Dask jobs run
+        self.submit(spec)
+
     def submit(self, spec: JobSpec) -> Any:
         """Start ``spec`` on the engine; its row appears when the engine reports it. Returns the
-        engine's Job, or None (and a log line) if the engine refused it.
+        engine's Job, or None (and a log line) if the engine refused it. A Dask job runs where the
+        engine's Dask runs (see :meth:`dask_scheduler_problem`).
 
-        The first Dask job on a local cluster starts the cluster (in the engine's thread, with the
-        job). Like ``poolscope run``, the window ignores Ctrl-C meanwhile, so that the cluster's
-        worker processes start with it ignored (see :func:`poolscope.core.processes.ignore_sigint`); it does
-        not block its own thread for that: a helper thread waits for the cluster and
-        ``local_cluster_started`` gives Ctrl-C back to the window.
+        The first Dask job on a local cluster starts the cluster (in the engine's thread). Like
+        ``poolscope run``, the window ignores Ctrl-C meanwhile (a :class:`BackendStart`), so that
+        the cluster's worker processes start with it ignored; it does not block its own thread for
+        that: ``local_cluster_started`` says when the start is over, and Ctrl-C is the window's again.
         """
-        starts_cluster = (spec.backend == DASK and not self._local_cluster_up and self._restore_sigint is None
+        starts_cluster = (spec.backend == DASK and not self._local_cluster_up and self._cluster_start is None
                           and self.engine.dask_scheduler is None)
-        if starts_cluster:
-            self._restore_sigint = ignore_sigint()
         try:
+            if starts_cluster:
+                self._start_local_cluster()
             job = self.engine.submit(spec)
         except Exception as exc:  # noqa: BLE001 - e.g. the pool is shutting down: say so, do not crash
             if starts_cluster:
@@ -477,35 +495,30 @@ class MainWindow(QMainWindow):
             self.log_model.append([LogEntry(time=time.time(), level="error", message=f"Could not start "
                                             f"{spec.describe()}: {type(exc).__name__}: {exc}")])
             return None
-        if starts_cluster:
-            self._wait_for_local_cluster()
         self.jobs[job.id] = job
         self.launch_panel.save_settings(self.settings)
         self.job_submitted.emit(job)
         return job
 
-    def _wait_for_local_cluster(self) -> None:
-        """Wait, in a helper thread, for the local Dask cluster the job just submitted starts."""
+    def _start_local_cluster(self) -> None:
+        """Start the local Dask cluster with Ctrl-C ignored; ``local_cluster_started`` tells the
+        window (from the helper thread that waited) when the start is over."""
         self.statusBar().showMessage("Starting a local Dask cluster (Ctrl-C in the terminal waits until "
                                      "it has started) ...", NOTICE_MS)
-        engine, started = self.engine, self.local_cluster_started
+        self._cluster_start = start = BackendStart(self.engine, DASK, timeout=DASK_START_TIMEOUT)
+        started = self.local_cluster_started
 
-        def wait() -> None:
-            result: Any
+        def tell(slots: Future[int]) -> None:
+            exc = slots.exception()
             try:
-                # Queued after the job, so it returns once the job's start of the cluster is over.
-                result = engine.start_backend(DASK, timeout=DASK_START_TIMEOUT)
-            except BaseException as exc:  # noqa: BLE001 - the job reports its own failure
-                result = exc
-            try:
-                started.emit(result)
+                started.emit(slots.result() if exc is None else exc)
             except RuntimeError:  # the window is gone; so is the handler it would restore
                 pass
 
-        threading.Thread(target=wait, name="poolscope-dask-start", daemon=True).start()
+        start.slots.add_done_callback(tell)
 
     def _local_cluster_ready(self, result: Any) -> None:
-        if self._restore_sigint is None:
+        if self._cluster_start is None:
             return  # the window shut down meanwhile
         self._take_sigint_back()
         if isinstance(result, BaseException):
@@ -515,28 +528,26 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"The local Dask cluster is ready: {result} worker threads", NOTICE_MS)
 
     def _take_sigint_back(self) -> None:
-        restore, self._restore_sigint = self._restore_sigint, None
-        if restore is not None:
-            restore()
+        start, self._cluster_start = self._cluster_start, None
+        if start is not None:
+            start.finish()
 
     def dask_scheduler_problem(self, address: str | None) -> str | None:
-        """Make ``address`` (None: a local cluster) the engine's Dask scheduler, or say why not.
+        """Why this window's engine cannot run Dask jobs on ``address`` (None: a local cluster),
+        or None when it can. A question only: the scheduler is set when the job is submitted.
 
         Called when Start is pressed for a Dask job. Any address will do until Dask has started;
         after that only the one it runs on.
         """
         wanted = _full_address(address)
-        try:
-            self.engine.set_dask_scheduler(wanted)
-        except RuntimeError:
-            configured = _full_address(self.engine.dask_scheduler)
-            where = "a local cluster" if configured is None else f"the scheduler at {configured}"
-            target = "a local cluster" if wanted is None else wanted
-            command = "poolscope gui --backend dask" + (f" --scheduler {wanted}" if wanted else "")
-            return (f"this window already runs Dask jobs on {where}; to use {target}, "
-                    f"start a new window: {command}")
-        self.dask_scheduler = wanted
-        return None
+        if self.engine.can_use_dask_scheduler(wanted):
+            return None
+        configured = _full_address(self.engine.dask_scheduler)
+        where = "a local cluster" if configured is None else f"the scheduler at {configured}"
+        target = "a local cluster" if wanted is None else wanted
+        command = "poolscope gui --backend dask" + (f" --scheduler {wanted}" if wanted else "")
+        return (f"this window already runs Dask jobs on {where}; to use {target}, "
+                f"start a new window: {command}")
 
     def cancel_jobs(self, job_ids: list[int]) -> None:
         for job_id in self._send_to_scripts("cancel", job_ids):
