@@ -216,7 +216,7 @@ def measure(window: Window, seconds: float) -> dict[str, Any]:
 
     w = window.window
     paints0 = [window.paints.count(v) for v in window.graphs]
-    events0 = w._events_seen
+    events0 = w.status.events_seen
     updates0 = w.bridge.signals_emitted
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -237,7 +237,7 @@ def measure(window: Window, seconds: float) -> dict[str, Any]:
     return {
         "p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values), "ticks": len(values),
         "cpu fps": paints[0], "throughput fps": paints[1],
-        "bridge events/s": (w._events_seen - events0) / elapsed,
+        "bridge events/s": (w.status.events_seen - events0) / elapsed,
         "updates/s": (w.bridge.signals_emitted - updates0) / elapsed, "seconds": elapsed,
     }
 
