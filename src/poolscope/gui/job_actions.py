@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QMainWindow
 
 from poolscope.core.backends import DASK, backend_info
-from poolscope.core.backends.start import BackendStart
 from poolscope.core.errors import SpecError
 from poolscope.core.jobs import JobSpec
 from poolscope.gui.widgets.launch_panel import parse_scheduler_address
 from poolscope.monitor.views import LogEntry
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from poolscope.core.backends.start import BackendStart
     from poolscope.gui.bridge import EventBridge
     from poolscope.gui.models import JobsModel, LogModel, WorkersModel
     from poolscope.gui.status_bar import StatusLine
@@ -130,6 +131,8 @@ class JobActions(_WindowBase):
     def _start_local_cluster(self) -> None:
         """Start the local Dask cluster with Ctrl-C ignored; ``local_cluster_started`` tells the
         window (from the helper thread that waited) when the start is over."""
+        from poolscope.core.backends.start import BackendStart  # only a window that starts a cluster needs it
+
         self.status.say("Starting a local Dask cluster (Ctrl-C in the terminal waits until it has started) ...")
         self._cluster_start = start = BackendStart(self.engine, DASK, timeout=DASK_START_TIMEOUT)
         started = self.local_cluster_started
