@@ -9,7 +9,7 @@ offscreen unless a display is set, at 1500x950. Measured on the Qt main thread w
     fires, p50 / p99 / max;
   * graph redraws: paint events received by the CPU graph's and the throughput graph's
     surfaces per second (an event filter counts real paints). The graphs redraw when telemetry
-    samples come (4 a second while a job runs), at most every 500 ms (MainWindow.GRAPHS_MIN_MS):
+    samples come (4 a second while a job runs), at most every 500 ms (gui/window_updates.py GRAPHS_MIN_MS):
     about 2/s is keeping up (until issue 10 a 50 ms frame timer redrew them 20 times a second);
   * the flood's rate at the source: progress() calls per second made by the tasks (each task
     returns how many calls it made) or tasks finished per second, and what the bridge folded.
