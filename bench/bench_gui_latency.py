@@ -9,7 +9,7 @@ offscreen unless a display is set, at 1500x950. Measured on the Qt main thread w
     fires, p50 / p99 / max;
   * graph redraws: paint events received by the CPU graph's and the throughput graph's
     surfaces per second (an event filter counts real paints). The graphs redraw when telemetry
-    samples come (4 a second while a job runs), at most every 500 ms (MainWindow.GRAPHS_MIN_MS):
+    samples come (4 a second while a job runs), at most every 500 ms (gui/window_updates.py GRAPHS_MIN_MS):
     about 2/s is keeping up (until issue 10 a 50 ms frame timer redrew them 20 times a second);
   * the flood's rate at the source: progress() calls per second made by the tasks (each task
     returns how many calls it made) or tasks finished per second, and what the bridge folded.
@@ -216,7 +216,7 @@ def measure(window: Window, seconds: float) -> dict[str, Any]:
 
     w = window.window
     paints0 = [window.paints.count(v) for v in window.graphs]
-    events0 = w._events_seen
+    events0 = w.status.events_seen
     updates0 = w.bridge.signals_emitted
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -237,7 +237,7 @@ def measure(window: Window, seconds: float) -> dict[str, Any]:
     return {
         "p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values), "ticks": len(values),
         "cpu fps": paints[0], "throughput fps": paints[1],
-        "bridge events/s": (w._events_seen - events0) / elapsed,
+        "bridge events/s": (w.status.events_seen - events0) / elapsed,
         "updates/s": (w.bridge.signals_emitted - updates0) / elapsed, "seconds": elapsed,
     }
 

@@ -427,22 +427,21 @@ class HeadlessRun:
         return EXIT_OK if summary.status.value == "done" else EXIT_FAILED
 
     def start_dask(self, engine: Any) -> None:
-        """Connect to (or start) the Dask cluster before the job, with Ctrl-C ignored meanwhile.
-
-        See :func:`poolscope.core.processes.ignore_sigint` for why. A failure to start is the job's
-        to report (it fails with a BackendError).
+        """Connect to (or start) the Dask cluster before the job, with Ctrl-C ignored meanwhile
+        (:class:`poolscope.core.backends.start.BackendStart`, as the window starts one). A failure
+        to start is the job's to report (it fails with a BackendError).
         """
-        from poolscope.core.processes import ignore_sigint
+        from poolscope.core.backends.start import BackendStart
 
         where = self.options.get("dask_scheduler") or "a local cluster"
         self.message(f"starting the Dask backend on {where} (Ctrl-C waits until it has started) ...")
-        restore_sigint = ignore_sigint()
+        start = BackendStart(engine, "dask")
         try:
-            slots = engine.start_backend("dask")
+            slots = start.slots.result()
         except Exception:  # noqa: BLE001 - submitting the job reports it, as a failed job
             return
         finally:
-            restore_sigint()
+            start.finish()
         self.message(f"the Dask backend is ready: {slots} worker threads")
 
     def install_interrupt_handler(self, engine: Any) -> Any:

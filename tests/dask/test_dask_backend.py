@@ -348,6 +348,8 @@ def test_the_scheduler_can_be_changed_until_dask_starts(external):
             engine.start_backend("dask")
         engine.set_dask_scheduler(external)  # a failed start fixes nothing: a corrected address is taken
         assert engine.start_backend("dask") == 2
+        assert engine.can_use_dask_scheduler(external) and not engine.can_use_dask_scheduler(None)
+        assert engine.dask_scheduler == external  # asking changed nothing
         with pytest.raises(RuntimeError, match="already runs on"):
             engine.set_dask_scheduler(None)
         engine.set_dask_scheduler(external)  # the same one is fine

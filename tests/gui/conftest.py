@@ -79,8 +79,11 @@ class FakeEngine:
     dask_scheduler: str | None = None  # as Engine: the address Dask jobs use
     dask_started: bool = False  # as Engine: once Dask has started, its address is fixed
 
+    def can_use_dask_scheduler(self, address: str | None) -> bool:
+        return not self.dask_started or address == self.dask_scheduler
+
     def set_dask_scheduler(self, address: str | None) -> None:
-        if self.dask_started and address != self.dask_scheduler:
+        if not self.can_use_dask_scheduler(address):
             raise RuntimeError(f"Dask already runs on {self.dask_scheduler or 'a local cluster'}")
         self.dask_scheduler = address
 

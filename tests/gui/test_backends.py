@@ -192,6 +192,38 @@ def test_the_first_local_cluster_job_ignores_ctrl_c_until_the_cluster_started_wi
         close(window, QUIT_TERMINATE)
 
 
+@pytest.mark.timeout(30)
+def test_checking_a_scheduler_address_leaves_the_engines_scheduler_until_the_job_is_submitted(qtbot, settings):
+    """The form's check asks whether the engine can use an address; it used to set the engine's
+    scheduler while the form was checked, so an address checked and never started was where the
+    next Dask job ran (here: run again of a job that ran on the first)."""
+    from tests.gui.conftest import FakeEngine
+
+    first = "tcp://10.0.0.5:8786"
+    engine = FakeEngine(dask_scheduler=first)
+    window = MainWindow(engine, settings=settings, dask_scheduler=first)
+    try:
+        panel = window.launch_panel
+        panel.set_builtin("noop")
+        panel.set_backend(DASK)
+        panel.start()
+        assert [spec.backend for spec in engine.submitted] == [DASK] and engine.dask_scheduler == first
+        for other in ("10.0.0.7", ""):  # another scheduler, a local cluster: checked, good, not submitted
+            panel.scheduler_edit.setText(other)
+            assert panel.build_spec() is not None and panel.errors() == {}
+            assert engine.dask_scheduler == first
+        window.run_again([1])
+        assert len(engine.submitted) == 2 and engine.dask_scheduler == first
+        assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN and engine.started_backends == []
+
+        panel.scheduler_edit.setText("10.0.0.7")
+        panel.start()  # submitted: now it is the engine's
+        assert len(engine.submitted) == 3 and engine.dask_scheduler == "tcp://10.0.0.7:8786"
+        assert "Dask: tcp://10.0.0.7:8786" in window.status_workers.text()
+    finally:
+        close(window, QUIT_TERMINATE)
+
+
 def sigint_ignored_in(pid: int) -> bool:
     """Whether process ``pid`` ignores SIGINT (its SigIgn mask in /proc, Linux)."""
     with open(f"/proc/{pid}/status") as status:

@@ -299,9 +299,9 @@ def test_save_results_writes_the_selected_jobs_finished_results(qtbot, window, t
 
 @pytest.mark.timeout(60)
 def test_a_long_save_says_how_far_it_got(qtbot, window, tmp_path, monkeypatch):
-    from poolscope.gui import main_window
+    from poolscope.gui import results_saving
 
-    monkeypatch.setattr(main_window, "SAVE_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(results_saving, "SAVE_PROGRESS_SECONDS", 0.0)
     job = window.submit(JobSpec.create("noop", "range:0:3500"))
     qtbot.waitUntil(lambda: row_state(window, job.id) is JobState.DONE, timeout=WAIT_MS)
     progress = []

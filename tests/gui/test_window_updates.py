@@ -58,9 +58,9 @@ def test_the_job_actions_follow_state_changes_but_not_the_clocks_repaints(fake_w
 
 def test_the_workers_title_is_counted_once_per_update(fake_window, monkeypatch):
     from poolscope.core.events import WorkerActivity, WorkerStarted
-    from poolscope.gui import main_window
+    from poolscope.gui import window_updates
 
-    monkeypatch.setattr(main_window, "WORKERS_MIN_MS", 0)  # every update's worker changes at once
+    monkeypatch.setattr(window_updates, "WORKERS_MIN_MS", 0)  # every update's worker changes at once
     window, table = fake_window, fake_window.workers_table
     titles: list[str] = []
     set_text = table.title.setText
@@ -77,9 +77,9 @@ def test_the_workers_title_is_counted_once_per_update(fake_window, monkeypatch):
 def test_a_jobs_submission_and_end_are_taken_at_once_and_routine_updates_wait(fake_window, qtbot, monkeypatch):
     """The window takes routine updates at most every UPDATE_MIN_MS; a job's end used to wait
     for that too, so its counts were late and its running clock ran on past its end."""
-    from poolscope.gui import main_window
+    from poolscope.gui import window_updates
 
-    monkeypatch.setattr(main_window, "UPDATE_MIN_MS", 60_000)  # routine updates: not within this test
+    monkeypatch.setattr(window_updates, "UPDATE_MIN_MS", 60_000)  # routine updates: not within this test
     window, events = fake_window, fake_window.engine.events
     model = window.jobs_model
     events.put([JobSubmitted(1, "squares", "square", "range:0:10", 10, 0.0), JobStateChanged(1, JobState.RUNNING, 0.0)])

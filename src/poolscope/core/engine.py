@@ -179,13 +179,23 @@ class Engine:
         with self._lock:
             return self._dask_scheduler
 
+    def can_use_dask_scheduler(self, address: str | None) -> bool:
+        """Whether Dask jobs could run on ``address`` (None: a local cluster): any address until
+        Dask has started, then only the one it runs on. A question only: it changes nothing."""
+        with self._lock:
+            return self._can_use_dask_scheduler(address)
+
+    def _can_use_dask_scheduler(self, address: str | None) -> bool:
+        return not self._dask_started or address == self._dask_scheduler  # under _lock
+
     def set_dask_scheduler(self, address: str | None) -> None:
         """Choose the Dask scheduler (None: a local cluster) before the first Dask job starts it.
 
-        Raises ``RuntimeError`` naming the one in use if Dask has started on another address.
+        Raises ``RuntimeError`` naming the one in use if Dask has started on another address
+        (:meth:`can_use_dask_scheduler` asks first).
         """
         with self._lock:
-            if self._dask_started and address != self._dask_scheduler:
+            if not self._can_use_dask_scheduler(address):
                 raise RuntimeError(f"Dask already runs on {self._dask_scheduler or 'a local cluster'}; "
                                    "another scheduler needs a new poolscope")
             self._dask_scheduler = address

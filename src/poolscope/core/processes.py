@@ -153,8 +153,8 @@ def signal_name(exitcode: int | None) -> str:
 
 def ignore_sigint() -> Callable[[], None]:
     """Ignore SIGINT (Ctrl-C) in this process from now on; return the function that puts the
-    previous handler back. Both ``poolscope run`` and the window call it around starting a local
-    Dask cluster.
+    previous handler back. ``poolscope run`` and the window call it around starting a local Dask
+    cluster, through :class:`poolscope.core.backends.start.BackendStart`.
 
     A LocalCluster's worker processes share the terminal's process group, so a Ctrl-C reaches
     them too; one while they are still starting (before Dask's preload hook makes them ignore it)
