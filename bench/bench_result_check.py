@@ -1,7 +1,7 @@
 """What checking results costs the engine thread (it runs in the window's process).
 
 Results that are not of a plain type arrive pickled one by one; the engine thread checks that
-each unpickles before storing the bytes (core/results.py ``check_pickled``), with a stand-in for
+each unpickles before storing the bytes (core/results/check.py ``check_pickled``), with a stand-in for
 every class a pickle names, so it never imports the user's code. Measured here against the check
 it replaced, ``pickle.loads`` of each in C (which imports the classes' modules), on 100,000
 pickles of a tuple and of a dataclass, alternating the two, the median of ``--repeat`` rounds:

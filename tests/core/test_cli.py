@@ -132,14 +132,15 @@ def test_ctrl_c_cancels_then_terminates_and_exits_130(tmp_path):
 
 def test_poolscope_alone_opens_the_window_with_the_gui_defaults(monkeypatch):
     from poolscope import cli
+    from poolscope.cli import options, window
 
     calls = []
 
     def fake_gui_command(args, parser):
-        calls.append(cli.engine_options(args))
+        calls.append(options.engine_options(args))
         return 0
 
-    monkeypatch.setattr(cli, "gui_command", fake_gui_command)
+    monkeypatch.setattr(window, "gui_command", fake_gui_command)
     assert cli.main([]) == 0
     assert cli.main(["--workers", "3"]) == 0
     assert calls == [{"nice": 10, "dask_scheduler": None, "workers": None},
@@ -183,7 +184,7 @@ def test_save_results_writes_what_json_cannot_hold_and_never_raises(engine, tmp_
 
 @pytest.mark.parametrize("limit", [4, 5])
 def test_json_holds_results_inline_only_up_to_the_limit(engine, monkeypatch, limit):
-    from poolscope import cli
+    from poolscope.cli import run as cli
     from poolscope.core.jobs import JobSpec
 
     monkeypatch.setattr(cli, "JSON_RESULTS_LIMIT", limit)

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from poolscope.core import results as results_module
 from poolscope.core.engine import Engine
 from poolscope.core.jobs import JobSpec
 from poolscope.core.results import ResultStore
+from poolscope.core.results import store as results_module
 
 
 def test_results_read_back_in_input_order_from_memory_and_file():

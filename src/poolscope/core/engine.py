@@ -127,7 +127,7 @@ class Engine:
     def keep_results_in(self, where: Callable[[int, JobSpec], str | None] | None) -> None:
         """Have each job submitted from now on write its results through to the file
         ``where(job_id, spec)`` names (None: none), before its tasks count as done (see
-        core/results.py ``ResultStore.write_through``). Called in ``submit()``: it must be quick."""
+        core/results/store.py ``ResultStore.write_through``). Called in ``submit()``: it must be quick."""
         with self._lock:
             self._results_files = where
 

@@ -224,7 +224,7 @@ class Intake:
 
 def _all_unpickle(statuses: bytes | None, values: list[Any]) -> bool:
     """Whether every outcome is a result and every pickled one unpickles, checked with stand-ins
-    for the classes it names (core/results.py ``check_pickled``): no user module is imported and
+    for the classes it names (core/results/check.py ``check_pickled``): no user module is imported and
     no object kept. In C but for one call per class named, a slice at a time, so the engine thread
     holds the GIL for short spells."""
     if statuses is None or statuses.count(protocol.STATUS_ERROR) or statuses.count(protocol.STATUS_CANCELLED):

@@ -1,6 +1,6 @@
 """The engine <-> worker-slot protocol: one named type per message, the task status codes, and the
 packing of task outcomes into a report, shared by the worker loop (core/worker.py), the Dask
-forwarder (core/backends/dask.py) and the engine (core/intake.py). DESIGN.md, "Data flow", draws
+forwarder (core/backends/dask_forwarder.py) and the engine (core/intake.py). DESIGN.md, "Data flow", draws
 where each message goes.
 
 Every message is a tuple of named fields, declared as a ``typing.NamedTuple`` (which the type
@@ -245,7 +245,7 @@ def from_worker(data: bytes) -> ToEngine:
 # A report's values[i] is read by statuses[i] (a bytes); statuses None means every one is
 # STATUS_VALUE. That is the fast path for the common case of results of built-in types: they
 # travel as PickledValues, one list pickled once, which the engine stores as it is
-# (core/results.py).
+# (core/results/store.py).
 STATUS_PICKLED = 0  # the return value, pickled in the worker on its own (so unpickling can fail alone)
 STATUS_ERROR = 1  # an ErrorInfo
 STATUS_CANCELLED = 2  # None

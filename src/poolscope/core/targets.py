@@ -156,7 +156,7 @@ def prepare_lookup(target: Target) -> None:
 def import_for_results(target: Target, name: str) -> Any:
     """The module ``name`` that a result of ``target`` names a class of, loaded as a worker loads it.
 
-    For unpickling results in the caller's process (core/results.py ``ResultLoader``), never in
+    For unpickling results in the caller's process (core/results/loader.py ``ResultLoader``), never in
     the window's: the file target's own module name is its file, loaded as :meth:`Target.load`
     does; a module its file imported from its folder is imported from there (and kept out of
     ``sys.modules`` as then); any other module is imported by the lookup rule.

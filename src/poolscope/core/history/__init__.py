@@ -8,7 +8,7 @@ once (the window, ``poolscope run``, a script's pool): each row names its owner 
 whose owner is gone before it ended is marked ``interrupted`` by the next one to open the history.
 
 Results are not in the database: each job writes its results through to a file of its own in the
-data directory (``results/<job key>.results``, see core/results.py ``ResultStore.write_through``),
+data directory (``results/<job key>.results``, see core/results/store.py ``ResultStore.write_through``),
 before its tasks count as done, so a process killed mid-job leaves on disk every result it had
 counted. The row says where.
 
@@ -24,7 +24,7 @@ Layout of the data directory (``$POOLSCOPE_DATA_DIR``, else ``$XDG_DATA_HOME/poo
 ``~/.local/share/poolscope``)::
 
     history.db (+ -wal, -shm)   jobs, failures, timeline
-    results/<key>.results       each job's results (core/results.py RESULTS_MAGIC, then frames)
+    results/<key>.results       each job's results (core/results/store.py RESULTS_MAGIC, then frames)
 
 Its parts: ``database.py`` (the database and History: open, check, read, prune), ``rows.py``
 (a job's settings as JSON, and what a reader gets), ``recorder.py`` (an engine's jobs recorded).
