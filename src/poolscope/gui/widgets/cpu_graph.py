@@ -75,7 +75,8 @@ class CpuGraph(QWidget):
         self.smooth = smooth
         self.grid: CoreGrid | None = None  # the small multiples (cores <= heatmap_above)
         self.core_heatmap: CoreHeatmap | None = None  # the heat map (more cores)
-        self.readings = CpuHistory(cores, max(HISTORY_CHOICES))  # this machine's and the cluster's, as sampled
+        # this machine's readings and the cluster's, as sampled (set_cores gives it its width)
+        self.readings = CpuHistory(0, max(HISTORY_CHOICES))
         self._cluster_seen = False  # a cluster reading has arrived (the view turns to it once)
         self.paused = False  # set_paused(): nothing is drawn, the mouse zooms and pans
         self.drawn_at = time.monotonic()  # the time.monotonic() the drawn x (seconds before it) count from
