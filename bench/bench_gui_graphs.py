@@ -90,7 +90,7 @@ def make_graph(cores: int, size: tuple[int, int]) -> Any:
     graph = CpuGraph(cores, history=HISTORY_S)
     graph.resize(*size)
     graph.show()
-    graph.paints = PaintCounter(graph.plot.viewport())
+    graph.paints = PaintCounter(graph.surface())  # the heat map's viewport, or the small multiples
     return graph
 
 

@@ -10,8 +10,9 @@ from PySide6.QtGui import QColor
 
 from poolscope.core.telemetry import TelemetrySample
 from poolscope.gui.colours import contrast_ratio
-from poolscope.gui.widgets.cpu_graph import CLUSTER_VIEW, HEATMAP_ABOVE, LOCAL_VIEW, CpuGraph, trailing_mean
+from poolscope.gui.widgets.cpu_graph import CLUSTER_VIEW, HEATMAP_ABOVE, LOCAL_VIEW, CpuGraph
 from poolscope.gui.widgets.throughput_graph import ThroughputGraph
+from poolscope.monitor.cpu_history import trailing_mean
 from poolscope.monitor.views import ClusterSample
 
 

@@ -7,7 +7,8 @@ What every graph offers besides (each graph widget uses these helpers):
   (:func:`paused_label`) and can be zoomed and panned with the mouse (:func:`set_interactive`);
   going live puts its ranges back and draws what came meanwhile.
 - **Hover.** Resting the mouse on a graph shows, in a tooltip, the value under it and its time
-  (:class:`HoverTips`; the ToolTip event, so nothing runs while the mouse merely moves).
+  (:class:`HoverTips`; the ToolTip event, so nothing runs while the mouse merely moves;
+  :func:`view_point` is the data under it).
 - **Export** as PNG, SVG or CSV of the data drawn (:func:`export_plot`, through pyqtgraph's
   exporters; :func:`ask_export_path` asks where).
 
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QBrush, QColor, QHelpEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -69,6 +70,7 @@ __all__ = [
     "style_plot",
     "text_colour",
     "total_colour",
+    "view_point",
 ]
 
 #: The rolling histories a graph offers, in seconds; the first is the default.
@@ -216,6 +218,15 @@ def clock_text(drawn_at: float, x: float) -> str:
     age = time.monotonic() - monotonic
     stamp = time.strftime("%H:%M:%S", time.localtime(time.time() - age))
     return f"{stamp} ({age:.1f} s ago)"
+
+
+def view_point(plot: pg.PlotWidget, position: QPoint) -> QPointF | None:
+    """The data coordinates under ``position`` (in ``plot``'s viewport), or None outside its plot area."""
+    view_box = plot.getPlotItem().getViewBox()
+    scene_point = plot.mapToScene(position)
+    if not view_box.sceneBoundingRect().contains(scene_point):
+        return None
+    return view_box.mapSceneToView(scene_point)
 
 
 def curves_text(curves: Sequence[tuple[str, Any]], x: float, drawn_at: float, unit: str) -> str | None:
