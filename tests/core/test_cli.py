@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT, sample
+from tests.helpers.support import wait_until, worker_processes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -209,11 +210,11 @@ def test_ctrl_c_ends_a_huge_job_within_2_s_in_bounded_memory(tmp_path):
                                     "--workers", "2", "--json"], stdout=stdout, stderr=stderr, env=env, cwd=ROOT)
     try:
         me = psutil.Process(process.pid)
-        deadline = time.monotonic() + 30
-        while len([child for child in me.children() if "spawn_main" in " ".join(child.cmdline())]) < 2:
-            assert time.monotonic() < deadline and process.poll() is None, "workers did not start"
-            time.sleep(0.02)
-        time.sleep(1.0)  # a million results or more
+        workers = worker_processes(process.pid, 2)
+        # Tasks have run (and been reported) once the workers have worked a while: at least a
+        # second's worth between them, a million results or more, however busy the machine is.
+        wait_until(lambda: sum(worker.cpu_times().user for worker in workers) >= 1.0, timeout=60,
+                   what="a second of the workers' time")
         process.send_signal(signal.SIGINT)
         interrupted = time.monotonic()
         peak = 0

@@ -14,25 +14,11 @@ import psutil
 import pytest
 
 from tests.conftest import ROOT, sample
-from tests.helpers.support import gone, wait_until
+from tests.helpers.support import gone, wait_until, worker_processes
 
 LIFECYCLE_TASKS = ROOT / "tests" / "helpers" / "lifecycle_tasks.py"
 
 pytestmark = pytest.mark.timeout(90)
-
-
-def workers_of(pid: int, count: int) -> list[psutil.Process]:
-    parent = psutil.Process(pid)
-    found: list[psutil.Process] = []
-
-    def enough() -> bool:
-        found[:] = [c for c in parent.children()
-                     if "resource_tracker" not in " ".join(c.cmdline())
-                     and "poolscope lifeline" not in " ".join(c.cmdline())]
-        return len(found) >= count
-
-    wait_until(enough, timeout=30, what=f"{count} workers")
-    return found
 
 
 def test_killing_poolscope_run_takes_its_workers_and_their_children_within_2_s(tmp_path):
@@ -44,10 +30,12 @@ def test_killing_poolscope_run_takes_its_workers_and_their_children_within_2_s(t
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
     try:
         wait_until(lambda: os.path.exists(path), timeout=30, what="task children started")
-        workers = workers_of(process.pid, 2)
+        workers = worker_processes(process.pid, 2)
         with open(path) as stream:
             children = [int(pid) for pid in stream.read().split()]
-        pids = [w.pid for w in workers] + children
+        # Every process it started (its workers' fork server too, and the lifeline) goes with it.
+        started_by_it = [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+        pids = [w.pid for w in workers] + children + started_by_it
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         started = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from collections.abc import Callable
@@ -39,3 +40,26 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def worker_processes(pid: int, count: int, timeout: float = 30.0) -> list[psutil.Process]:
+    """The worker processes of the engine in process ``pid``, once there are ``count``: its
+    descendants that lead a process group of their own (a worker calls setpgrp first thing),
+    however they were started (spawned by it, or forked by its fork server)."""
+    found: list[psutil.Process] = []
+
+    def leads_its_group(process: psutil.Process) -> bool:
+        try:
+            return os.getpgid(process.pid) == process.pid and "poolscope lifeline" not in " ".join(process.cmdline())
+        except (OSError, psutil.Error):
+            return False
+
+    def enough() -> bool:
+        try:
+            found[:] = [child for child in psutil.Process(pid).children(recursive=True) if leads_its_group(child)]
+        except psutil.NoSuchProcess:
+            raise AssertionError(f"process {pid} ended before {count} workers started") from None
+        return len(found) >= count
+
+    wait_until(enough, timeout=timeout, what=f"{count} workers")
+    return found

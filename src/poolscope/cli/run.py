@@ -43,10 +43,27 @@ def tasks_command(out: IO[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    # First thing, while this process has one thread and no user code: the server that forks the
+    # job's workers (core/fork_server.py), instead of an interpreter spawned for each.
+    fork_server = None
+    if args.backend == "processes":
+        from poolscope.core.fork_server import ForkServer
+
+        fork_server = ForkServer.start()
+    try:
+        return _run(args, parser, fork_server)
+    finally:
+        if fork_server is not None:
+            fork_server.close()
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, fork_server: Any) -> int:
     from poolscope.core.jobs import SpecError
 
     try:
         options = engine_options(args)
+        if fork_server is not None:
+            options["fork_server"] = fork_server
         # The job's own workers (or threads) import the target anyway: they are its check. Not
         # on the Dask backend (a cluster, costly to start and maybe remote), nor with --kwargs:
         # whether the function takes them is the check's to say (field "kwargs"); a worker

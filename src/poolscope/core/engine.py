@@ -19,7 +19,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poolscope.core.backends import DASK, PROCESSES, THREADS, Backend
 from poolscope.core.backends.processes import ProcessBackend
@@ -41,6 +41,9 @@ from poolscope.core.publisher import Publisher
 from poolscope.core.scheduler import choose_fairly
 from poolscope.core.slots import WorkerSlot
 
+if TYPE_CHECKING:
+    from poolscope.core.fork_server import ForkServer
+
 __all__ = ["Engine", "EngineClosed", "Job", "JobRecord", "choose_fairly"]  # imported from here by tests and the API
 
 
@@ -52,8 +55,10 @@ class Engine:
     """A pool of worker processes shared by every job submitted to it.
 
     ``Engine(workers=None, nice=10, events=False)``: ``workers`` processes (default: one per
-    logical core) at the given nice level. With ``events=True``, :attr:`events` is a
-    ``multiprocessing.Queue`` of event lists (core/events.py) for a consumer thread to drain.
+    logical core) at the given nice level, spawned, or forked by ``fork_server`` if given
+    (core/fork_server.py: ``poolscope run`` starts one before anything else). With
+    ``events=True``, :attr:`events` is a ``multiprocessing.Queue`` of event lists
+    (core/events.py) for a consumer thread to drain.
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class Engine:
         threads: int | None = None,
         dask_scheduler: str | None = None,
         dask_workers: int = 2,
+        fork_server: ForkServer | None = None,
     ) -> None:
         if workers is None:
             workers = os.cpu_count() or 1
@@ -90,7 +96,12 @@ class Engine:
         self._dask_scheduler = dask_scheduler  # None: a LocalCluster is started on first use; under _lock
         self._dask_started = False  # the Dask backend is starting or started: its address is fixed; under _lock
         self._dask_workers = dask_workers
-        queue = self._mp.Queue() if events else None
+        self._fork_server = fork_server  # forks the worker processes, if given (core/fork_server.py)
+        # The events queue is read in this process only. With a fork server, no process is ever
+        # spawned here, so it is made as a fork context makes it: its locks need no resource
+        # tracker, the interpreter spawn would start for them.
+        queue_context = multiprocessing.get_context("fork") if fork_server is not None else self._mp
+        queue = queue_context.Queue() if events else None
         if queue is not None:
             queue.cancel_join_thread()  # never hang interpreter exit on an unread queue
         # Event batches to the queue and to subscribers; gathered on the engine thread.
@@ -274,7 +285,7 @@ class Engine:
     def _make_backend(self, name: str) -> Backend:
         """A backend of this engine's settings, not yet started (called on the engine thread)."""
         if name == PROCESSES:
-            return ProcessBackend(self._mp, self._size, self._nice)
+            return ProcessBackend(self._mp, self._size, self._nice, self._fork_server)
         if name == THREADS:
             return ThreadBackend(self._threads)
         if name == DASK:

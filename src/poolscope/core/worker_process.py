@@ -113,6 +113,13 @@ def die_with_parent(parent_pid: int | None) -> None:
     if parent_pid is None:
         parent_pid = os.getppid()
     os.setpgrp()
+    set_parent_death_signal()
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        exit_with_process_group()
+
+
+def set_parent_death_signal() -> None:
+    """Have the kernel SIGKILL this process when its parent goes (``PR_SET_PDEATHSIG``; Linux only)."""
     if sys.platform.startswith("linux"):
         import ctypes  # here: only this start-up step needs it
 
@@ -122,5 +129,3 @@ def die_with_parent(parent_pid: int | None) -> None:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        exit_with_process_group()

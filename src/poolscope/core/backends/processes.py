@@ -16,6 +16,7 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from poolscope.core.backends import PROCESSES
+from poolscope.core.fork_server import ForkedProcess, ForkServer
 from poolscope.core.processes import Lifeline, end_process_group, kill_process_tree
 from poolscope.core.worker import worker_main
 
@@ -32,7 +33,7 @@ class ProcessWorker:
     can_kill = True
 
     def __init__(self, process: Any, lifeline: Lifeline) -> None:
-        self.process = process
+        self.process = process  # a multiprocessing Process, or a ForkedProcess (core/fork_server.py)
         self.pid: int = process.pid
         self.sentinel = process.sentinel
         self.lifeline = lifeline
@@ -70,6 +71,10 @@ class ProcessWorker:
 
     def _exited(self) -> bool:
         """Whether the worker has exited, without reaping it (``waitid`` with ``WNOWAIT``)."""
+        if isinstance(self.process, ForkedProcess):
+            # The fork server's child, reaped there: its group is ended just after, by pid, which
+            # stays reserved as long as the group has a member (as with forkserver, below).
+            return not self.process.is_alive()
         if self.process._popen.returncode is not None:
             # Reaped already: by join(), or by multiprocessing's clean-up of finished children
             # when another process starts (then the group is ended just after, by pid; it stays
@@ -89,10 +94,11 @@ class ProcessWorker:
 class ProcessBackend:
     name = PROCESSES
 
-    def __init__(self, context: BaseContext, size: int, nice: int) -> None:
+    def __init__(self, context: BaseContext, size: int, nice: int, fork_server: ForkServer | None = None) -> None:
         self.context = context
         self.size = size
         self.nice = nice
+        self.fork_server = fork_server  # forks the workers, if given; else the context starts them
         # Kills every worker's process group if this process goes without stopping them.
         self.lifeline = Lifeline()
 
@@ -101,6 +107,14 @@ class ProcessBackend:
 
     def start_worker(self, slot: int) -> tuple[Connection, ProcessWorker]:
         engine_end, worker_end = self.context.Pipe(duplex=True)
+        if self.fork_server is not None:
+            try:
+                process = self.fork_server.start_worker(worker_end, self.nice, f"poolscope-worker-{slot}")
+                return engine_end, ProcessWorker(process, self.lifeline)
+            except BaseException:
+                engine_end.close()
+                worker_end.close()
+                raise
         process = self.context.Process(  # type: ignore[attr-defined]
             target=worker_main,
             # The worker dies with its parent: this process, or with forkserver the server
