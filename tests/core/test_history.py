@@ -320,3 +320,20 @@ def test_a_history_locked_while_a_job_runs_costs_the_job_nothing_and_is_written_
         recorder.close()
     assert "works again" in messages[-1]
     assert [(job.state, job.done) for job in history.jobs()] == [("done", 100)]  # kept, and written once it could be
+
+
+def test_a_process_start_time_is_read_as_psutil_reads_it_and_none_for_a_gone_process():
+    """An owner's liveness is its pid and start time, compared with what an older record (or
+    psutil) said; read from /proc, so poolscope run does not import psutil to record."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from poolscope.core.history.database import _process_started
+
+    for pid in (os.getpid(), os.getppid()):
+        assert abs(_process_started(pid) - psutil.Process(pid).create_time()) < 0.01
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert _process_started(child.pid) is None

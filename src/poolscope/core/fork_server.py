@@ -57,7 +57,10 @@ class ForkServer:
         threads hold). Call it before importing or running any user code."""
         if not sys.platform.startswith("linux") or threading.active_count() > 1:
             return None
-        import poolscope.core.worker  # noqa: F401 - imported once, here, for every worker forked
+        # Imported once, here, for every worker forked: the loop, and what it imports to set a job
+        # up (a job's target; dataclasses and inspect, 30 ms of a worker's first job otherwise).
+        import poolscope.core.targets  # noqa: F401
+        import poolscope.core.worker  # noqa: F401
 
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         for stream in (sys.stdout, sys.stderr):  # nothing buffered here may be written twice
