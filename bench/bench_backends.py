@@ -20,7 +20,7 @@ import _common  # noqa: F401  (puts src/ on sys.path)
 from _common import fmt_ratio, measured, median, noise_warning, table, verdict, write_json
 from bench_scaling import burn, calibrate
 
-from poolscope.core.backends import dask_available
+from poolscope.core.backends import backend_info
 from poolscope.core.engine import Engine
 from poolscope.core.jobs import JobSpec
 
@@ -46,7 +46,7 @@ def main() -> None:
     args = p.parse_args()
     cores = args.workers
     loops = calibrate(args.task_ms)
-    backends = ["processes", "threads"] + (["dask"] if dask_available() and not args.no_dask else [])
+    backends = ["processes", "threads"] + (["dask"] if backend_info("dask").available() and not args.no_dask else [])
     print(f"bench_backends: {args.tasks} CPU-bound tasks of ~{args.task_ms:.0f} ms, {cores} workers per backend, "
           f"median of {args.repeat}")
     print(_common.machine_line())
