@@ -9,15 +9,8 @@ import pickletools
 
 import pytest
 
-from poolscope.core.protocol import (
-    STATUS_ERROR,
-    STATUS_PICKLED,
-    STATUS_VALUE,
-    ErrorInfo,
-    Outcomes,
-    PickledValues,
-    pickle_builtins,
-)
+from poolscope.core.outcomes import STATUS_ERROR, STATUS_PICKLED, STATUS_VALUE, Outcomes, pickle_builtins
+from poolscope.core.protocol import ErrorInfo, PickledValues
 
 
 @dataclasses.dataclass

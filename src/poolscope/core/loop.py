@@ -22,7 +22,7 @@ from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from poolscope.core import protocol, scheduler
+from poolscope.core import outcomes, protocol, scheduler
 from poolscope.core.backends import PROCESSES, THREADS, Backend
 from poolscope.core.events import JobFinished, JobNotice, JobSubmitted, WorkerExited
 from poolscope.core.intake import Intake
@@ -186,7 +186,7 @@ class EngineLoop:
             backend = self.ensure_backend(record.spec.backend)
         except Exception as exc:  # noqa: BLE001 - e.g. a Dask scheduler that cannot be reached
             record.setup_error = TaskError(-1, "BackendError", f"the {record.spec.backend} backend could not "
-                                           f"start: {type(exc).__name__}: {exc}", protocol.format_traceback(exc))
+                                           f"start: {type(exc).__name__}: {exc}", outcomes.format_traceback(exc))
             record.stop_sending()
             return
         record.workers = backend.slot_count()

@@ -28,16 +28,15 @@ from distributed import Event, get_client, get_worker
 
 from poolscope import api
 from poolscope.api import Cancelled
-from poolscope.core.protocol import (
+from poolscope.core.outcomes import (
     STATUS_CANCELLED,
     STATUS_ERROR,
-    ErrorInfo,
     Outcomes,
-    PickledValues,
     describe_exception,
     encode_result,
     format_traceback,
 )
+from poolscope.core.protocol import ErrorInfo, PickledValues
 
 if TYPE_CHECKING:
     from poolscope.core.targets import Target

@@ -9,7 +9,7 @@ import pickle
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from poolscope.core.protocol import STATUS_PICKLED
+from poolscope.core.outcomes import STATUS_PICKLED
 from poolscope.core.results.loader import ResultLoader
 from poolscope.core.results.store import EncodedBlock, file_blocks_in_order
 

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from poolscope.core.protocol import STATUS_PICKLED
+from poolscope.core.outcomes import STATUS_PICKLED
 
 if TYPE_CHECKING:
     from poolscope.core.targets import Target
