@@ -18,7 +18,8 @@ from typing_extensions import Self
 
 from poolscope.core.jobs import JobSummary, TaskError
 from poolscope.core.results import load_block
-from poolscope.pools._core import PoolCore, ResultStream, in_pool_worker, start_method_of
+from poolscope.pools._core import PoolCore, in_pool_worker, start_method_of
+from poolscope.pools._stream import ResultStream
 
 __all__ = ["ApplyResult", "AsyncResult", "IMapIterator", "MapResult", "Pool"]
 
