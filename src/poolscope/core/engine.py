@@ -206,7 +206,7 @@ class Engine:
         For Dask, ``scheduler`` is set first (see :meth:`set_dask_scheduler`). Raises what starting
         the backend raised (e.g. ``ConnectionError`` for an unreachable scheduler).
         """
-        from poolscope.core.jobs import check_backend
+        from poolscope.core.fields import check_backend
 
         check_backend(name)
         if name == DASK and scheduler is not None:

@@ -229,7 +229,7 @@ class ResultStore:
         them (:class:`JsonReadyBlocks`), so this process never imports the user's code (the
         window's "Save results…"). Plain results are read here.
         """
-        from poolscope.core.jobs import json_safe
+        from poolscope.core.json_form import json_safe
         from poolscope.core.results.saving import JsonReadyBlocks  # here: saving.py imports this module
 
         with JsonReadyBlocks(target) as convert:
