@@ -27,7 +27,8 @@ Layout of the data directory (``$POOLSCOPE_DATA_DIR``, else ``$XDG_DATA_HOME/poo
     results/<key>.results       each job's results (core/results/store.py RESULTS_MAGIC, then frames)
 
 Its parts: ``database.py`` (the database and History: open, check, read, prune), ``rows.py``
-(a job's settings as JSON, and what a reader gets), ``recorder.py`` (an engine's jobs recorded).
+(a job's settings as JSON, and what a reader gets), ``recorder.py`` (an engine's jobs recorded:
+the writer thread), ``job_log.py`` (what it knows of a job between writes, from the events).
 """
 
 from __future__ import annotations
