@@ -1,4 +1,4 @@
-"""How a worker packs its tasks' outcomes for a report (core/protocol.py Outcomes): results of
+"""How a worker packs its tasks' outcomes for a report (core/outcomes.py Outcomes): results of
 built-in types travel as one pickled list that names no class; anything else, each on its own."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ running chunk talks to its slot through the cluster only::
 
 Why these mechanisms: see core/backends/dask.py. Results travel the acknowledged path (the task's
 return value, fetched by the future), never the best-effort event stream; they are packed as a
-Report carries them, here on the Dask worker (core/protocol.py ``Outcomes``: plain values as they
+Report carries them, here on the Dask worker (core/outcomes.py ``Outcomes``: plain values as they
 are, others pickled here one by one).
 """
 
