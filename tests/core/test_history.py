@@ -16,6 +16,7 @@ from pathlib import Path
 from poolscope.core.engine import Engine
 from poolscope.core.history import INTERRUPTED, SCHEMA_VERSION, History, Recorder, record_engine, spec_from_json
 from poolscope.core.history import database as history_database
+from poolscope.core.history import job_log as history_job_log
 from poolscope.core.history import recorder as history_recorder
 from poolscope.core.jobs import JobSpec
 from poolscope.core.results import ResultStore, count_file_results, file_items
@@ -66,7 +67,7 @@ def test_jobs_are_read_back_after_a_restart(tmp_path):
 
 
 def test_the_throughput_curve_stays_bounded():
-    curve = history_recorder._Throughput(start=0.0)
+    curve = history_job_log.Throughput(start=0.0)
     for second in range(100_000):
         curve.add(second + 0.5, 3)
     assert len(curve.counts) <= history_database.THROUGHPUT_BINS and sum(curve.counts) == 300_000

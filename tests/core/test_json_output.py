@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from poolscope.core.jobs import result_line
+from poolscope.core.json_form import result_line
 
 
 class BadRepr:

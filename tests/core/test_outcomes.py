@@ -1,4 +1,4 @@
-"""How a worker packs its tasks' outcomes for a report (core/protocol.py Outcomes): results of
+"""How a worker packs its tasks' outcomes for a report (core/outcomes.py Outcomes): results of
 built-in types travel as one pickled list that names no class; anything else, each on its own."""
 
 from __future__ import annotations
@@ -9,15 +9,8 @@ import pickletools
 
 import pytest
 
-from poolscope.core.protocol import (
-    STATUS_ERROR,
-    STATUS_PICKLED,
-    STATUS_VALUE,
-    ErrorInfo,
-    Outcomes,
-    PickledValues,
-    pickle_builtins,
-)
+from poolscope.core.outcomes import STATUS_ERROR, STATUS_PICKLED, STATUS_VALUE, Outcomes, pickle_builtins
+from poolscope.core.protocol import ErrorInfo, PickledValues
 
 
 @dataclasses.dataclass

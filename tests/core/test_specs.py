@@ -6,7 +6,8 @@ import pytest
 
 from poolscope.core.errors import SpecErrors
 from poolscope.core.inputs import parse_inputs
-from poolscope.core.jobs import JobSpec, SpecError, field_errors, json_safe
+from poolscope.core.jobs import JobSpec, SpecError, field_errors
+from poolscope.core.json_form import json_safe
 from poolscope.core.targets import resolve_target
 from tests.conftest import SAMPLE_TASKS, sample
 

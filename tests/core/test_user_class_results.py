@@ -117,13 +117,13 @@ def test_a_truncated_pickle_fails_its_own_task_only(engine, tmp_path):
     path.write_text(textwrap.dedent("""
         from dataclasses import dataclass
 
-        import poolscope.core.protocol as protocol
+        import poolscope.core.outcomes as outcomes
 
         @dataclass
         class Point:
             x: int
 
-        _encode = protocol.encode_result
+        _encode = outcomes.encode_result
 
         def encode_truncating(result):  # the worker's encoder, cutting the pickle of Point(2) short
             status, value = _encode(result)
@@ -131,7 +131,7 @@ def test_a_truncated_pickle_fails_its_own_task_only(engine, tmp_path):
                 value = value[: len(value) // 2]
             return status, value
 
-        protocol.encode_result = encode_truncating
+        outcomes.encode_result = encode_truncating
 
         def f(n):
             return Point(n)

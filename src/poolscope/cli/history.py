@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 def history_commands(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from poolscope.core.errors import SpecError
+    from poolscope.core.fields import parse_optional_int
     from poolscope.core.history import FINAL_STATES, History, HistoryError
-    from poolscope.core.jobs import SpecError, parse_optional_int
 
     name = f"poolscope {args.command}"
     try:

@@ -54,7 +54,8 @@ def usage_errors(prog: str, exc: Exception) -> str:
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The Engine's keyword arguments from the flags; raises SpecError naming a bad one."""
-    from poolscope.core.jobs import SpecError, check_backend, parse_optional_int
+    from poolscope.core.errors import SpecError
+    from poolscope.core.fields import check_backend, parse_optional_int
 
     workers = parse_optional_int("workers", args.workers)
     check_backend(args.backend)

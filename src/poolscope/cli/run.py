@@ -113,7 +113,7 @@ def inline_results(job: Any, summary: Any) -> str | None:
     """The JSON list of the job's results by input index (null where a task did not finish), or
     None if the job has more than ``JSON_RESULTS_LIMIT`` tasks or the list more than
     ``JSON_RESULTS_BYTES``. Read one stored block at a time, never all at once."""
-    from poolscope.core.jobs import json_text
+    from poolscope.core.json_form import json_text
 
     tasks = summary.total if summary.total is not None else summary.done + summary.failed + summary.cancelled
     if tasks > JSON_RESULTS_LIMIT:
@@ -145,7 +145,7 @@ class HeadlessRun:
         self.last_line = ""
 
     def on_result(self, index: int, value_in: Any, value_out: Any) -> None:
-        from poolscope.core.jobs import result_line
+        from poolscope.core.json_form import result_line
 
         assert self.results_file is not None
         self.results_file.write(result_line(index, value_in, value_out))

@@ -27,13 +27,13 @@ from poolscope.core.backends.threads import ThreadBackend
 from poolscope.core.job import Job
 from poolscope.core.job_record import JobRecord
 from poolscope.core.jobs import JobSpec, JobSummary, SpecError, TaskError
-from poolscope.core.loop import (
+from poolscope.core.loop import EngineLoop
+from poolscope.core.mailbox import (
     CMD_CANCEL,
     CMD_START_BACKEND,
     CMD_STOP,
     CMD_SUBMIT,
     CMD_TERMINATE,
-    EngineLoop,
     Mailbox,
     Reply,
 )
@@ -217,7 +217,7 @@ class Engine:
         For Dask, ``scheduler`` is set first (see :meth:`set_dask_scheduler`). Raises what starting
         the backend raised (e.g. ``ConnectionError`` for an unreachable scheduler).
         """
-        from poolscope.core.jobs import check_backend
+        from poolscope.core.fields import check_backend
 
         check_backend(name)
         if name == DASK and scheduler is not None:

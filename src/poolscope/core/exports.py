@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any
 
-from poolscope.core.jobs import json_safe, with_inputs, write_results
+from poolscope.core.json_form import json_safe, with_inputs, write_results
 
 if TYPE_CHECKING:
     from poolscope.core.history import JobRow, Slice

@@ -12,7 +12,7 @@ import pickle
 import time
 from typing import Any
 
-from poolscope.core import protocol
+from poolscope.core import outcomes, protocol
 from poolscope.core.events import ChunkRan, JobNotice, WorkerStarted
 from poolscope.core.job_record import Chunk, JobRecord, short_repr
 from poolscope.core.jobs import TaskError
@@ -139,13 +139,13 @@ class Intake:
         # store holds finished tasks only.
         runs: list[tuple[int, bytearray, list[Any]]] = []
         for offset, value in enumerate(values):
-            status = protocol.STATUS_VALUE if statuses is None else statuses[offset]
+            status = outcomes.STATUS_VALUE if statuses is None else statuses[offset]
             position = chunk.reported + offset
             index = chunk.start + position
-            if status == protocol.STATUS_PICKLED or status == protocol.STATUS_VALUE:
+            if status == outcomes.STATUS_PICKLED or status == outcomes.STATUS_VALUE:
                 built = value
                 try:
-                    if status == protocol.STATUS_PICKLED:
+                    if status == outcomes.STATUS_PICKLED:
                         check_one_pickled(value)
                         if record.on_result is not None:
                             built = record.load_result.load(value)
@@ -153,7 +153,7 @@ class Intake:
                     if isinstance(exc, KeyboardInterrupt):
                         raise
                     message = f"the task's result could not be unpickled here: {type(exc).__name__}: {exc}"
-                    record.fail_task(TaskError(index, "UnpicklableResult", message, protocol.format_traceback(exc),
+                    record.fail_task(TaskError(index, "UnpicklableResult", message, outcomes.format_traceback(exc),
                                                worker.pid, short_repr(chunk.inputs[position])))
                     continue
                 if runs and runs[-1][0] + len(runs[-1][2]) == index:
@@ -164,7 +164,7 @@ class Intake:
                 done += 1
                 if record.on_result is not None:
                     record.call_on_result(index, chunk.inputs[position], built)
-            elif status == protocol.STATUS_ERROR:
+            elif status == outcomes.STATUS_ERROR:
                 record.fail_task(TaskError(index, value.type_name, value.message, value.traceback, worker.pid,
                                            short_repr(chunk.inputs[position]), value.exception))
             else:
@@ -227,7 +227,7 @@ def _all_unpickle(statuses: bytes | None, values: list[Any]) -> bool:
     for the classes it names (core/results/check.py ``check_pickled``): no user module is imported and
     no object kept. In C but for one call per class named, a slice at a time, so the engine thread
     holds the GIL for short spells."""
-    if statuses is None or statuses.count(protocol.STATUS_ERROR) or statuses.count(protocol.STATUS_CANCELLED):
+    if statuses is None or statuses.count(outcomes.STATUS_ERROR) or statuses.count(outcomes.STATUS_CANCELLED):
         return False
-    pickled = protocol.STATUS_PICKLED
+    pickled = outcomes.STATUS_PICKLED
     return check_pickled([value for status, value in zip(statuses, values, strict=True) if status == pickled])

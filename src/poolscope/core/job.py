@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from poolscope.core.job_record import JobRecord
-from poolscope.core.jobs import JobSpec, JobState, JobSummary, write_results
+from poolscope.core.jobs import JobSpec, JobState, JobSummary
+from poolscope.core.json_form import write_results
 
 if TYPE_CHECKING:
     from poolscope.core.engine import Engine

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from poolscope.core import protocol
+from poolscope.core import outcomes
 from poolscope.core.events import JobNotice, JobStateChanged, TaskFailed
 from poolscope.core.inputs import InputReader
 from poolscope.core.jobs import JobSpec, JobState, JobSummary, TaskError
@@ -363,13 +363,13 @@ class JobRecord:
 # -- user code on the engine thread, fenced ----------------------------------------------------------
 def describe(exc: BaseException) -> str:
     """``Type: message`` of an exception from user code (whose ``__str__`` may raise too)."""
-    type_name, message, _ = protocol.describe_exception(exc, with_traceback=False).text
+    type_name, message, _ = outcomes.describe_exception(exc, with_traceback=False).text
     return f"{type_name}: {message}" if message else type_name
 
 
 def traceback_of(exc: BaseException) -> str:
     try:
-        return protocol.format_traceback(exc)
+        return outcomes.format_traceback(exc)
     except BaseException:  # noqa: BLE001 - a user's exception that cannot be formatted
         return ""
 

@@ -1,11 +1,12 @@
 """The engine thread: the loop that owns every worker slot and every unfinished job.
 
 ``Engine`` (core/engine.py) is what callers use, from any thread: it posts commands to the
-:class:`Mailbox` and wakes this loop, which alone changes the pool's state. Each turn: the
-commands (register, cancel, terminate, stop), dispatch (the rules are core/scheduler.py's; the
-chunks go down each slot's pipe, core/slots.py), the workers' messages into the job records
-(core/intake.py), gone workers (their chunks' fate, a fresh worker), timeouts, jobs that have
-ended, and the events (core/publisher.py). DESIGN.md, "Data flow", draws it.
+:class:`Mailbox` (core/mailbox.py) and wakes this loop, which alone changes the pool's state.
+Each turn: the commands (register, cancel, terminate, stop), dispatch (the rules are
+core/scheduler.py's; the chunks go down each slot's pipe, core/slots.py), the workers' messages
+into the job records (core/intake.py), gone workers (their chunks' fate, a fresh worker),
+timeouts, jobs that have ended, and the events (core/publisher.py). DESIGN.md, "Data flow",
+draws it.
 
 User code that runs on this thread (pickling kwargs and inputs, an input iterator, ``repr`` of
 an input, ``on_result``) runs under ``except BaseException``: it fails its task or its job,
@@ -15,78 +16,33 @@ never the engine.
 from __future__ import annotations
 
 import collections
-import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
-from multiprocessing.context import BaseContext
 from typing import Any
 
-from poolscope.core import protocol, scheduler
+from poolscope.core import outcomes, protocol, scheduler
 from poolscope.core.backends import PROCESSES, THREADS, Backend
 from poolscope.core.events import JobFinished, JobNotice, JobSubmitted, WorkerExited
 from poolscope.core.intake import Intake
 from poolscope.core.job_record import Chunk, JobRecord, describe, dumps, traceback_of
 from poolscope.core.jobs import JobState, TaskError
+from poolscope.core.mailbox import (
+    CMD_CANCEL,
+    CMD_INPUTS,
+    CMD_START_BACKEND,
+    CMD_STOP,
+    CMD_SUBMIT,
+    CMD_TERMINATE,
+    Mailbox,
+    Reply,
+)
 from poolscope.core.publisher import Publisher
 from poolscope.core.slots import Slots, WorkerSlot
 from poolscope.core.targets import stamp_files
 
 HOUSEKEEPING_INTERVAL = 0.1  # the engine loop wakes at least this often
 STARTUP_FAILURES_BEFORE_GIVING_UP = 5  # workers dying before Ready in a row
-
-# Commands from caller threads to the engine thread (first element of each tuple).
-CMD_SUBMIT = "submit"  # (verb, JobRecord)
-CMD_CANCEL = "cancel"  # (verb, job id)
-CMD_TERMINATE = "terminate"  # (verb, job id)
-CMD_STOP = "stop"  # (verb, "wait" | "cancel" | "terminate")
-CMD_START_BACKEND = "start_backend"  # (verb, name, Reply)
-CMD_INPUTS = "inputs"  # (verb,): an open-ended job's feed has inputs again (core/inputs.py InputFeed): just wake
-
-
-class Reply:
-    """An answer from the engine thread to a caller waiting on ``done``."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: Any = None
-        self.error: BaseException | None = None
-
-
-class Mailbox:
-    """Commands from caller threads to the engine thread, and the pipe that wakes it."""
-
-    def __init__(self, context: BaseContext) -> None:
-        # Appended to by callers (under the engine's lock), popped by the engine thread.
-        self.commands: collections.deque[tuple[Any, ...]] = collections.deque()
-        self.reader, self.writer = context.Pipe(duplex=False)  # a byte wakes the engine thread
-        # Whether a byte is on its way in the wake pipe: callers write one only when none is, so
-        # the pipe never fills (a full pipe would block a caller, or the engine thread itself when
-        # a callback submits). Set by callers, cleared by the engine thread after it drains the pipe.
-        self.pending = False
-
-    def post(self, *command: Any) -> None:
-        self.commands.append(command)
-        if self.pending:
-            return  # the engine thread will wake for the byte already sent and see this command too
-        self.pending = True
-        try:
-            self.writer.send_bytes(b"!")
-        except OSError:
-            pass  # the engine thread has ended and closed the pipe
-
-    def drain(self) -> None:
-        """Engine thread: read the wake bytes."""
-        while self.reader.poll():
-            self.reader.recv_bytes()
-        # After the drain, before the commands are handled: a command appended from now on
-        # either is seen by handle_commands or comes with a new byte.
-        self.pending = False
-
-    def close(self) -> None:
-        self.reader.close()
-        self.writer.close()
-
 
 class EngineLoop:
     """The engine thread's state and its loop. Engine thread only."""
@@ -186,7 +142,7 @@ class EngineLoop:
             backend = self.ensure_backend(record.spec.backend)
         except Exception as exc:  # noqa: BLE001 - e.g. a Dask scheduler that cannot be reached
             record.setup_error = TaskError(-1, "BackendError", f"the {record.spec.backend} backend could not "
-                                           f"start: {type(exc).__name__}: {exc}", protocol.format_traceback(exc))
+                                           f"start: {type(exc).__name__}: {exc}", outcomes.format_traceback(exc))
             record.stop_sending()
             return
         record.workers = backend.slot_count()

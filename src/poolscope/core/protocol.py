@@ -1,7 +1,7 @@
-"""The engine <-> worker-slot protocol: one named type per message, the task status codes, and the
-packing of task outcomes into a report, shared by the worker loop (core/worker.py), the Dask
-forwarder (core/backends/dask_forwarder.py) and the engine (core/intake.py). DESIGN.md, "Data flow", draws
-where each message goes.
+"""The engine <-> worker-slot protocol: one named type per message and its form on the wire,
+shared by the worker loop (core/worker.py), the Dask forwarder (core/backends/dask_forwarder.py)
+and the engine (core/slots.py, core/intake.py). What a Report's values are, and how a worker packs
+them, is core/outcomes.py's. DESIGN.md, "Data flow", draws where each message goes.
 
 Every message is a tuple of named fields, declared as a ``typing.NamedTuple`` (which the type
 checker reads) and made at run time by ``_Message``, at a tenth of the cost to import; a reader
@@ -14,13 +14,11 @@ bytes: the worker's reader thread unpickles only the envelope, made of these typ
 thread unpickles the user's part when it gets to it, so whatever that raises (or a
 crash while it runs) is charged to the job or chunk it belongs to, never to the channel.
 
-Imported by every spawned worker: the standard library's ``io``, ``pickle``, ``operator`` and
-``typing`` only.
+Imported by every spawned worker: the standard library's ``pickle``, ``operator`` and ``typing``
+only.
 """
-
 from __future__ import annotations
 
-import io
 import pickle
 from typing import TYPE_CHECKING, Any, cast
 
@@ -139,14 +137,14 @@ class Progress(_Message):
 
 class PickledValues(_Message):
     """A report's values when all are of built-in types: ``pickle.loads(data)`` is the list of
-    ``size`` values (see :func:`pickle_builtins`)."""
+    ``size`` values (see core/outcomes.py ``pickle_builtins``)."""
 
     size: int
     data: bytes
 
 
 class Report(_Message):
-    """The outcomes of the chunk's next ``len(values)`` tasks, in input order (see :class:`Outcomes`).
+    """The outcomes of the chunk's next ``len(values)`` tasks, in input order (see core/outcomes.py ``Outcomes``).
 
     ``busy`` is the seconds the chunk ran, once ``finished``; 0.0 before.
     """
@@ -241,17 +239,7 @@ def from_worker(data: bytes) -> ToEngine:
     return cast(ToEngine, _decode(data))
 
 
-# -- task outcomes ---------------------------------------------------------------------------------
-# A report's values[i] is read by statuses[i] (a bytes); statuses None means every one is
-# STATUS_VALUE. That is the fast path for the common case of results of built-in types: they
-# travel as PickledValues, one list pickled once, which the engine stores as it is
-# (core/results/store.py).
-STATUS_PICKLED = 0  # the return value, pickled in the worker on its own (so unpickling can fail alone)
-STATUS_ERROR = 1  # an ErrorInfo
-STATUS_CANCELLED = 2  # None
-STATUS_VALUE = 3  # the return value itself: a plain type that always pickles and unpickles
-# Types whose values can never fail to pickle or to unpickle: sent as they are, in one batch.
-PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), complex})
+# -- values inside messages -----------------------------------------------------------------------
 
 
 class ErrorInfo(_Message):
@@ -269,138 +257,7 @@ class ErrorInfo(_Message):
         return self.type_name, self.message, self.traceback
 
 
-class NotBuiltin(Exception):
-    """Raised while pickling by :class:`_BuiltinsPickler` at an object not of a built-in type."""
-
-
-class _BuiltinsPickler(pickle.Pickler):
-    """Pickles numbers, strings, bytes and the built-in containers of them, and refuses the rest.
-
-    The C pickler writes None, bool, int, float, str, bytes, bytearray, list, tuple, dict, set
-    and frozenset itself and asks ``reducer_override`` about any other object: so the check costs
-    nothing per value of those types, and what is written names no class or function (only
-    ``builtins.complex``, reduced here), so unpickling it imports and runs nothing.
-    """
-
-    def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is complex:
-            return complex, (obj.real, obj.imag)
-        if obj is complex:
-            return NotImplemented  # written by name: builtins.complex
-        raise NotBuiltin(type(obj).__name__)
-
-
-def pickle_builtins(values: list[Any]) -> bytes:
-    """``values`` pickled as one list if every one is of built-in types only (see
-    :class:`_BuiltinsPickler`); raises :class:`NotBuiltin`, or what pickling raised (e.g.
-    RecursionError), if not."""
-    buffer = io.BytesIO()
-    _BuiltinsPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(values)
-    return buffer.getvalue()
-
-
-class Outcomes:
-    """Task outcomes gathered for the next report, packed as :class:`Report` carries them.
-
-    ``statuses`` stays None while every outcome is a task's return value: those are kept as they
-    are (one ``list.extend`` per batch) and pickled as one list when the report is packed, by a
-    pickler that refuses anything but built-in types (:func:`pickle_builtins`), so a chunk of
-    numbers, strings, tuples or dicts of them costs no Python step per task here. Only if that
-    refuses (a value of another class), or once a task fails or is cancelled, is each value
-    encoded on its own (:func:`encode_result`). Like the standard library's pool, which pickles
-    a chunk's results when the chunk ends, a value is pickled when its report is (at most
-    REPORT_INTERVAL after its task ended): a task that returns an object it changes later
-    reports it as it is then.
-    """
-
-    __slots__ = ("statuses", "values")
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-        self.statuses: bytearray | None = None  # None while every outcome is a return value, not encoded yet
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def add(self, status: int, value: Any) -> None:
-        """One task's outcome (encoded, as :func:`encode_result` gives it)."""
-        if self.statuses is None:
-            if status == STATUS_VALUE:  # a plain value: as a return value kept as it is
-                self.values.append(value)
-                return
-            self._encode_each()
-        assert self.statuses is not None
-        self.statuses.append(status)
-        self.values.append(value)
-
-    def add_results(self, results: list[Any]) -> None:
-        """The return values of consecutive tasks."""
-        if self.statuses is None:
-            self.values.extend(results)
-        else:
-            for result in results:
-                self.add(*encode_result(result))
-
-    def _encode_each(self) -> None:
-        """From now on each outcome is encoded on its own: so are the return values kept so far."""
-        kept, self.values, self.statuses = self.values, [], bytearray()
-        for result in kept:
-            status, value = encode_result(result)
-            self.statuses.append(status)
-            self.values.append(value)
-
-    def pack(self) -> tuple[bytes | None, list[Any] | PickledValues]:
-        """``(statuses, values)`` for a Report; then empty again, ready for the next one."""
-        values: list[Any] | PickledValues
-        if self.statuses is None and self.values:
-            try:
-                values = PickledValues(len(self.values), pickle_builtins(self.values))
-            except Exception:  # noqa: BLE001 - a value of another type, or too deep: each is encoded on its own
-                self._encode_each()
-            else:
-                self.values = []
-                return None, values
-        if self.statuses is None:
-            return None, []
-        statuses, values = bytes(self.statuses), self.values
-        self.values = []
-        self.statuses = None
-        return statuses, values
-
-
-def encode_result(result: Any) -> tuple[int, Any]:
-    """A task's return value as (status, value) for a report: plain, pickled, or the pickling error."""
-    if type(result) in PLAIN_TYPES:
-        return STATUS_VALUE, result
-    try:
-        return STATUS_PICKLED, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-    except BaseException as exc:  # noqa: BLE001
-        message = f"the task's result ({type(result).__name__}) could not be pickled: {type(exc).__name__}: {exc}"
-        return STATUS_ERROR, ErrorInfo("UnpicklableResult", message, format_traceback(exc))
-
-
-def describe_exception(exc: BaseException, *, with_traceback: bool = True,
-                       with_exception: bool = False) -> ErrorInfo:
-    """``exc`` as text (and, ``with_exception``, pickled: a few microseconds, paid by a failed task)."""
-    pickled = pickle_exception(exc) if with_exception else None
-    try:
-        return ErrorInfo(type(exc).__name__, str(exc), format_traceback(exc) if with_traceback else "", pickled)
-    except BaseException:  # noqa: BLE001 - e.g. MemoryError again, or a __str__ that raises
-        return ErrorInfo(type(exc).__name__, "<the exception could not be described>", "", pickled)
-
-
-def pickle_exception(exc: BaseException) -> bytes | None:
-    """A task's exception pickled, for the caller to raise it again; None if it does not pickle."""
-    try:
-        return pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
-    except BaseException:  # noqa: BLE001 - its __reduce__ is user code
-        return None
-
-
-def format_traceback(exc: BaseException) -> str:
-    import traceback  # here: a worker whose tasks do not fail never needs it
-
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+# -- a job's set-up, unpickled in the slot ------------------------------------------------------------
 
 
 class SetupError(Exception):

@@ -2,7 +2,7 @@
 
 One duplex pipe connects each worker to the engine; nothing else is shared, so a worker that
 is killed can hold no lock another process needs (the pipe is simply discarded). The messages
-are core/protocol.py's; DESIGN.md, "Data flow", draws the whole route.
+are core/protocol.py's, a report's outcomes core/outcomes.py's; DESIGN.md, "Data flow", draws the whole route.
 
     engine ──(SetUpJob, RunChunk, CancelJob, ForgetJob, Revoke, Stop)──▶ reader thread ──inbox──▶ main loop
     engine ◀──(Ready, Started, Report, Dropped, Unreadable, SetupFailed, Loaded, Stale)── main loop, synchronously
@@ -35,17 +35,21 @@ from typing import Any
 from poolscope import api
 from poolscope.api import Cancelled
 from poolscope.core.errors import SpecError
-from poolscope.core.protocol import (  # noqa: F401 - STATUS_*, PickledValues: the worker's vocabulary, re-exported
+from poolscope.core.outcomes import (  # noqa: F401 - STATUS_PICKLED, STATUS_VALUE: the worker's vocabulary, re-exported
     STATUS_CANCELLED,
     STATUS_ERROR,
     STATUS_PICKLED,
     STATUS_VALUE,
+    Outcomes,
+    describe_exception,
+    format_traceback,
+)
+from poolscope.core.protocol import (  # noqa: F401 - PickledValues: the worker's vocabulary, re-exported
     CancelJob,
     Dropped,
     ErrorInfo,
     ForgetJob,
     Loaded,
-    Outcomes,
     PickledValues,
     Progress,
     Ready,
@@ -61,9 +65,7 @@ from poolscope.core.protocol import (  # noqa: F401 - STATUS_*, PickledValues: t
     TerminateJob,
     ToWorker,
     Unreadable,
-    describe_exception,
     encode,
-    format_traceback,
     from_engine,
     load_job,
 )

@@ -1,5 +1,7 @@
 """EventFolder: folds engine events, telemetry samples and worker figures into the views the
-window shows, and hands over what changed (see DESIGN.md, Data flow).
+window shows, and hands over what changed (see DESIGN.md, Data flow). This module folds the
+jobs' events and attached scripts' comings and goings; the workers' views and the samples are
+its base's, monitor/worker_folding.py.
 
 Events come from the window's own engine and from scripts attached to the window
 (core/attach/), one list of jobs for all: a script's jobs count from 1 as the window's do, so
@@ -13,10 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from poolscope.core.backends import DASK, backend_info
 from poolscope.core.events import (
     JobFinished,
     JobNotice,
@@ -30,21 +31,9 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.jobs import JobState
-from poolscope.core.telemetry import TelemetrySample
 from poolscope.monitor.log_text import EventContext, log_line
-from poolscope.monitor.views import (
-    BridgeUpdate,
-    ClusterSample,
-    JobView,
-    LogEntry,
-    WorkerView,
-)
-from poolscope.monitor.worker_stats import (
-    WorkerStats,
-    cluster_stats,
-    process_stats,
-    thread_stats,
-)
+from poolscope.monitor.views import BridgeUpdate, JobView, LogEntry
+from poolscope.monitor.worker_folding import MAX_SAMPLES_PER_UPDATE, WorkerFolding
 
 if TYPE_CHECKING:
     from poolscope.core.attach import ScriptSource
@@ -55,33 +44,24 @@ __all__ = ["MAX_LOG_PER_UPDATE", "MAX_SAMPLES_PER_UPDATE", "RATE_WINDOW", "Event
 RATE_WINDOW = 2.0
 #: Log entries carried by one update at most; the rest are counted in one "not shown" line.
 MAX_LOG_PER_UPDATE = 300
-#: Telemetry samples one update carries at most (only reached if the GUI thread stalls for minutes).
-MAX_SAMPLES_PER_UPDATE = 2400
 
 
-class EventFolder:
-    """Folds engine events into per-job and per-worker views. Plain Python, used by one thread."""
+class EventFolder(WorkerFolding):
+    """Folds engine events into per-job and per-worker views (the workers' part is
+    :class:`WorkerFolding`'s). Plain Python, used by one thread."""
 
     def __init__(self) -> None:
+        super().__init__()  # the workers' views, samples and their changes
         self.jobs: dict[int, JobView] = {}  # job id -> view
-        self.workers: dict[int, WorkerView] = {}  # pid -> view of a live local worker (process or thread)
-        self.cluster_workers: dict[str, WorkerView] = {}  # address -> view of a Dask worker
-        self._dask_slots: set[int] = set()  # native ids of the Dask forwarder threads (not shown)
         self.tasks_finished = 0  # done + failed over every job: the total throughput's count
-        # What changed since the last take_changes(): the update's contents.
+        # What changed since the last take_changes(): the update's contents (the workers' are
+        # WorkerFolding's).
         self._dirty_jobs: set[int] = set()
         self._urgent = False  # a job was submitted, started or ended since the last take_changes()
-        self._dirty_workers: set[int] = set()
-        self._dirty_cluster: set[str] = set()
-        self._exited: dict[int | str, WorkerView] = {}
         self._log: list[LogEntry] = []
         self._log_dropped = 0
         self._notices: list[LogEntry] = []
-        self._samples: list[TelemetrySample] = []
-        self._cluster_samples: list[ClusterSample] = []
         self._events_since = 0
-        # (source key or 0, backend, slot) of slots that had a worker: a new one there is a replacement
-        self._replaced_slots: set[tuple[int, str, int]] = set()
         # -- attached scripts --------------------------------------------------------------------
         self._source: ScriptSource | None = None  # whose batch fold() folds now (None: the window's engine)
         self._window_ids: dict[tuple[int, int], int] = {}  # (source key, its job id) -> window job id
@@ -169,12 +149,7 @@ class EventFolder:
             self._add_log(LogEntry(time=time.time(), level="warning", job_id=view.job_id,
                                    message=f"{source.label}: Job {view.shown_id} '{view.name}' lost: {view.lost}; "
                                            f"{view.done} done, {view.failed} failed, {view.cancelled} cancelled"))
-        for pid, worker in list(self.workers.items()):
-            if worker.source_key == source.key:
-                del self.workers[pid]
-                worker.alive = False
-                self._dirty_workers.discard(pid)
-                self._exited[pid] = dataclasses.replace(worker)
+        self._drop_workers_of(source.key)
         self._add_log(LogEntry(time=time.time(), level="info" if clean else "warning",
                                message=f"{source.label} {'detached' if clean else 'went away'}"))
 
@@ -225,45 +200,6 @@ class EventFolder:
         view = self._job(event.job_id)
         self._add_log(log_line(event, EventContext(job_name=view.name)))
 
-    def _worker_activity(self, event: WorkerActivity) -> None:
-        view = self.workers.get(event.pid)
-        if view is None:  # a Dask forwarder slot (not shown), or a worker not announced yet
-            return
-        view.job_id = None if event.job_id is None else self._wid(event.job_id)
-        view.index = event.index
-        view.task_progress = event.task_progress
-        view.tasks_done = event.tasks_done
-        self._dirty_workers.add(event.pid)
-
-    def _worker_started(self, event: WorkerStarted) -> None:
-        if backend_info(event.backend).remote:  # a forwarder thread: plumbing, the remote workers are listed instead
-            self._dask_slots.add(event.pid)
-            return
-        view = self.workers.get(event.pid)
-        if view is None:
-            view = WorkerView(pid=event.pid, slot=event.slot, backend=event.backend)
-            if self._source is not None:
-                view.source, view.source_key = self._source.label, self._source.key
-            self.workers[event.pid] = view
-        view.slot = event.slot
-        self._dirty_workers.add(event.pid)
-        replaced = (view.source_key or 0, view.backend, event.slot) in self._replaced_slots
-        self._add_log(log_line(event, EventContext(replacement=replaced)))
-
-    def _worker_exited(self, event: WorkerExited) -> None:
-        if event.pid in self._dask_slots:
-            self._dask_slots.discard(event.pid)
-            self._add_log(log_line(event, EventContext(forwarder=True)))
-            return
-        view = self.workers.pop(event.pid, None) or WorkerView(pid=event.pid, slot=event.slot)
-        view.alive = False
-        self._dirty_workers.discard(event.pid)
-        self._exited[event.pid] = dataclasses.replace(view)
-        self._replaced_slots.add((view.source_key or 0, view.backend, event.slot))
-        job = self.jobs.get(view.job_id) if view.job_id is not None else None
-        worker_job = job.shown_id if job is not None else view.job_id  # as the log names it: its engine's id
-        self._add_log(log_line(event, EventContext(worker_job=worker_job, worker_index=view.index)))
-
     def _job_notice(self, event: JobNotice) -> None:
         view = self.jobs.get(self._wid(event.job_id))
         entry = log_line(event, EventContext(job_name=view.name if view is not None else None))
@@ -293,9 +229,9 @@ class EventFolder:
         TasksFinished: _tasks_finished,
         JobProgress: _job_progress,
         TaskFailed: _task_failed,
-        WorkerActivity: _worker_activity,
-        WorkerStarted: _worker_started,
-        WorkerExited: _worker_exited,
+        WorkerActivity: WorkerFolding._worker_activity,
+        WorkerStarted: WorkerFolding._worker_started,
+        WorkerExited: WorkerFolding._worker_exited,
         JobNotice: _job_notice,
         JobFinished: _job_finished,
     }
@@ -323,62 +259,6 @@ class EventFolder:
             return
         self._log.append(entry)
 
-    # -- worker figures and telemetry ----------------------------------------------------------
-
-    def fold_worker_stats(self, stats: Iterable[WorkerStats]) -> None:
-        """Take readings of local workers' figures (by pid, or a thread slot's native id): the one
-        route by which figures reach a local worker's view. Readings of unknown workers are dropped."""
-        for reading in stats:
-            view = self.workers.get(reading.key)  # type: ignore[arg-type]
-            if view is not None and view.take(reading):
-                self._dirty_workers.add(reading.key)  # type: ignore[arg-type]
-
-    def fold_cluster(self, stats: Iterable[WorkerStats], t: float) -> None:
-        """Take a full reading of a cluster's workers (keyed by address): their rows and a cluster
-        sample. Workers missing from the reading leave the table."""
-        seen: set[str] = set()
-        cpu: dict[str, float] = {}
-        labels: dict[str, str] = {}
-        for reading in stats:
-            address = str(reading.key)
-            seen.add(address)
-            view = self.cluster_workers.get(address)
-            if view is None:
-                view = self.cluster_workers[address] = WorkerView(pid=None, slot=None, backend=reading.backend or DASK,
-                                                                      address=address)
-            view.take(reading)
-            self._dirty_cluster.add(address)
-            cpu[address] = view.cpu_percent or 0.0
-            labels[address] = address.split("://", 1)[-1]
-        for address in list(self.cluster_workers):
-            if address not in seen:
-                view = self.cluster_workers.pop(address)
-                view.alive = False
-                self._dirty_cluster.discard(address)
-                self._exited[address] = dataclasses.replace(view)
-        if cpu:
-            self._cluster_samples.append(ClusterSample(time=t, cpu=cpu, labels=labels))
-            if len(self._cluster_samples) > MAX_SAMPLES_PER_UPDATE:
-                del self._cluster_samples[0]
-
-    def add_sample(self, sample: TelemetrySample) -> None:
-        """Keep a telemetry reading for the graphs, and take its worker processes' figures."""
-        self.fold_worker_stats(process_stats(sample.processes))
-        self._samples.append(sample)
-        if len(self._samples) > MAX_SAMPLES_PER_UPDATE:
-            del self._samples[0]
-
-    def add_thread_cpu(self, cpu: Mapping[int, float]) -> None:
-        """Take the CPU % of thread slots (native thread id -> percent of one core)."""
-        self.fold_worker_stats(thread_stats(cpu))
-
-    def fold_backend_workers(self, described: Mapping[str, Any], t: float) -> None:
-        """Fold a reading of ``engine.backend_workers()``: the Dask workers' rows and a cluster sample.
-
-        With no Dask backend running, none are shown.
-        """
-        self.fold_cluster(cluster_stats(described), t)
-
     def rated_counts(self, now: float) -> dict[int, int]:
         """Tasks completed (done + failed) of the jobs whose throughput is rated: those not yet
         final, and those that ended less than RATE_WINDOW ago (so their final count is taken; the
@@ -395,8 +275,7 @@ class EventFolder:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self._dirty_jobs or self._dirty_workers or self._dirty_cluster or self._exited or self._log
-                    or self._log_dropped or self._samples or self._cluster_samples)
+        return bool(self._dirty_jobs or self._log or self._log_dropped or self._workers_changed())
 
     def take_changes(self) -> BridgeUpdate:
         """Everything that changed since the last call, as copies; resets the change sets."""
@@ -404,31 +283,23 @@ class EventFolder:
         if self._log_dropped:
             log.append(LogEntry(time=time.time(), level="warning",
                                 message=f"{self._log_dropped} more log messages not shown (too many at once)"))
-        workers: dict[int | str, WorkerView] = {
-            pid: dataclasses.replace(self.workers[pid]) for pid in self._dirty_workers if pid in self.workers}
-        workers.update({address: dataclasses.replace(self.cluster_workers[address])
-                        for address in self._dirty_cluster if address in self.cluster_workers})
+        urgent = self.urgent
+        workers, samples, cluster = self._take_worker_changes()
         update = BridgeUpdate(
             jobs={job_id: dataclasses.replace(self.jobs[job_id]) for job_id in self._dirty_jobs},
             workers=workers,
             log=log,
             notices=self._notices,
-            samples=self._samples,
-            cluster=self._cluster_samples,
+            samples=samples,
+            cluster=cluster,
             events=self._events_since,
-            urgent=self.urgent,
+            urgent=urgent,
         )
-        update.workers.update(self._exited)
         self._urgent = False
         self._dirty_jobs = set()
-        self._dirty_workers = set()
-        self._dirty_cluster = set()
-        self._exited = {}
         self._log = []
         self._log_dropped = 0
         self._notices = []
-        self._samples = []
-        self._cluster_samples = []
         self._events_since = 0
         return update
 

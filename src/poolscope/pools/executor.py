@@ -14,7 +14,8 @@ from concurrent.futures.process import BrokenProcessPool, _RemoteTraceback
 from typing import Any
 
 from poolscope.core.jobs import JobSummary, TaskError
-from poolscope.pools._core import PoolCore, ResultStream, start_method_of
+from poolscope.pools._core import PoolCore, start_method_of
+from poolscope.pools._stream import ResultStream
 
 __all__ = ["ProcessPoolExecutor"]
 

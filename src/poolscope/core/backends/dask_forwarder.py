@@ -31,9 +31,8 @@ from distributed.scheduler import KilledWorker
 
 from poolscope.core.backends.dask_remote import EVENT_PROGRESS, EVENT_STARTED, run_chunk_remote, running_keys
 from poolscope.core.backends.threads import ThreadWorker
+from poolscope.core.outcomes import STATUS_CANCELLED, STATUS_ERROR, describe_exception
 from poolscope.core.protocol import (
-    STATUS_CANCELLED,
-    STATUS_ERROR,
     CancelJob,
     Dropped,
     ErrorInfo,
@@ -50,7 +49,6 @@ from poolscope.core.protocol import (
     TerminateJob,
     ToEngine,
     Unreadable,
-    describe_exception,
     encode,
     from_engine,
     load_job,

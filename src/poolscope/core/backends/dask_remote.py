@@ -11,7 +11,7 @@ running chunk talks to its slot through the cluster only::
 
 Why these mechanisms: see core/backends/dask.py. Results travel the acknowledged path (the task's
 return value, fetched by the future), never the best-effort event stream; they are packed as a
-Report carries them, here on the Dask worker (core/protocol.py ``Outcomes``: plain values as they
+Report carries them, here on the Dask worker (core/outcomes.py ``Outcomes``: plain values as they
 are, others pickled here one by one).
 """
 
@@ -28,16 +28,15 @@ from distributed import Event, get_client, get_worker
 
 from poolscope import api
 from poolscope.api import Cancelled
-from poolscope.core.protocol import (
+from poolscope.core.outcomes import (
     STATUS_CANCELLED,
     STATUS_ERROR,
-    ErrorInfo,
     Outcomes,
-    PickledValues,
     describe_exception,
     encode_result,
     format_traceback,
 )
+from poolscope.core.protocol import ErrorInfo, PickledValues
 
 if TYPE_CHECKING:
     from poolscope.core.targets import Target

@@ -26,8 +26,10 @@ Layout of the data directory (``$POOLSCOPE_DATA_DIR``, else ``$XDG_DATA_HOME/poo
     history.db (+ -wal, -shm)   jobs, failures, timeline
     results/<key>.results       each job's results (core/results/store.py RESULTS_MAGIC, then frames)
 
-Its parts: ``database.py`` (the database and History: open, check, read, prune), ``rows.py``
-(a job's settings as JSON, and what a reader gets), ``recorder.py`` (an engine's jobs recorded).
+Its parts: ``database.py`` (the database and History: where, read, prune), ``opening.py`` (opened
+whatever state it is in: its schema, old, corrupt, locked, read-only), ``rows.py``
+(a job's settings as JSON, and what a reader gets), ``recorder.py`` (an engine's jobs recorded:
+the writer thread), ``job_log.py`` (what it knows of a job between writes, from the events).
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ from poolscope.core.history.database import (
     DATA_DIR_VARIABLE,
     FINAL_STATES,
     INTERRUPTED,
-    SCHEMA_VERSION,
     SWITCH_VARIABLE,
     History,
     HistoryError,
     data_dir,
     recording_wanted,
 )
+from poolscope.core.history.opening import SCHEMA_VERSION
 from poolscope.core.history.recorder import (
     SCRIPT_SOURCE_PREFIX,
     Recorder,

@@ -1,5 +1,5 @@
-"""The history's database: where it is, its schema, and History, which opens (old, corrupt, locked,
-read-only), checks, reads and prunes it. The picture is in ``poolscope.core.history``'s docstring."""
+"""The history's database: where it is, and History, which opens it (opening.py: old, corrupt,
+locked, read-only), reads and prunes it. The picture is in ``poolscope.core.history``'s docstring."""
 
 from __future__ import annotations
 
@@ -11,19 +11,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    pass
-from poolscope.core.history.rows import (
-    _JOB_COLUMNS,
-    Failure,
-    JobRow,
-    Slice,
-    _job_row,
-)
+from poolscope.core.history.opening import open_database
+from poolscope.core.history.rows import _JOB_COLUMNS, Failure, JobRow, Slice, _job_row
 
-SCHEMA_VERSION = 1  # PRAGMA user_version of the database this module writes
 DB_NAME = "history.db"
 RESULTS_FOLDER = "results"
 DATA_DIR_VARIABLE = "POOLSCOPE_DATA_DIR"  # overrides where the history and results are kept
@@ -42,57 +34,6 @@ DEFAULT_RETENTION_DAYS = 30.0
 _STOP = object()  # the writer's queue: end of recording (after what was put before it)
 # Jobs registered in this process, by every recorder: with the pid and the time, a job's unique key.
 _job_serials = itertools.count(1)
-
-_SCHEMA = """
-CREATE TABLE jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT UNIQUE NOT NULL,          -- names its results file
-    name TEXT NOT NULL,
-    target TEXT NOT NULL,
-    inputs TEXT NOT NULL,
-    spec TEXT NOT NULL,                -- JSON: every field of its JobSpec (see spec_to_json)
-    source TEXT NOT NULL,              -- "window", "poolscope run", "script ...": who submitted it
-    backend TEXT NOT NULL,
-    workers INTEGER,
-    owner_pid INTEGER NOT NULL,        -- the process that ran it, and that process's start time:
-    owner_started REAL NOT NULL,       -- if it is gone and the job never ended, it was interrupted
-    submitted REAL NOT NULL,           -- time.time() of each
-    first_task REAL,
-    finished REAL,
-    updated REAL NOT NULL,
-    state TEXT NOT NULL,
-    total INTEGER,
-    done INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,
-    cancelled INTEGER NOT NULL DEFAULT 0,
-    errors_omitted TEXT NOT NULL DEFAULT '{}',  -- JSON: failures past the kept ones, by type
-    throughput TEXT NOT NULL DEFAULT '{}',      -- JSON: {"start", "bin" (seconds), "counts"}
-    notices TEXT NOT NULL DEFAULT '[]',         -- JSON: the job's notices, as the log said them
-    results_path TEXT,
-    timeline_dropped INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX jobs_submitted ON jobs (submitted);
-CREATE TABLE failures (
-    job INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,              -- its input index (-1: the whole job's)
-    type TEXT NOT NULL,
-    message TEXT NOT NULL,
-    traceback TEXT NOT NULL,
-    pid INTEGER,
-    input TEXT NOT NULL
-);
-CREATE INDEX failures_job ON failures (job);
-CREATE TABLE timeline (               -- which worker ran which of a job's tasks, when
-    job INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-    pid INTEGER NOT NULL,
-    start REAL NOT NULL,
-    end REAL NOT NULL,
-    first_index INTEGER,
-    last_index INTEGER
-);
-CREATE INDEX timeline_job ON timeline (job);
-CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 
 
 class HistoryError(Exception):
@@ -142,16 +83,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _is_locked(exc: sqlite3.Error) -> bool:
-    return "locked" in str(exc) or "busy" in str(exc)
-
-
-def _is_read_only(exc: sqlite3.Error) -> bool:
-    text = str(exc)
-    return "readonly" in text or "read-only" in text or "unable to open" in text
-
-
-
 # -- the database ---------------------------------------------------------------------------------
 
 class History:
@@ -172,101 +103,16 @@ class History:
         self.writable = True
         self.lock_seconds = lock_seconds
         self._lock = threading.Lock()  # serialises use of _conn
-        self._conn = self._open()
+        opened = open_database(self.directory, self.path, lock_seconds, self.say)
+        self._conn, self.path, self.writable = opened.conn, opened.path, opened.writable
         if self.writable:
             self.mark_interrupted()
 
-    # -- opening: old, corrupt, locked, read-only ---------------------------------------------
+    # -- opening (core/history/opening.py: old, corrupt, locked, read-only) ---------------------
     def say(self, message: str) -> None:
         self.messages.append(message)
         if self.on_message is not None:
             self.on_message(message)
-
-    def _open(self) -> sqlite3.Connection:
-        try:
-            os.makedirs(self.directory, exist_ok=True)
-        except OSError as exc:
-            self.writable = False
-            self.say(f"job history: cannot create {self.directory} ({exc.strerror}): jobs are not recorded")
-            return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        try:
-            return self._connect(self.path)
-        except _OtherVersion as exc:
-            return self._start_afresh(f"was written by another version of poolscope (schema {exc.version}, "
-                                      f"this one has {SCHEMA_VERSION})")
-        except sqlite3.DatabaseError as exc:
-            if _is_locked(exc):
-                return self._beside_locked()
-            if _is_read_only(exc):
-                return self._read_only(exc)
-            return self._start_afresh(f"could not be read ({exc})")
-
-    def _connect(self, path: str) -> sqlite3.Connection:
-        """Open ``path``, make it WAL, create or check its schema, take a write lock once."""
-        conn = sqlite3.connect(path, timeout=self.lock_seconds, check_same_thread=False, isolation_level=None)
-        try:
-            conn.execute("PRAGMA foreign_keys = ON")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if version != SCHEMA_VERSION and (version or tables):
-                raise _OtherVersion(version)
-            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-                raise sqlite3.OperationalError("database is locked (could not switch to WAL)")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("BEGIN IMMEDIATE")  # a write lock, as the writer will need: locked or read-only says so now
-            if not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:  # another may have made it
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("SELECT count(*) FROM jobs").fetchone()
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _start_afresh(self, why: str) -> sqlite3.Connection:
-        kept = f"{self.path}.old-{time.strftime('%Y%m%d-%H%M%S')}"
-        try:
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(self.path + suffix):
-                    os.replace(self.path + suffix, kept + suffix)
-            conn = self._connect(self.path)
-        except (OSError, sqlite3.Error) as exc:
-            self.writable = False
-            self.say(f"job history: {self.path} {why}, and a new one could not be started ({exc}): "
-                     "jobs are not recorded")
-            return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        self.say(f"job history: {self.path} {why}; it was kept as {kept} and a new history started")
-        return conn
-
-    def _beside_locked(self) -> sqlite3.Connection:
-        locked = self.path
-        self.path = os.path.join(self.directory, f"history-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.db")
-        try:
-            conn = self._connect(self.path)
-        except (OSError, sqlite3.Error) as exc:
-            self.writable = False
-            self.say(f"job history: {locked} is locked by another process and no history could be started "
-                     f"beside it ({exc}): jobs are not recorded")
-            return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        self.say(f"job history: {locked} is locked by another process (waited {self.lock_seconds:g} s); "
-                 f"this session records into {self.path}")
-        return conn
-
-    def _read_only(self, exc: sqlite3.Error) -> sqlite3.Connection:
-        self.writable = False
-        self.say(f"job history: {self.path} cannot be written ({exc}): it is shown, but jobs are not recorded")
-        for mode in ("mode=ro", "mode=ro&immutable=1"):  # immutable: WAL's index file cannot be made either
-            try:
-                conn = sqlite3.connect(f"file:{self.path}?{mode}", uri=True, check_same_thread=False,
-                                       isolation_level=None)
-                conn.execute("SELECT count(*) FROM jobs").fetchone()
-                return conn
-            except sqlite3.Error:
-                continue
-        return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
 
     def close(self) -> None:
         with self._lock:
@@ -410,11 +256,3 @@ class History:
                             (INTERRUPTED, on_file, job_id))
                 changed += 1
         return changed
-
-
-class _OtherVersion(Exception):
-    def __init__(self, version: int) -> None:
-        super().__init__(version)
-        self.version = version
-
-

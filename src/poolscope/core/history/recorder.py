@@ -1,5 +1,5 @@
 """Recording an engine's jobs: the Recorder, subscribed to an engine, folds its events into rows on a
-writer thread of its own; record_engine makes one."""
+writer thread of its own (each job's JobLog, job_log.py) and writes them; record_engine makes one."""
 
 from __future__ import annotations
 
@@ -16,82 +16,22 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from poolscope.core.events import (
-    ChunkRan,
-    JobFinished,
-    JobNotice,
-    JobProgress,
-    JobStateChanged,
-    JobSubmitted,
-    TaskFailed,
-    TasksFinished,
-)
-
-if TYPE_CHECKING:
-    from poolscope.core.jobs import JobSpec
 from poolscope.core.history.database import (
     _STOP,
     FINAL_STATES,
     FLUSH_SECONDS,
     INTERRUPTED,
-    NOTICES_KEPT,
-    THROUGHPUT_BINS,
-    THROUGHPUT_FIRST_BIN,
-    TIMELINE_SLICES,
     WRITE_LOCK_SECONDS,
     History,
     _describe,
     _job_serials,
     _process_started,
 )
-from poolscope.core.history.rows import (
-    spec_to_json,
-)
+from poolscope.core.history.job_log import JobLog, fold_events
+from poolscope.core.history.rows import spec_to_json
 
-# -- recording an engine's jobs -------------------------------------------------------------------
-
-class _Throughput:
-    """A job's finished tasks per time bin, at most THROUGHPUT_BINS bins: when a task would fall
-    past the last, bins are merged in pairs (their width doubles)."""
-
-    def __init__(self, start: float) -> None:
-        self.start = start
-        self.width = THROUGHPUT_FIRST_BIN
-        self.counts: list[int] = []
-
-    def add(self, at: float, count: int) -> None:
-        position = max(0, int((at - self.start) / self.width))
-        while position >= THROUGHPUT_BINS:
-            self.counts = [sum(self.counts[i:i + 2]) for i in range(0, len(self.counts), 2)]
-            self.width *= 2
-            position = max(0, int((at - self.start) / self.width))
-        if position >= len(self.counts):
-            self.counts.extend([0] * (position + 1 - len(self.counts)))
-        self.counts[position] += count
-
-    def to_json(self) -> str:
-        return json.dumps({"start": self.start, "bin": self.width, "counts": self.counts})
-
-
-class _JobLog:
-    """What the writer knows of one recorded job between writes."""
-
-    def __init__(self, row: int, submitted: float) -> None:
-        self.row = row
-        self.state = "pending"
-        self.total: int | None = None
-        self.done = self.failed = self.cancelled = 0
-        self.first_task: float | None = None
-        self.finished: float | None = None
-        self.workers: int | None = None
-        self.errors_omitted: dict[str, int] = {}
-        self.throughput = _Throughput(submitted)
-        self.notices: list[str] = []
-        self.failures: list[tuple[Any, ...]] = []  # rows to insert
-        self.slices: list[tuple[Any, ...]] = []  # rows to insert
-        self.slice_count = 0
-        self.slices_dropped = 0
-        self.dirty = True
+if TYPE_CHECKING:
+    from poolscope.core.jobs import JobSpec
 
 
 class Recorder:
@@ -203,9 +143,9 @@ class Recorder:
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             self._failed(exc)
-        jobs: dict[int, _JobLog] = {}  # engine job id -> its log
+        jobs: dict[int, JobLog] = {}  # engine job id -> its log
         pending: list[tuple[Any, ...]] = []  # registrations not yet inserted
-        ended: list[_JobLog] = []  # jobs whose end is not yet written
+        ended: list[JobLog] = []  # jobs whose end is not yet written
         offset = time.time() - time.monotonic()  # to turn the engine's monotonic times into time.time()
         last_flush = time.monotonic()
         stopping = False
@@ -227,9 +167,9 @@ class Recorder:
                     stopping = True
                 elif isinstance(item, tuple):
                     pending.append(item)
-                    jobs[item[1]] = _JobLog(-1, item[5])
+                    jobs[item[1]] = JobLog(-1, item[5])
                 else:
-                    self._fold(item, jobs, offset, ended)
+                    fold_events(item, jobs, offset, ended)
             due = time.monotonic() - last_flush >= FLUSH_SECONDS
             if stopping or due or ((pending or ended) and not failing):  # after a failure, a retry a second
                 if stopping:
@@ -255,63 +195,13 @@ class Recorder:
         if conn is not None:
             conn.close()
 
-    def _fold(self, batch: list[Any], jobs: dict[int, _JobLog], offset: float, ended: list[_JobLog]) -> None:
-        for event in batch:
-            log = jobs.get(getattr(event, "job_id", None))  # type: ignore[arg-type]
-            if isinstance(event, TasksFinished) and log is not None:
-                log.done += event.done
-                log.failed += event.failed
-                log.cancelled += event.cancelled
-                if event.done or event.failed:
-                    log.throughput.add(event.time, event.done + event.failed)
-                log.dirty = True
-            elif log is None:
-                continue
-            elif isinstance(event, ChunkRan):
-                if log.slice_count >= TIMELINE_SLICES:
-                    log.slices_dropped += 1
-                else:
-                    log.slice_count += 1
-                    log.slices.append((event.pid, event.started_at + offset, event.ended_at + offset, event.start,
-                                       event.start + event.size - 1))
-            elif isinstance(event, JobProgress):
-                if log.first_task is None:
-                    log.first_task = event.started_at + offset
-                    log.dirty = True
-            elif isinstance(event, JobSubmitted):
-                log.total = event.total
-                log.dirty = True
-            elif isinstance(event, JobStateChanged):
-                log.state = event.state.value
-                log.dirty = True
-            elif isinstance(event, TaskFailed):
-                error = event.error
-                log.failures.append((error.index, error.type, error.message, error.traceback, error.pid,
-                                     error.input_repr))
-            elif isinstance(event, JobNotice):
-                if len(log.notices) < NOTICES_KEPT:
-                    log.notices.append(event.message)
-                    log.dirty = True
-            elif isinstance(event, JobFinished):
-                summary = event.summary
-                log.state = summary.status.value
-                log.done, log.failed, log.cancelled = summary.done, summary.failed, summary.cancelled
-                log.total = summary.total
-                log.workers = summary.workers
-                log.errors_omitted = dict(summary.errors_omitted)
-                log.finished = event.time
-                if log.first_task is None and summary.done + summary.failed:
-                    log.first_task = event.time - summary.wall_seconds
-                log.dirty = True
-                ended.append(log)
-
-    def _flush(self, conn: sqlite3.Connection, pending: list[tuple[Any, ...]], jobs: dict[int, _JobLog]) -> bool:
+    def _flush(self, conn: sqlite3.Connection, pending: list[tuple[Any, ...]], jobs: dict[int, JobLog]) -> bool:
         """One transaction: new jobs inserted, changed ones updated, their failures and slices added.
         If it fails, it is rolled back and said once; what it held is kept and written at the next
         try when the cause may pass (a lock held too long, a full disk: an OperationalError), and
         dropped when it cannot (a constraint). Returns whether it was written."""
         now = time.time()
-        inserted: list[tuple[_JobLog, int]] = []  # rows are the jobs' once the transaction commits
+        inserted: list[tuple[JobLog, int]] = []  # rows are the jobs' once the transaction commits
         try:
             conn.execute("BEGIN IMMEDIATE")
             for _, job_id, key, spec, path, submitted in pending:

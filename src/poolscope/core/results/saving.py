@@ -9,7 +9,7 @@ import pickle
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from poolscope.core.protocol import STATUS_PICKLED
+from poolscope.core.outcomes import STATUS_PICKLED
 from poolscope.core.results.loader import ResultLoader
 from poolscope.core.results.store import EncodedBlock, file_blocks_in_order
 
@@ -49,7 +49,7 @@ class JsonReadyBlocks:
     def convert(self, data: bytes) -> list[Any]:
         block = pickle.loads(data)  # plain values and bytes only (see store.py _load)
         if not isinstance(block, EncodedBlock) or STATUS_PICKLED not in block.statuses:
-            from poolscope.core.jobs import json_safe
+            from poolscope.core.json_form import json_safe
 
             return [json_safe(value) for value in (block.values if isinstance(block, EncodedBlock) else block)]
         if self._process is None:
@@ -74,7 +74,7 @@ class JsonReadyBlocks:
 
 def _json_ready_child(conn: Any, target: Target) -> None:
     """Runs in the child process of :class:`JsonReadyBlocks`: block bytes in, JSON-ready lists out."""
-    from poolscope.core.jobs import json_safe
+    from poolscope.core.json_form import json_safe
 
     loads = ResultLoader(target)
 

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from poolscope.core.protocol import STATUS_PICKLED
+from poolscope.core.outcomes import STATUS_PICKLED
 
 if TYPE_CHECKING:
     from poolscope.core.targets import Target
@@ -229,7 +229,7 @@ class ResultStore:
         them (:class:`JsonReadyBlocks`), so this process never imports the user's code (the
         window's "Save results…"). Plain results are read here.
         """
-        from poolscope.core.jobs import json_safe
+        from poolscope.core.json_form import json_safe
         from poolscope.core.results.saving import JsonReadyBlocks  # here: saving.py imports this module
 
         with JsonReadyBlocks(target) as convert:

@@ -10,7 +10,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QLineEdit
 
 from poolscope.core.errors import SpecError
-from poolscope.core.jobs import parse_kwargs
+from poolscope.core.fields import parse_kwargs
 from poolscope.core.target_check import CHECK_TIMEOUT, CheckResult, TargetCheck
 from poolscope.core.targets import Target, parse_target
 from poolscope.gui.widgets.launch_panel.fields import FormFields
