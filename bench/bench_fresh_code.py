@@ -25,7 +25,7 @@ from _common import median, table
 
 def stat_cost(workers: int, files: int, calls: int) -> float:
     """Median microseconds of one staleness pass over ``workers`` x the same ``files`` files."""
-    from poolscope.core.engine import Engine
+    from poolscope.core.loop import EngineLoop
     from poolscope.core.targets import stamp_files
 
     folder = tempfile.mkdtemp(prefix="poolscope-bench-")
@@ -37,11 +37,11 @@ def stat_cost(workers: int, files: int, calls: int) -> float:
         paths.append(path)
     stamps = stamp_files(paths)
     slots = [types.SimpleNamespace(loaded_files=dict(stamps), stopping_reason=None) for _ in range(workers)]
-    fake = types.SimpleNamespace(_workers=slots, _send=None)
+    fake = types.SimpleNamespace(workers=slots, slots=None)  # the loop's view of its worker slots
     times = []
     for _ in range(calls):
         began = time.perf_counter()
-        Engine._replace_workers_with_stale_code(fake)  # type: ignore[arg-type]
+        EngineLoop.replace_workers_with_stale_code(fake)  # type: ignore[arg-type]
         times.append((time.perf_counter() - began) * 1e6)
     assert all(slot.stopping_reason is None for slot in slots)  # nothing changed: nobody replaced
     for path in paths:

@@ -46,7 +46,7 @@ class WorkerSlot:
     job_tasks_sent: collections.Counter[int] = field(default_factory=collections.Counter)  # for max_tasks_per_worker
     task_progress: float | None = None
     # Files of user code the worker process loaded, stamped when loaded (Loaded; see
-    # Engine._replace_workers_with_stale_code). Written by the engine thread.
+    # EngineLoop.replace_workers_with_stale_code). Written by the engine thread.
     loaded_files: dict[str, FileStamp] = field(default_factory=dict)
 
     def find_chunk(self, chunk_id: int) -> Chunk | None:
