@@ -186,7 +186,7 @@ def test_a_worker_serves_only_jobs_of_its_backend_and_within_their_allowance():
     assert plan([worker], [on_threads, limited]) == []
     assert plan([slot(1, backend="threads")], [on_threads, limited]) == [(1, 1)]
     assert scheduler.allowance(slot(2), limited) == 10
-    assert scheduler.allowance(worker, job(3)) == scheduler.MAX_CHUNK
+    assert scheduler.allowance(worker, job(3)) == scheduler.NO_LIMIT
 
 
 def test_a_worker_not_ready_or_stopping_is_given_nothing():
@@ -255,3 +255,15 @@ def test_a_crash_pinned_on_one_input_is_retried_then_fails_it(retries):
     assert fates == [Fate.RETRY] * retries + [Fate.CRASHED]
     assert [(error.index, error.type) for error in record.errors] == [(0, "WorkerCrashed")]
     assert "SIGKILL" in record.errors[0].message
+
+
+def test_a_chunksize_the_caller_chose_stands_beyond_the_automatic_bound():
+    """Pool.map of 1,000,000 on 2 workers chooses chunks of 125,000, as the standard library's
+    does: capped at MAX_CHUNK they were 50 round trips instead of 8."""
+    record = job(total=1_000_000, chunksize=125_000)
+    record.inputs = JobSpec.create("noop", "range:1000000", chunksize=125_000).inputs.open()
+    size = scheduler.chunk_size(record)
+    chunk = record.next_chunk(size, scheduler.allowance(slot(0), record))
+    assert size == 125_000 and chunk is not None and len(chunk.inputs) == 125_000
+    automatic = job(total=10_000_000, per_task=1e-9)
+    assert scheduler.chunk_size(automatic) == scheduler.MAX_CHUNK

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import sys
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from poolscope.core.slots import WorkerSlot
 
 TARGET_CHUNK_SECONDS = 0.05  # an automatic chunk runs about this long: fair, responsive, cheap
-MAX_CHUNK = 20_000  # tasks in one chunk at most
+MAX_CHUNK = 20_000  # tasks in one chunk of automatic size at most
+NO_LIMIT = sys.maxsize  # the allowance of a worker for a job with no max_tasks_per_worker
 MIN_TAIL_CHUNK_SECONDS = 0.002  # a job's last chunks shrink to balance the workers, but not below this
 PREFETCH_BELOW_SECONDS = 0.25  # a worker gets a second chunk only when chunks are this short
 
@@ -63,9 +65,11 @@ def may_prefetch(head: Chunk) -> bool:
 
 
 def allowance(worker: WorkerSlot, record: JobRecord) -> int:
-    """How many more of the job's tasks this worker may be sent (max_tasks_per_worker)."""
+    """How many more of the job's tasks this worker may be sent (max_tasks_per_worker; without
+    one, no bound: MAX_CHUNK bounds the automatic size, and a ``chunksize`` the caller chose
+    stands, as the standard library's pools take it)."""
     limit = record.spec.max_tasks_per_worker
-    return MAX_CHUNK if limit is None else limit - worker.job_tasks_sent[record.id]
+    return NO_LIMIT if limit is None else limit - worker.job_tasks_sent[record.id]
 
 
 def seconds_in_flight(workers: Sequence[WorkerSlot], now: float) -> dict[int, float]:
