@@ -353,6 +353,9 @@ class EngineLoop:
         self.publisher.publish_counts([*self.active, record], self.workers)
         assert record.final is not None
         record.emit(JobFinished(record.id, record.final, time.time(), time.monotonic()))
+        # A job's end is news at once, not at the next batch (up to PUBLISH_INTERVAL later):
+        # poolscope run ends when it reads it, and the window takes it at once.
+        self.publisher.publish(self.active, self.workers, force=True)
         record.finished.set()
         if record.on_finish is not None:
             record.call_hook("on_finish", record.on_finish, record.final)
