@@ -24,9 +24,21 @@ from poolscope.core.events import (
     WorkerStarted,
 )
 from poolscope.core.jobs import JobState
-from poolscope.monitor.views import LogEntry
 
-__all__ = ["LEVELS", "EventContext", "entry_matches", "entry_text", "log_line", "log_text"]
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of the log pane; ``detail`` is the full text (a remote traceback) when there is one.
+    Here, with the words, so that ``poolscope run`` writes log lines without the window's views."""
+
+    time: float  # time.time(), for display
+    level: str  # "info", "warning" or "error"
+    message: str
+    detail: str = ""
+    job_id: int | None = None
+
+
+__all__ = ["LEVELS", "EventContext", "LogEntry", "entry_matches", "entry_text", "log_line", "log_text"]
 
 #: Worker exits that are the engine's own doing: not logged.
 QUIET_EXITS = ("shutdown", "recycled")

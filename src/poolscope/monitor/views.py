@@ -15,6 +15,7 @@ from poolscope.core.backends import PROCESSES, backend_info
 from poolscope.core.estimate import Estimate, estimate
 from poolscope.core.events import RunningChunk
 from poolscope.core.jobs import JobState, JobSummary
+from poolscope.monitor.log_text import LogEntry  # a log line: defined with its words, named here too
 from poolscope.monitor.worker_stats import WorkerStats
 
 if TYPE_CHECKING:  # numpy and psutil: not for a reader that only writes log lines (poolscope run)
@@ -167,17 +168,6 @@ class ClusterSample:
     time: float  # time.monotonic() when the poller had it
     cpu: dict[str, float]  # Dask worker address -> CPU % (of one core; the worker process's)
     labels: dict[str, str]  # address -> a short label for the legend
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One line of the log pane; ``detail`` is the full text (a remote traceback) when there is one."""
-
-    time: float  # time.time(), for display
-    level: str  # "info", "warning" or "error"
-    message: str
-    detail: str = ""
-    job_id: int | None = None
 
 
 @dataclass
