@@ -143,3 +143,27 @@ def test_the_server_and_its_workers_die_with_the_process_that_forked_it(tmp_path
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+def test_a_server_killed_from_outside_costs_its_workers_and_the_engine_spawns_new_ones(tmp_path):
+    seen = run_script(f"""
+        from poolscope.core.fork_server import ForkServer
+        server = ForkServer.start()
+        from poolscope import Engine, JobSpec
+        from poolscope.core.targets import parse_target
+        engine = Engine(2, nice=0, fork_server=server)
+        first = engine.submit(JobSpec.create(parse_target({sample('square')!r}), 'range:10')).wait(30).results
+        forked = engine.worker_pids()
+        os.kill(server.pid, signal.SIGKILL)
+        job = engine.submit(JobSpec.create(parse_target({sample('square')!r}), 'range:2000', retries=2))
+        summary = job.wait(60)
+        spawned = engine.worker_pids()
+        engine.shutdown(timeout=20)
+        server.close()
+        print(json.dumps(dict(first=first, status=summary.status.value, done=summary.done,
+                              forked=forked, spawned=spawned, server=server.pid)))
+    """, tmp_path)
+    assert seen["first"] == [i * i for i in range(10)]
+    assert (seen["status"], seen["done"]) == ("done", 2000)
+    assert len(seen["spawned"]) == 2 and not set(seen["spawned"]) & set(seen["forked"])
+    assert [pid for pid in seen["forked"] + seen["spawned"] + [seen["server"]] if not gone(pid)] == []

@@ -111,6 +111,9 @@ class ProcessBackend:
             try:
                 process = self.fork_server.start_worker(worker_end, self.nice, f"poolscope-worker-{slot}")
                 return engine_end, ProcessWorker(process, self.lifeline)
+            except (OSError, EOFError):
+                # The server is gone (killed from outside; its workers went with it): spawn from now on.
+                self.fork_server = None
             except BaseException:
                 engine_end.close()
                 worker_end.close()
