@@ -157,6 +157,9 @@ def test_a_server_killed_from_outside_costs_its_workers_and_the_engine_spawns_ne
         os.kill(server.pid, signal.SIGKILL)
         job = engine.submit(JobSpec.create(parse_target({sample('square')!r}), 'range:2000', retries=2))
         summary = job.wait(60)
+        deadline = time.monotonic() + 30  # the job may end before both replacements are ready
+        while len(engine.worker_pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         spawned = engine.worker_pids()
         engine.shutdown(timeout=20)
         server.close()
