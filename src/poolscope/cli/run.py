@@ -11,12 +11,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 from poolscope.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from poolscope.cli.options import engine_options, spec_from_args, usage_errors
+from poolscope.monitor.status_line import StatusLine
 
 if TYPE_CHECKING:
     import argparse
 
-PROGRESS_INTERVAL = 0.25  # seconds between progress updates on a terminal
-PROGRESS_INTERVAL_LOG = 2.0  # ... and when stderr is a file or a pipe
 # --json holds the results inline only for a job of at most this many tasks, and only while they
 # come to at most JSON_RESULTS_BYTES of JSON: the summary stays small and quick to write for any
 # job (a job of 100 million tasks would make a list of 800 MB and a JSON text of more). Past
@@ -141,8 +140,7 @@ class HeadlessRun:
         self.interrupts = 0  # Ctrl-C presses so far
         self.job: Any = None  # the engine's Job once submitted
         self.err = sys.stderr
-        self.tty = self.err.isatty()
-        self.last_line = ""
+        self.status = StatusLine(self.err)  # the progress line and the messages above it
 
     def on_result(self, index: int, value_in: Any, value_out: Any) -> None:
         from poolscope.core.json_form import result_line
@@ -174,7 +172,7 @@ class HeadlessRun:
         # The job has ended (follow() saw it): its summary without results. Job.wait() would build
         # the list of every result, however many.
         summary = self.job.summary()
-        self.clear_line()
+        self.status.clear()
         refusal = setup_refusal(summary)
         if refusal is not None and not self.interrupts:
             self.err.write(f"poolscope run: error: {refusal}\n")  # as a bad field is said before a job starts
@@ -231,7 +229,7 @@ class HeadlessRun:
         from poolscope.core.events import JobFinished, JobNotice, TaskFailed
         from poolscope.monitor.log_text import log_line
 
-        interval = PROGRESS_INTERVAL if self.tty else PROGRESS_INTERVAL_LOG
+        interval = self.status.interval
         next_progress = time.monotonic() + interval
         finished = False
         while not finished:
@@ -260,19 +258,7 @@ class HeadlessRun:
         share = f" {100 * finished / total:5.1f}%" if total else ""
         line = (f"{summary.name}: {finished}/{total if total is not None else '?'}{share} "
                 f"{summary.failed} failed {rate:,.0f} tasks/s {summary.wall_seconds:.1f} s")
-        if self.tty:
-            self.err.write("\r" + line.ljust(len(self.last_line)))
-            self.last_line = line
-        else:
-            self.err.write(line + "\n")
-        self.err.flush()
+        self.status.show(line)
 
     def message(self, text: str) -> None:
-        self.clear_line()
-        self.err.write(text + "\n")
-        self.err.flush()
-
-    def clear_line(self) -> None:
-        if self.tty and self.last_line:
-            self.err.write("\r" + " " * len(self.last_line) + "\r")
-            self.last_line = ""
+        self.status.say(text)

@@ -21,13 +21,10 @@ from typing import IO
 
 from poolscope.core.attach import RUNTIME_DIR_ENV, AttachListener
 from poolscope.monitor.folder import EventFolder
+from poolscope.monitor.status_line import StatusLine
 from poolscope.monitor.views import JobView
 
 __all__ = ["TerminalProgress"]
-
-#: Seconds between progress lines on a terminal, and when stderr is a file or a pipe.
-PROGRESS_INTERVAL = 0.25
-PROGRESS_INTERVAL_LOG = 2.0
 
 
 class TerminalProgress:
@@ -35,15 +32,13 @@ class TerminalProgress:
 
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stderr
-        self.tty = self.out.isatty()
-        self.interval = PROGRESS_INTERVAL if self.tty else PROGRESS_INTERVAL_LOG
+        self.status = StatusLine(self.out)  # one progress line for the running jobs, the log above it
         self._directory = tempfile.mkdtemp(prefix="poolscope-watch-")  # 0700, this process's own
         self.listener = AttachListener(os.path.join(self._directory, "poolscope"))
         self.folder = EventFolder()  # touched by the printer thread only (and by stop() once it ended)
         self._previous_env: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_line = ""
 
     def start(self) -> None:
         self.listener.start()
@@ -64,11 +59,11 @@ class TerminalProgress:
         self.listener.stop()
         self._fold_waiting()  # what the listener's threads handed on as they ended
         self._write_log()
-        self._clear_line()
+        self.status.clear()
         shutil.rmtree(self._directory, ignore_errors=True)
 
     def _run(self) -> None:
-        next_progress = time.monotonic() + self.interval
+        next_progress = time.monotonic() + self.status.interval
         while not self._stop.is_set():
             try:
                 self.folder.fold_attached(self.listener.incoming.get(timeout=0.1))
@@ -78,7 +73,7 @@ class TerminalProgress:
             self._write_log()
             if time.monotonic() >= next_progress:
                 self._progress()
-                next_progress = time.monotonic() + self.interval
+                next_progress = time.monotonic() + self.status.interval
         self._fold_waiting()
 
     def _fold_waiting(self) -> None:
@@ -90,29 +85,14 @@ class TerminalProgress:
             self.folder.fold_attached(item)
 
     def _write_log(self) -> None:
-        update = self.folder.take_changes()
-        for entry in update.log:
-            self._clear_line()
-            self.out.write(entry.message + "\n")
-        if update.log:
-            self.out.flush()
+        for entry in self.folder.take_changes().log:
+            self.status.say(entry.message)
 
     def _progress(self) -> None:
         running = [view for view in self.folder.jobs.values() if not view.state.is_final]
         if not running:
             return
-        line = "  ".join(progress_text(view, time.monotonic()) for view in running)
-        if self.tty:
-            self.out.write("\r" + line.ljust(len(self._last_line)))
-            self._last_line = line
-        else:
-            self.out.write(line + "\n")
-        self.out.flush()
-
-    def _clear_line(self) -> None:
-        if self.tty and self._last_line:
-            self.out.write("\r" + " " * len(self._last_line) + "\r")
-            self._last_line = ""
+        self.status.show("  ".join(progress_text(view, time.monotonic()) for view in running))
 
 
 def progress_text(view: JobView, now: float) -> str:
