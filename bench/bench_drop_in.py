@@ -38,7 +38,7 @@ from typing import Any
 import _common
 from _common import fmt_rate, fmt_ratio, machine_line, measured, median, noise_warning, table, write_json
 
-from poolscope.core.attach import RUNTIME_DIR_ENV, SOCKET_NAME
+from poolscope.core.attach import RUNTIME_DIR_ENV, window_listening
 from poolscope.pools import Pool as ScopePool
 from poolscope.pools import ProcessPoolExecutor as ScopeExecutor
 from poolscope.tasks.noop import noop
@@ -153,7 +153,7 @@ class Window:
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         os.environ[RUNTIME_DIR_ENV] = self.runtime
         deadline = time.monotonic() + 60
-        while not os.path.exists(os.path.join(self.runtime, SOCKET_NAME)):
+        while not window_listening(self.runtime):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.close()
                 with open(self.log_path, errors="replace") as log:

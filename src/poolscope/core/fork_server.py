@@ -35,6 +35,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_for
 
@@ -101,8 +102,6 @@ class ForkServer:
     def close(self, timeout: float = 5.0) -> None:
         """End the server (its workers, if any are left, die with it) and reap it."""
         self._sock.close()
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             try:
